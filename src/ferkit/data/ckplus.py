@@ -1,0 +1,42 @@
+"""CK+48: ``<class>/S<subject>_<sequence>_<frame>.png``, 981 crops of 118 subjects, 7 classes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ferkit.data.dataset import FaceDataset
+from ferkit.data.folders import decode_images, require_dir, scan_class_folders
+from ferkit.errors import DatasetError
+from ferkit.labels import CKPLUS_LABELS
+
+CKPLUS_NAME = re.compile(r"^S(\d+)_(\d+)_(\d+)$")
+
+
+def subject_of(path: Path) -> str:
+    """Subject id from a CK+ file name such as ``S010_004_00000017.png`` -> ``S010``."""
+    match = CKPLUS_NAME.match(path.stem)
+    if not match:
+        raise DatasetError(f"{path}: CK+ file names must look like S<subject>_<sequence>_<frame>.png")
+    return "S" + match.group(1)
+
+
+def load_ckplus48(root: str | Path) -> FaceDataset:
+    """All CK+48 images with subject groups; split with ``subject_kfold`` or ``random_count_split``."""
+    root = require_dir(root, "CK+48 root")
+    by_class = scan_class_folders(root)
+    unknown = set(by_class) - set(CKPLUS_LABELS)
+    if unknown:
+        raise DatasetError(f"{root}: classes {sorted(unknown)} are not CK+ classes {list(CKPLUS_LABELS)}")
+    class_names = tuple(n for n in CKPLUS_LABELS if n in by_class)
+    paths: list[Path] = []
+    labels: list[int] = []
+    for idx, name in enumerate(class_names):
+        paths += by_class[name]
+        labels += [idx] * len(by_class[name])
+    groups = tuple(subject_of(p) for p in paths)
+    images = decode_images(paths, (48, 48), require_size=False, desc="decoding CK+48")
+    ids = tuple(f"{p.parent.name}/{p.name}" for p in paths)
+    return FaceDataset(images, np.asarray(labels, np.int64), class_names, ids, groups, "ckplus48")

@@ -1,0 +1,87 @@
+"""The in-memory form every loader returns: uint8 face crops, canonical labels, ids and groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ferkit.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class FaceDataset:
+    """A labelled set of grayscale face crops held in memory.
+
+    images: (N, H, W) uint8; labels: (N,) int64 indices into ``class_names`` (canonical names);
+    ids: one string per image (file name or row id); groups: subject or clip id per image, used
+    by grouped splits so that no subject appears on both sides.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    ids: tuple[str, ...]
+    groups: tuple[str, ...] | None = None
+    name: str = "dataset"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise DatasetError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
+        n = len(self.images)
+        if len(self.labels) != n or len(self.ids) != n or (self.groups is not None and len(self.groups) != n):
+            raise DatasetError(f"{self.name}: images, labels, ids and groups must have the same length")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise DatasetError(f"{self.name}: label indices must lie in 0..{len(self.class_names) - 1}")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(self.class_names))
+        return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+    def subset(self, indices: np.ndarray | list[int], name: str | None = None) -> "FaceDataset":
+        """The samples at ``indices``, same label set."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return FaceDataset(
+            images=self.images[idx],
+            labels=self.labels[idx],
+            class_names=self.class_names,
+            ids=tuple(self.ids[i] for i in idx),
+            groups=None if self.groups is None else tuple(self.groups[i] for i in idx),
+            name=name or self.name,
+            extra=dict(self.extra),
+        )
+
+    def with_images(self, images: np.ndarray, name: str | None = None) -> "FaceDataset":
+        """Same samples and labels, new pixels (e.g. an occluded or resized copy)."""
+        return FaceDataset(images, self.labels, self.class_names, self.ids, self.groups, name or self.name, dict(self.extra))
+
+
+def concat_datasets(parts: list[FaceDataset], name: str) -> FaceDataset:
+    """Join datasets that share one label set and image size."""
+    if not parts:
+        raise DatasetError(f"{name}: nothing to concatenate")
+    first = parts[0]
+    for p in parts[1:]:
+        if p.class_names != first.class_names:
+            raise DatasetError(f"{name}: label sets differ: {first.class_names} vs {p.class_names}")
+        if p.image_size != first.image_size:
+            raise DatasetError(f"{name}: image sizes differ: {first.image_size} vs {p.image_size}")
+    groups = None
+    if all(p.groups is not None for p in parts):
+        groups = tuple(g for p in parts for g in p.groups)  # type: ignore[union-attr]
+    return FaceDataset(
+        images=np.concatenate([p.images for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        class_names=first.class_names,
+        ids=tuple(i for p in parts for i in p.ids),
+        groups=groups,
+        name=name,
+    )

@@ -1,0 +1,46 @@
+"""Reading single images with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ferkit.errors import ImageReadError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_gray(path: str | Path, size: tuple[int, int] | None = None, *, require_size: bool = False) -> np.ndarray:
+    """Decode ``path`` to a (H, W) uint8 grayscale array.
+
+    With ``size`` (H, W) the image is resized to it, unless ``require_size`` is set, in which case an
+    image of another size raises ImageReadError (used where a dataset promises a fixed size).
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
+    if image.ndim == 3:
+        if image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+        elif image.shape[2] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        else:
+            raise ImageReadError(f"{path}: unsupported channel count {image.shape[2]} (expected 1, 3 or 4)")
+    if image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if size is not None and image.shape[:2] != tuple(size):
+        if require_size:
+            raise ImageReadError(f"{path}: expected a {size[0]}x{size[1]} image, got {image.shape[0]}x{image.shape[1]}")
+        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image)

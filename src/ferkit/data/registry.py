@@ -1,0 +1,139 @@
+"""Datasets built by name: ``fer2013:/path``, ``ckplus48:/path``, ``imagefolder:/path``.
+
+Each family registers a function that turns a root path and a protocol into experiment splits
+(train, validation, test). Validation is always separate from test: checkpoints and
+hyper-parameters are chosen on it, and the test split is scored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ferkit.data.ckplus import load_ckplus48
+from ferkit.data.dataset import FaceDataset
+from ferkit.data.fer2013 import load_fer2013
+from ferkit.data.imagefolder import load_image_folder
+from ferkit.data.splits import grouped_holdout, random_count_split, subject_kfold
+from ferkit.errors import ConfigError, DatasetError
+
+
+@dataclass(frozen=True)
+class ExperimentSplit:
+    """One train/validation/test triple; ``name`` says which fold or protocol it is."""
+
+    name: str
+    train: FaceDataset
+    val: FaceDataset | None
+    test: FaceDataset
+    leaks_subjects: bool = False
+
+
+SplitBuilder = Callable[[Path, str, int], list[ExperimentSplit]]
+DATASET_FAMILIES: dict[str, SplitBuilder] = {}
+DEFAULT_PROTOCOL: dict[str, str] = {}
+PROTOCOLS: dict[str, tuple[str, ...]] = {}
+
+
+def register_dataset(name: str, protocols: tuple[str, ...]) -> Callable[[SplitBuilder], SplitBuilder]:
+    def wrap(fn: SplitBuilder) -> SplitBuilder:
+        DATASET_FAMILIES[name] = fn
+        DEFAULT_PROTOCOL[name] = protocols[0]
+        PROTOCOLS[name] = protocols
+        return fn
+
+    return wrap
+
+
+def parse_spec(spec: str) -> tuple[str, Path]:
+    """``family:path`` -> (family, path). A bare path is guessed from its layout."""
+    if ":" in spec and spec.split(":", 1)[0] in DATASET_FAMILIES:
+        family, path = spec.split(":", 1)
+        return family, Path(path).expanduser()
+    path = Path(spec).expanduser()
+    if ":" in spec and not path.exists():
+        raise ConfigError(f"unknown dataset family {spec.split(':', 1)[0]!r}; known: {', '.join(sorted(DATASET_FAMILIES))}")
+    return guess_family(path), path
+
+
+def guess_family(path: Path) -> str:
+    if path.is_file() and path.suffix == ".csv":
+        return "fer2013"
+    if not path.is_dir():
+        raise DatasetError(f"dataset path not found: {path}")
+    if (path / "train").is_dir() and any((path / "train").glob("*/Training_*")):
+        return "fer2013"
+    if any(path.glob("*/S[0-9]*_*_*.png")):
+        return "ckplus48"
+    return "imagefolder"
+
+
+def experiment_splits(spec: str, protocol: str | None = None, seed: int = 0) -> list[ExperimentSplit]:
+    """Build the (train, val, test) splits of a dataset under a named protocol."""
+    family, path = parse_spec(spec)
+    protocol = protocol or DEFAULT_PROTOCOL[family]
+    if protocol not in PROTOCOLS[family]:
+        raise ConfigError(f"protocol {protocol!r} is not defined for {family}; choose from {', '.join(PROTOCOLS[family])}")
+    return DATASET_FAMILIES[family](path, protocol, seed)
+
+
+def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int = 0, fold: int = 0) -> FaceDataset:
+    """One split (``train``, ``val`` or ``test``) of fold ``fold`` of a dataset."""
+    if split not in ("train", "val", "test"):
+        if parse_spec(spec)[0] == "fer2013":
+            return load_fer2013(parse_spec(spec)[1], split)
+        raise ConfigError(f"split must be train, val or test, got {split!r}")
+    splits = experiment_splits(spec, protocol, seed)
+    if not 0 <= fold < len(splits):
+        raise ConfigError(f"fold must be in 0..{len(splits) - 1}, got {fold}")
+    chosen = getattr(splits[fold], split)
+    if chosen is None:
+        raise DatasetError(f"{splits[fold].name} has no {split} split")
+    return chosen
+
+
+@register_dataset("fer2013", ("official",))
+def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
+    return [ExperimentSplit("fer2013", load_fer2013(path, "Training"), load_fer2013(path, "PublicTest"), load_fer2013(path, "PrivateTest"))]
+
+
+@register_dataset("ckplus48", ("kfold10", "random800"))
+def _ckplus_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
+    data = load_ckplus48(path)
+    return ckplus_protocol_splits(data, protocol, seed)
+
+
+def ckplus_protocol_splits(data: FaceDataset, protocol: str, seed: int) -> list[ExperimentSplit]:
+    """kfold10: subject-independent folds, validation = 10% of the training subjects.
+    random800: papers 000/001's random 800/181 image split (leaks subjects; no validation)."""
+    if protocol == "random800":
+        train_idx, test_idx = random_count_split(len(data), 800, seed)
+        return [ExperimentSplit("random800", data.subset(train_idx, "ckplus48/train"), None, data.subset(test_idx, "ckplus48/test"), True)]
+    assert data.groups is not None
+    folds = subject_kfold(data.labels, data.groups, int(protocol.removeprefix("kfold")), seed)
+    out = []
+    for k, (train_idx, test_idx) in enumerate(folds):
+        train = data.subset(train_idx)
+        keep, held = grouped_holdout(train.groups, 0.1, seed + k)  # type: ignore[arg-type]
+        out.append(ExperimentSplit(f"fold{k}", train.subset(keep, f"{data.name}/fold{k}/train"), train.subset(held, f"{data.name}/fold{k}/val"), data.subset(test_idx, f"{data.name}/fold{k}/test")))
+    return out
+
+
+@register_dataset("imagefolder", ("auto",))
+def _imagefolder_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
+    """``root/train`` + ``root/test`` (+ optional ``root/val``) when present; else a stratified 80/10/10 split."""
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        train = load_image_folder(path / "train")
+        test = load_image_folder(path / "test")
+        val = load_image_folder(path / "val") if (path / "val").is_dir() else None
+        return [ExperimentSplit("imagefolder", train, val, test)]
+    data = load_image_folder(path)
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(data))
+    train_idx, rest = train_test_split(idx, test_size=0.2, random_state=seed, stratify=data.labels if len(data) >= 20 else None)
+    val_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=seed)
+    return [ExperimentSplit("holdout", data.subset(train_idx), data.subset(val_idx), data.subset(test_idx))]

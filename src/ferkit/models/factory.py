@@ -1,0 +1,71 @@
+"""``build_model(name, num_classes=..., in_chans=...)``: every model in ferkit, built from a name.
+
+A registry is a plain dict filled by ``register_model``; unknown names list the valid ones.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+from ferkit.errors import ConfigError
+from ferkit.models import resnet
+from ferkit.models.heads import FerNet
+
+ModelBuilder = Callable[..., nn.Module]
+MODEL_REGISTRY: dict[str, ModelBuilder] = {}
+
+
+def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    def wrap(fn: ModelBuilder) -> ModelBuilder:
+        if name in MODEL_REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        MODEL_REGISTRY[name] = fn
+        return fn
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return sorted(MODEL_REGISTRY)
+
+
+def build_model(name: str, *, num_classes: int, in_chans: int = 1, **kwargs) -> nn.Module:
+    """Build model ``name``; kwargs are the builder's options (embedding_dim, dropout, pretrained...)."""
+    if name not in MODEL_REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available models: {', '.join(list_models())}")
+    try:
+        return MODEL_REGISTRY[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for model {name!r}: {exc}") from None
+
+
+def _classifier(backbone_fn: Callable[..., nn.Module]) -> ModelBuilder:
+    def build(
+        *,
+        num_classes: int,
+        in_chans: int = 1,
+        pretrained: bool = False,
+        embedding_dim: int | None = None,
+        normalize_embedding: bool = False,
+        dropout: float = 0.0,
+        drop_rate: float = 0.0,
+    ) -> FerNet:
+        backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, drop_rate=drop_rate) if drop_rate else backbone_fn(in_chans=in_chans, pretrained=pretrained)
+        return FerNet(
+            backbone,
+            resnet.feature_dim(backbone),
+            num_classes,
+            embedding_dim=embedding_dim,
+            normalize_embedding=normalize_embedding,
+            dropout=dropout,
+        )
+
+    return build
+
+
+register_model("resnet18")(_classifier(resnet.resnet18))
+register_model("modified_resnet18")(_classifier(resnet.modified_resnet18))
+register_model("resnet34")(_classifier(resnet.resnet34))
+register_model("resnet50")(_classifier(resnet.resnet50))
