@@ -3,4 +3,9 @@
 from ferkit.losses.base import Criterion
 from ferkit.losses.registry import LOSS_REGISTRY, build_loss, register_loss
 
+# Loss families register themselves on import; listed here so the registry is complete and explicit.
+import ferkit.losses.triplet  # noqa: E402,F401  (triplet_abn: papers 000/001)
+import ferkit.losses.mined_triplet  # noqa: E402,F401  (triplet: paper 002, online-mined)
+import ferkit.losses.centers  # noqa: E402,F401  (weighted_ce, center, weighted_cluster: paper 004)
+
 __all__ = ["Criterion", "LOSS_REGISTRY", "build_loss", "register_loss"]

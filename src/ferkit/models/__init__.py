@@ -3,4 +3,9 @@
 from ferkit.models.factory import MODEL_REGISTRY, build_model, list_models, register_model
 from ferkit.models.heads import FerNet
 
-__all__ = ["MODEL_REGISTRY", "build_model", "list_models", "register_model", "FerNet"]
+# Model families register themselves on import; listed here so the registry is complete and explicit.
+import ferkit.models.stn  # noqa: E402,F401  (tl_stn, stn_resnet18)
+import ferkit.models.senet  # noqa: E402,F401  (seresnet18, seresnet50, modified_seresnet18: paper 004)
+from ferkit.models.stn import SpatialTransformer  # noqa: E402
+
+__all__ = ["MODEL_REGISTRY", "build_model", "list_models", "register_model", "FerNet", "SpatialTransformer"]

@@ -1,0 +1,292 @@
+"""scikit-learn classifiers over learned embeddings (paper 002: SVMs, LDA, softmax regression).
+
+The embedding network is trained with a metric loss; a classical classifier is then fitted on
+its (N, D) embeddings. ``EmbeddingPipeline`` bundles both, with the label set and input format,
+into one file that predicts from raw uint8 face crops.
+
+Defaults (chosen for 128-D unit-norm embeddings and FER2013-sized training sets):
+
+* ``svm_linear``  StandardScaler + ``LinearSVC`` (liblinear, one-vs-rest). libsvm's linear
+  kernel gives nearly the same classifier but scales quadratically in N; paper 002 refits
+  every epoch on ~28k embeddings.
+* ``svm_rbf`` / ``svm_poly`` (degree 3) / ``svm_sigmoid``  StandardScaler + ``SVC`` (C=1,
+  gamma="scale", one-vs-rest decision shape), without probability estimates (Platt scaling
+  costs an internal 5-fold CV, is deprecated in scikit-learn 1.9, and ROC needs only a ranking).
+* ``lda``  ``LinearDiscriminantAnalysis`` (svd solver; invariant to feature scaling).
+* ``softmax``  StandardScaler + multinomial ``LogisticRegression`` (lbfgs, max_iter=1000).
+* ``nearest_centroid`` / ``knn`` (k=5)  on the raw embeddings: the triplet loss shaped exactly
+  that Euclidean geometry, which scaling would distort.
+
+Scores (``classifier_scores``, used for ROC curves): ``predict_proba`` where the estimator has it
+(lda, softmax, knn, nearest_centroid, whose scikit-learn probabilities are a softmax over
+negative squared centroid distances); otherwise ``decision_function`` (the SVMs: one-vs-rest
+margins, not probabilities; ROC only needs each class's ranking). Larger = more likely always.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ferkit.errors import CheckpointError, ConfigError, ImageReadError
+from ferkit.io_utils import atomic_write
+
+
+def _scaled(estimator: Any) -> Any:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), estimator)
+
+
+def _svm_linear() -> Any:
+    from sklearn.svm import LinearSVC
+
+    return _scaled(LinearSVC(C=1.0, max_iter=5000))
+
+
+def _svc(kernel: str) -> Callable[[], Any]:
+    def make() -> Any:
+        from sklearn.svm import SVC
+
+        return _scaled(SVC(kernel=kernel, C=1.0, gamma="scale", degree=3, decision_function_shape="ovr"))
+
+    return make
+
+
+def _lda() -> Any:
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    return LinearDiscriminantAnalysis()
+
+
+def _softmax() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return _scaled(LogisticRegression(max_iter=1000))  # multinomial for >2 classes (lbfgs)
+
+
+def _nearest_centroid() -> Any:
+    from sklearn.neighbors import NearestCentroid
+
+    return NearestCentroid()
+
+
+def _knn() -> Any:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=5)
+
+
+CLASSIFIERS: dict[str, Callable[[], Any]] = {
+    "svm_linear": _svm_linear,
+    "svm_rbf": _svc("rbf"),
+    "svm_poly": _svc("poly"),
+    "svm_sigmoid": _svc("sigmoid"),
+    "lda": _lda,
+    "softmax": _softmax,
+    "nearest_centroid": _nearest_centroid,
+    "knn": _knn,
+}
+
+
+def build_classifier(name: str) -> Any:
+    """An unfitted scikit-learn estimator (often a Pipeline with a StandardScaler) for ``name``."""
+    if name not in CLASSIFIERS:
+        raise ConfigError(f"unknown classifier {name!r}; valid classifiers: {', '.join(CLASSIFIERS)}")
+    return CLASSIFIERS[name]()
+
+
+def _check_xy(embeddings: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    x = np.asarray(embeddings)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+        raise ConfigError(f"embeddings must be a (N, D) float array, got shape {x.shape} dtype {x.dtype}")
+    if labels is None:
+        return x, None
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != len(x):
+        raise ConfigError(f"labels must be (N,) with N = {len(x)} embeddings, got shape {y.shape}")
+    return x, y.astype(np.int64)
+
+
+def fit_classifiers(train_embeddings: np.ndarray, train_labels: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Fit each named classifier on (N, D) embeddings and (N,) int labels; returns name -> fitted estimator."""
+    x, y = _check_xy(train_embeddings, train_labels)
+    if len(np.unique(y)) < 2:  # type: ignore[arg-type]
+        raise ConfigError(f"classifiers need at least 2 classes in the training labels, got {np.unique(y).tolist()}")  # type: ignore[arg-type]
+    estimators = {name: build_classifier(name) for name in names}  # all names checked before any fit
+    return {name: est.fit(x, y) for name, est in estimators.items()}
+
+
+def score_classifiers(fitted: dict[str, Any], embeddings: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """name -> {"accuracy", "macro_f1"} on (N, D) embeddings; macro-F1 over the classes present in labels or predictions."""
+    from sklearn.metrics import f1_score
+
+    x, y = _check_xy(embeddings, labels)
+    out = {}
+    for name, est in fitted.items():
+        pred = est.predict(x)
+        out[name] = {"accuracy": float(np.mean(pred == y)) if len(y) else 0.0, "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)) if len(y) else 0.0}  # type: ignore[arg-type]
+    return out
+
+
+def classifier_scores(fitted: Any, embeddings: np.ndarray, num_classes: int) -> np.ndarray:
+    """(N, num_classes) float scores, larger = more likely; column c is class index c.
+
+    Classes the classifier never saw in training get a score below every other in their row.
+    """
+    x, _ = _check_xy(embeddings)
+    if hasattr(fitted, "predict_proba"):
+        raw = fitted.predict_proba(x)
+    else:
+        raw = fitted.decision_function(x)
+    raw = np.asarray(raw, dtype=np.float64)
+    classes = np.asarray(fitted.classes_, dtype=np.int64)
+    if raw.ndim == 1:  # binary decision_function: positive means classes[1]
+        raw = np.stack([-raw, raw], axis=1)
+    if classes.min(initial=0) < 0 or classes.max(initial=0) >= num_classes:
+        raise ConfigError(f"classifier labels {classes.tolist()} do not fit num_classes={num_classes}")
+    floor = (raw.min(axis=1, keepdims=True) - 1.0) if raw.size else np.zeros((len(x), 1))
+    scores = np.repeat(floor, num_classes, axis=1)
+    scores[:, classes] = raw
+    return scores
+
+
+# --------------------------------------------------------------------------- pipeline
+
+PIPELINE_FORMAT = "ferkit-embedding-pipeline"
+PIPELINE_VERSION = 1
+
+
+class EmbeddingPipeline:
+    """Embedding network + fitted scikit-learn classifier + label set + input format, as one predictor.
+
+    model: a module with ``forward_embedding(x (B, C, S, S)) -> (B, D)`` built by
+    ``ferkit.models.build_model(model_name, **model_kwargs)`` (model_kwargs include num_classes
+    and, if not 1, in_chans). Images are (N, H, W) uint8 gray crops; they are resized to
+    ``image_size`` if needed, normalised as (x/255 - 0.5)/0.5 and repeated to ``in_chans``, and
+    embedded in batches under ``torch.no_grad`` on ``device``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        classifier: Any,
+        class_names: Sequence[str],
+        *,
+        model_name: str,
+        model_kwargs: dict[str, Any],
+        image_size: int = 48,
+        classifier_name: str = "",
+        device: str | torch.device | None = None,
+    ) -> None:
+        if not hasattr(model, "forward_embedding"):
+            raise ConfigError(f"model {type(model).__name__} has no forward_embedding; use a ferkit FerNet from build_model")
+        classes = getattr(classifier, "classes_", None)
+        if classes is None:
+            raise ConfigError("classifier is not fitted: call fit_classifiers (or .fit) before building the pipeline")
+        classes = np.asarray(classes)
+        if not np.issubdtype(classes.dtype, np.integer) or classes.min() < 0 or classes.max() >= len(class_names):
+            raise ConfigError(f"classifier was fitted on labels {classes.tolist()}, which are not indices into {len(class_names)} class_names")
+        # device None keeps the model where it is (and its train/eval mode: embed() switches to eval and back)
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model = model.to(self.device)
+        self.classifier = classifier
+        self.class_names = tuple(class_names)
+        self.model_name = model_name
+        self.model_kwargs = dict(model_kwargs)
+        self.in_chans = int(self.model_kwargs.get("in_chans", 1))
+        self.image_size = int(image_size)
+        self.classifier_name = classifier_name
+
+    def embed(self, images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+        """(N, H, W) uint8 -> (N, D) float32 embeddings, in eval mode, without gradients."""
+        from ferkit.evaluate.predict import predict_embeddings
+
+        images = np.asarray(images)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ImageReadError(f"images must be (N, H, W) uint8 gray crops, got shape {images.shape} dtype {images.dtype}")
+        if len(images) == 0:
+            return np.zeros((0, int(getattr(self.model, "embedding_dim", 0))), np.float32)
+        return predict_embeddings(self.model, images, in_chans=self.in_chans, image_size=self.image_size, batch_size=batch_size, device=self.device)
+
+    def predict(self, images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+        """(N, H, W) uint8 -> (N,) int64 indices into ``class_names``."""
+        emb = self.embed(images, batch_size=batch_size)
+        return self.classifier.predict(emb).astype(np.int64) if len(emb) else np.zeros(0, np.int64)
+
+    def predict_scores(self, images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+        """(N, H, W) uint8 -> (N, len(class_names)) scores (see ``classifier_scores``)."""
+        emb = self.embed(images, batch_size=batch_size)
+        if not len(emb):
+            return np.zeros((0, len(self.class_names)))
+        return classifier_scores(self.classifier, emb, len(self.class_names))
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write one file atomically: weights, model name/kwargs, label set, input format and the pickled classifier."""
+        import sklearn
+
+        path = Path(path).expanduser()
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path} already exists; pass overwrite=True or choose another path")
+        payload = {
+            "format": PIPELINE_FORMAT,
+            "version": PIPELINE_VERSION,
+            "model_name": self.model_name,
+            "model_kwargs": self.model_kwargs,
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "class_names": list(self.class_names),
+            "image_size": self.image_size,
+            "in_chans": self.in_chans,
+            "classifier_name": self.classifier_name,
+            "classifier_pickle": pickle.dumps(self.classifier, protocol=pickle.HIGHEST_PROTOCOL),
+            "sklearn_version": sklearn.__version__,
+        }
+        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> "EmbeddingPipeline":
+        """Rebuild a saved pipeline. The classifier is unpickled: load only files you trust."""
+        from ferkit.models import build_model
+
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"embedding pipeline not found: {path}")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read embedding pipeline {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        if not isinstance(payload, dict) or payload.get("format") != PIPELINE_FORMAT:
+            raise CheckpointError(f"{path} is not a ferkit embedding pipeline (expected format {PIPELINE_FORMAT!r}); was it saved with EmbeddingPipeline.save?")
+        if payload.get("version") != PIPELINE_VERSION:
+            raise CheckpointError(f"{path} has pipeline version {payload.get('version')!r}; this ferkit reads version {PIPELINE_VERSION}")
+        try:
+            model = build_model(payload["model_name"], **payload["model_kwargs"])
+            model.load_state_dict(payload["state_dict"])
+        except (ConfigError, RuntimeError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{path}: weights do not fit model {payload.get('model_name')!r}: {str(exc)[:300]}") from None
+        try:
+            classifier = pickle.load(io.BytesIO(payload["classifier_pickle"]))
+        except Exception as exc:
+            raise CheckpointError(
+                f"{path}: cannot unpickle the classifier ({type(exc).__name__}: {str(exc)[:200]}); it was saved with scikit-learn {payload.get('sklearn_version')}"
+            ) from None
+        try:
+            return cls(
+                model,
+                classifier,
+                payload["class_names"],
+                model_name=payload["model_name"],
+                model_kwargs=payload["model_kwargs"],
+                image_size=payload["image_size"],
+                classifier_name=payload.get("classifier_name", ""),
+                device=device,
+            )
+        except (ConfigError, KeyError) as exc:
+            raise CheckpointError(f"{path}: inconsistent pipeline file: {exc}") from None

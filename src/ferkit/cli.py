@@ -1,0 +1,148 @@
+"""The ``ferkit`` command. Thin: parses arguments, calls library functions, prints.
+
+Every FerkitError becomes a one-line message and exit status 2; nothing prints a deep traceback
+for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ferkit.errors import FerkitError
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a recipe on a dataset (selects the checkpoint on validation data)")
+    p.add_argument("--recipe", required=True, help="named recipe, see `ferkit recipes`")
+    p.add_argument("--data", required=True, help="dataset spec, e.g. fer2013:../shared/data/fer2013 or ckplus48:PATH")
+    p.add_argument("--out", required=True, help="run directory (recipe.json, metrics.jsonl, best.pt, last.pt)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field, e.g. --set epochs=5")
+    p.add_argument("--fold", type=int, default=None, help="train only this fold (k-fold protocols); default: all folds")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--no-test", action="store_true", help="do not score the test split after training")
+    p.add_argument("--tta", default="flip", help="test-time augmentation for the final test score: none|flip|tencrop")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a checkpoint on a dataset split")
+    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt (default: the shipped model)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", help="train|val|test (FER2013 also Training|PublicTest|PrivateTest)")
+    p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--protocol", default=None)
+    p.add_argument("--tta", default="none", help="none|flip|tencrop")
+    p.add_argument("--occlude", type=float, default=None, metavar="FRACTION", help="score an occluded copy where this fraction of faces is occluded")
+    p.add_argument("--occlusion-seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="directory for the metrics JSON and confusion-matrix PNG")
+    p.add_argument("--device", default="cpu")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ferkit.data import experiment_splits
+    from ferkit.evaluate.reports import evaluate_model
+    from ferkit.io_utils import atomic_write_json
+    from ferkit.train.checkpoint import load_model
+    from ferkit.train.config import override
+    from ferkit.train.loop import train
+    from ferkit.train.recipes import get_recipe
+
+    recipe = override(get_recipe(args.recipe), args.overrides)
+    splits = experiment_splits(args.data, recipe.protocol, recipe.seed)
+    chosen = range(len(splits)) if args.fold is None else [args.fold]
+    out = Path(args.out)
+    summaries = []
+    for k in chosen:
+        if not 0 <= k < len(splits):
+            raise FerkitError(f"--fold must be in 0..{len(splits) - 1}, got {k}")
+        split = splits[k]
+        run_dir = out if len(splits) == 1 else out / split.name
+        result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet)
+        summary = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}
+        if not args.no_test:
+            loaded = load_model(result.best_path, device=str(result.device) if "cuda" in result.device.lower() else "cpu")
+            metrics = evaluate_model(loaded, split.test, tta=args.tta, out_dir=run_dir, tag="test")
+            summary["test_accuracy"] = metrics["accuracy"]
+            summary["test_macro_f1"] = metrics["macro_f1"]
+            print(f"{split.name}: test accuracy {metrics['accuracy']:.4f} (tta={args.tta}), macro-F1 {metrics['macro_f1']:.4f}")
+        summaries.append(summary)
+    if len(summaries) > 1 and not args.no_test:
+        import numpy as np
+
+        accs = [s["test_accuracy"] for s in summaries]
+        atomic_write_json(out / "folds_summary.json", {"recipe": recipe.tag, "folds": summaries, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs))})
+        print(f"{len(accs)} folds: accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ferkit.data import load_split
+    from ferkit.evaluate.reports import evaluate_model
+    from ferkit.train.checkpoint import load_model
+
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from ferkit.weights import default_model_path
+
+        checkpoint = default_model_path()
+    loaded = load_model(checkpoint, device=args.device)
+    dataset = load_split(args.data, args.split, protocol=args.protocol, fold=args.fold)
+    if args.occlude is not None:
+        from ferkit.occlusion import occlude_dataset
+
+        dataset, _ = occlude_dataset(dataset, fraction=args.occlude, seed=args.occlusion_seed)
+    result = evaluate_model(loaded, dataset, tta=args.tta, device=args.device, out_dir=args.out)
+    print(f"{dataset.name}: accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  balanced {result['balanced_accuracy']:.4f}  (n={result['n']}, tta={args.tta})")
+    for name, row in result["per_class"].items():
+        print(f"  {name:<10} recall {row['recall']:.3f}  precision {row['precision']:.3f}  f1 {row['f1']:.3f}  n={row['support']}")
+    if result["unmapped_classes"]:
+        print(f"  unmapped (model has no such class): {', '.join(result['unmapped_classes'])} ({result['unmapped_samples']} samples left out)")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from ferkit.train.recipes import get_recipe, list_recipes
+
+    if args.name:
+        print(get_recipe(args.name).to_json())
+        return 0
+    for name in list_recipes():
+        print(f"{name:<34} {get_recipe(name).description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ferkit import __version__
+
+    parser = argparse.ArgumentParser(prog="ferkit", description="Facial expression recognition robust to occlusion")
+    parser.add_argument("--version", action="version", version=f"ferkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_evaluate(sub)
+    p = sub.add_parser("recipes", help="list the named recipes, or print one")
+    p.add_argument("name", nargs="?")
+    return parser
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except FerkitError as exc:
+        print(f"ferkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; a resumable last.pt is kept in the run directory", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Metrics, batched prediction with test-time augmentation, reports and plots."""

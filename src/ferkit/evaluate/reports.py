@@ -1,0 +1,47 @@
+"""Scoring a checkpoint on a dataset split: metrics JSON, confusion-matrix PNG, label mapping."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ferkit.data.dataset import FaceDataset
+from ferkit.evaluate.metrics import mapped_metrics
+from ferkit.evaluate.plots import confusion_matrix_plot
+from ferkit.evaluate.predict import predict_probabilities
+from ferkit.io_utils import atomic_write_json
+from ferkit.labels import map_labels
+from ferkit.train.checkpoint import LoadedModel
+
+
+def evaluate_model(
+    loaded: LoadedModel,
+    dataset: FaceDataset,
+    *,
+    tta: str = "none",
+    device: str = "cpu",
+    out_dir: str | Path | None = None,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """Score ``loaded`` on ``dataset``; classes the model lacks are reported as unmapped, not guessed.
+
+    With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically).
+    """
+    mapping = map_labels(dataset.class_names, loaded.class_names)
+    t0 = time.perf_counter()
+    probs = predict_probabilities(loaded.model, dataset.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=tta, device=device)
+    seconds = time.perf_counter() - t0
+    result = mapped_metrics(dataset.labels, probs, mapping)
+    result.update({
+        "dataset": dataset.name, "checkpoint": str(loaded.path), "model": loaded.model_name, "tta": tta,
+        "recipe": loaded.recipe.get("name"), "recipe_version": loaded.recipe.get("version"),
+        "inference_seconds": seconds, "device": device,
+    })
+    if out_dir is not None:
+        tag = tag or dataset.name.replace("/", "_")
+        out = Path(out_dir)
+        atomic_write_json(out / f"{tag}.json", result)
+        confusion_matrix_plot(result["confusion_matrix"], result["class_names"], out / f"{tag}_confusion.png",
+                              title=f"{loaded.recipe.get('name', loaded.model_name)} on {dataset.name} (tta={tta}) acc={result['accuracy']:.4f}")
+    return result

@@ -1,0 +1,140 @@
+"""The face-detector interface, the ``Face`` record every backend returns, and the backend registry.
+
+``build_detector("haar")`` works offline with the cascade that ships inside opencv-python;
+``build_detector("yunet", model_path=...)`` needs the YuNet ONNX file on disk (ferkit never downloads).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ferkit.errors import ConfigError, ImageReadError
+
+# Landmark order used everywhere in ferkit: YuNet's output order (OpenCV FaceDetectorYN docs).
+# "Right"/"left" are the *subject's*: in an unmirrored frontal photo the subject's right eye is the
+# one on the viewer's left, i.e. landmark 0 has the smaller x. Same order as the InsightFace/ArcFace
+# five-point template.
+LANDMARK_NAMES: tuple[str, ...] = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One detected face, in the pixel coordinates of the image it was found in.
+
+    ``x, y, w, h``: integer box (top-left corner, width, height), clipped to the image.
+    ``score``: detector confidence in [0, 1] (for Haar a squashed neighbour count, not a probability).
+    ``landmarks``: (5, 2) float32 read-only array of (x, y) in ``LANDMARK_NAMES`` order, or None when the
+    backend gives none (Haar).
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float
+    landmarks: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "w", "h"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        object.__setattr__(self, "score", float(self.score))
+        if self.w <= 0 or self.h <= 0:
+            raise ConfigError(f"Face box must have positive width and height, got w={self.w}, h={self.h}")
+        if self.landmarks is not None:
+            points = np.array(self.landmarks, dtype=np.float32).reshape(-1, 2)
+            if points.shape != (5, 2):
+                raise ConfigError(f"Face landmarks must have shape (5, 2), got {np.shape(self.landmarks)}")
+            points.setflags(write=False)
+            object.__setattr__(self, "landmarks", points)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.w, self.h)
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+
+class FaceDetector(ABC):
+    """``detect(image) -> list[Face]``, largest face first.
+
+    Subclasses implement ``_detect`` on a validated (H, W, 3) BGR uint8 image (and its gray version);
+    sorting by area and the ``largest_only`` choice (paper 002 keeps only the largest face) happen here.
+    """
+
+    def __init__(self, *, largest_only: bool = False) -> None:
+        self.largest_only = bool(largest_only)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in ``image`` ((H, W, 3) BGR or (H, W) gray, uint8), sorted by box area, descending."""
+        bgr, gray = as_bgr_and_gray(image)
+        faces = sorted(self._detect(bgr, gray), key=lambda face: face.area, reverse=True)
+        return faces[:1] if self.largest_only else faces
+
+    @abstractmethod
+    def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Face]: ...
+
+
+def as_bgr_and_gray(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a detector input and return it both as (H, W, 3) BGR and (H, W) gray uint8."""
+    import cv2
+
+    if not isinstance(image, np.ndarray):
+        raise ImageReadError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ImageReadError(f"image must be uint8 (0..255), got dtype {image.dtype}; convert with image.astype(np.uint8)")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        gray = np.ascontiguousarray(image)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), gray
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        bgr = np.ascontiguousarray(image[:, :, :3])
+        return bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    raise ImageReadError(f"image must have shape (H, W) or (H, W, 3), got {image.shape}")
+
+
+def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Round a float box and intersect it with the image; None when nothing is left."""
+    x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
+    x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+DetectorBuilder = Callable[..., FaceDetector]
+DETECTOR_REGISTRY: dict[str, DetectorBuilder] = {}
+
+
+def register_detector(name: str) -> Callable[[DetectorBuilder], DetectorBuilder]:
+    def wrap(builder: DetectorBuilder) -> DetectorBuilder:
+        if name in DETECTOR_REGISTRY:
+            raise ValueError(f"face detector {name!r} registered twice")
+        DETECTOR_REGISTRY[name] = builder
+        return builder
+
+    return wrap
+
+
+def list_detectors() -> list[str]:
+    return sorted(DETECTOR_REGISTRY)
+
+
+def build_detector(name: str = "haar", **options) -> FaceDetector:
+    """Build face detector ``name``; ``options`` are the backend's keyword arguments (e.g. ``largest_only``)."""
+    if name not in DETECTOR_REGISTRY:
+        raise ConfigError(f"unknown face detector {name!r}; available detectors: {', '.join(list_detectors())}")
+    try:
+        return DETECTOR_REGISTRY[name](**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for face detector {name!r}: {exc}") from None

@@ -1,0 +1,185 @@
+"""Paper 003's occlusion-adaptive network: a ResNet whose last stage becomes an occlusion-adaptive module.
+
+The module reads the previous stage's feature map x (B, C_in, h, w) through two parts:
+
+* geometry-aware module (branches O_A: 1x1 -> 5x5 conv, O_B: 1x1 -> 3x3 conv, each conv + BN +
+  ReLU) whose outputs are combined by the "matrix cross product" f = f_A^T f_B (paper eq. 2), then
+  a 1x1 conv -> geometric features f (B, C_out, h, w);
+* occlusion-perception module O_C (two convs with O_B's filter sizes 1x1 and 3x3, two poolings,
+  sigmoid) -> occlusion probability M (B, 1, N, N) for an N x N grid of face regions (N = 7).
+
+Regions whose occlusion probability is >= alpha are treated as occluded (eq. 4: keep m = 1 where
+occ < alpha, else 0) and the output is F = m * f + f (eq. 6), pooled to (B, C_out). M is made
+sparse by an L1 penalty (``auxiliary_losses``). Single- and double-channel training use the same
+network (the double channel shares weights); they differ only in batches and loss (``pairs`` /
+``siamese``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ferkit.errors import ConfigError
+from ferkit.models import resnet
+from ferkit.models.factory import register_model
+from ferkit.models.heads import FerNet
+
+BACKBONES = {"resnet50": resnet.resnet50, "resnet18": resnet.resnet18, "modified_resnet18": resnet.modified_resnet18}
+
+
+def _conv_bn_relu(in_chs: int, out_chs: int, kernel_size: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_chs, out_chs, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm2d(out_chs), nn.ReLU(inplace=True))
+
+
+class GeometryAwareModule(nn.Module):
+    """x (B, C_in, h, w) -> geometric relation features (B, C_out, h, w).
+
+    Eq. 2, f = f_A^T f_B: with each branch's output flattened to a (C, h*w) matrix, the product
+    f_A f_B^T / (h*w) is the (C, C) bilinear outer product of the two branches' channel
+    descriptors summed over all positions -- the correlation between feature channels of Zhu et
+    al. [33], which the paper cites, and a non-local operation (every position contributes). The
+    paper then needs a spatial map again (M multiplies it region by region), which it leaves
+    implicit; we row-normalise the (C, C) relation with a softmax and apply it to f_B, so each
+    position's new channel vector is a relation-weighted mix of its O_B channels (channel
+    attention as in DANet), then the paper's final 1x1 conv.
+    """
+
+    def __init__(self, in_chs: int, mid_chs: int, out_chs: int) -> None:
+        super().__init__()
+        self.branch_a = nn.Sequential(_conv_bn_relu(in_chs, mid_chs, 1), _conv_bn_relu(mid_chs, mid_chs, 5))
+        self.branch_b = nn.Sequential(_conv_bn_relu(in_chs, mid_chs, 1), _conv_bn_relu(mid_chs, mid_chs, 3))
+        self.project = _conv_bn_relu(mid_chs, out_chs, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        f_a = self.branch_a(x).flatten(2)  # (B, C, hw)
+        f_b = self.branch_b(x).flatten(2)
+        relation = torch.bmm(f_a, f_b.transpose(1, 2)) / (h * w)  # (B, C, C) channel outer product
+        mixed = torch.bmm(relation.softmax(dim=-1), f_b)  # (B, C, hw)
+        return self.project(mixed.view(b, -1, h, w))
+
+
+class OcclusionPerceptionModule(nn.Module):
+    """x (B, C_in, h, w) -> occlusion probability per face region (B, 1, N, N) in [0, 1].
+
+    conv 1x1 + BN + ReLU -> adaptive average pool onto the N x N region grid (works for any h, w,
+    also h < N at 48 px input) -> conv 3x3 -> 3x3 average pool (smooths neighbouring regions) ->
+    sigmoid. The last conv's bias starts at logit(0.25): every region starts below alpha = 0.5,
+    i.e. visible, so training starts from the plain geometric features.
+    """
+
+    def __init__(self, in_chs: int, mid_chs: int, map_size: int = 7, init_probability: float = 0.25) -> None:
+        super().__init__()
+        self.reduce = _conv_bn_relu(in_chs, mid_chs, 1)
+        self.grid_pool = nn.AdaptiveAvgPool2d(map_size)
+        self.score = nn.Conv2d(mid_chs, 1, 3, padding=1)
+        self.smooth_pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        nn.init.normal_(self.score.weight, std=1e-3)
+        nn.init.constant_(self.score.bias, float(torch.logit(torch.tensor(init_probability))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.smooth_pool(self.score(self.grid_pool(self.reduce(x)))))
+
+
+class OcclusionAdaptiveModule(nn.Module):
+    """Geometry-aware + occlusion-perception modules: x (B, C_in, h, w) -> F (B, C_out, h, w) and M (B, 1, N, N)."""
+
+    def __init__(self, in_chs: int, out_chs: int, *, map_size: int = 7, alpha: float = 0.5) -> None:
+        super().__init__()
+        self.geometry = GeometryAwareModule(in_chs, max(in_chs // 4, 16), out_chs)
+        self.perception = OcclusionPerceptionModule(in_chs, max(in_chs // 4, 16), map_size)
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.geometry(x)
+        occlusion = self.perception(x)
+        # Eq. 4: keep a region (m = 1) when its occlusion probability is below alpha, drop it (m = 0)
+        # otherwise. The step has no gradient, so gradients pass as if m = 1 - p (straight-through),
+        # letting the classification loss teach the map where occlusion hurts.
+        soft_keep = 1.0 - occlusion
+        hard_keep = (occlusion < self.alpha).to(f.dtype)
+        keep = hard_keep + soft_keep - soft_keep.detach()
+        keep = F.adaptive_avg_pool2d(keep, f.shape[-2:])  # N x N regions onto the h x w feature grid
+        return keep * f + f, occlusion  # eq. 6
+
+
+class OcclusionNetBackbone(nn.Module):
+    """ResNet stem + stages 1-3 (timm, via ``ferkit.models.resnet``) + occlusion-adaptive module + pooling.
+
+    x (B, in_chans, H, W) -> pooled features (B, num_features). After each forward,
+    ``last_occlusion_map`` (B, 1, N, N), detached, holds the predicted occlusion probabilities.
+    """
+
+    def __init__(self, trunk: nn.Module, *, map_size: int = 7, alpha: float = 0.5, occlusion_l1_weight: float = 0.01, drop_rate: float = 0.0) -> None:
+        super().__init__()
+        info = {f["module"]: f["num_chs"] for f in trunk.feature_info}
+        self.num_features = int(trunk.num_features)
+        # Keep the trunk up to stage 3; paper 003 replaces the last residual stage with its module.
+        self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.act1, trunk.maxpool)
+        self.stages = nn.Sequential(trunk.layer1, trunk.layer2, trunk.layer3)
+        self.occlusion_module = OcclusionAdaptiveModule(info["layer3"], self.num_features, map_size=map_size, alpha=alpha)
+        self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.occlusion_l1_weight = occlusion_l1_weight
+        self.map_size = map_size
+        self.last_occlusion_map: torch.Tensor | None = None
+        self._map_for_loss: torch.Tensor | None = None
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, num_features, h, w) occlusion-weighted feature map F."""
+        features, occlusion = self.occlusion_module(self.stages(self.stem(x)))
+        self._map_for_loss = occlusion
+        self.last_occlusion_map = occlusion.detach()
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
+
+    @property
+    def l1_penalty(self) -> torch.Tensor | None:
+        """Mean |M| of the last forward (M >= 0, so its mean): the paper's L1 sparsity term, unweighted."""
+        return None if self._map_for_loss is None else self._map_for_loss.abs().mean()
+
+    def auxiliary_losses(self) -> dict[str, torch.Tensor]:
+        """{"occlusion_l1": weight * mean |M|} from the last forward; empty before any forward."""
+        penalty = self.l1_penalty
+        return {} if penalty is None else {"occlusion_l1": self.occlusion_l1_weight * penalty}
+
+    @torch.no_grad()
+    def occlusion_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Occlusion probabilities (B, 1, N, N) for x, without touching gradients."""
+        self.forward_features(x)
+        return self.last_occlusion_map  # type: ignore[return-value]
+
+
+@register_model("occlusion_net")
+def occlusion_net(
+    *,
+    num_classes: int,
+    in_chans: int = 1,
+    pretrained: bool = False,
+    backbone: str = "resnet50",
+    map_size: int = 7,
+    alpha: float = 0.5,
+    occlusion_l1_weight: float = 0.01,
+    embedding_dim: int | None = None,
+    normalize_embedding: bool = False,
+    dropout: float = 0.0,
+    drop_rate: float = 0.0,
+) -> FerNet:
+    """Paper 003's occlusion-adaptive ResNet (ResNet-50 in the paper) as a FerNet classifier.
+
+    ``occlusion_l1_weight`` scales the L1 sparsity of the occlusion map (the paper gives no value).
+    """
+    if backbone not in BACKBONES:
+        raise ConfigError(f"occlusion_net: unknown backbone {backbone!r}; available: {', '.join(BACKBONES)}")
+    if map_size < 1:
+        raise ConfigError(f"occlusion_net: map_size (regions per side of the occlusion map) must be >= 1, got {map_size}")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"occlusion_net: alpha (occlusion threshold) must be in (0, 1), got {alpha}")
+    if occlusion_l1_weight < 0:
+        raise ConfigError(f"occlusion_net: occlusion_l1_weight must be >= 0, got {occlusion_l1_weight}")
+    trunk = BACKBONES[backbone](in_chans=in_chans, pretrained=pretrained)
+    body = OcclusionNetBackbone(trunk, map_size=map_size, alpha=alpha, occlusion_l1_weight=occlusion_l1_weight, drop_rate=drop_rate)
+    return FerNet(body, body.num_features, num_classes, embedding_dim=embedding_dim, normalize_embedding=normalize_embedding, dropout=dropout)

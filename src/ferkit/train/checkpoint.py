@@ -1,0 +1,65 @@
+"""Checkpoints carry everything needed to rebuild the model and check it fits the data.
+
+Format ``ferkit-checkpoint-v1``: model state, model name + kwargs, label set, input size and
+channels, the full recipe, and (for resumable ``last.pt``) optimizer/scheduler/RNG state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ferkit.errors import CheckpointError
+from ferkit.io_utils import atomic_write
+
+CHECKPOINT_FORMAT = "ferkit-checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    payload = {"format": CHECKPOINT_FORMAT, **payload}
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a ferkit checkpoint (expected format {CHECKPOINT_FORMAT})")
+    return payload
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint with what is needed to feed it correctly."""
+
+    model: nn.Module
+    class_names: tuple[str, ...]
+    in_chans: int
+    image_size: int
+    model_name: str
+    recipe: dict[str, Any]
+    path: Path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network of a checkpoint in eval mode (fp16 weights are cast back to fp32)."""
+    from ferkit.models import build_model
+
+    payload = load_checkpoint(path)
+    model = build_model(payload["model_name"], num_classes=len(payload["class_names"]), in_chans=payload["in_chans"], **payload["model_kwargs"])
+    state = {k: v.float() if torch.is_floating_point(v) else v for k, v in payload["model"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit model {payload['model_name']!r}: {str(exc)[:300]}") from None
+    model.to(device).eval()
+    return LoadedModel(model, tuple(payload["class_names"]), int(payload["in_chans"]), int(payload["image_size"]), payload["model_name"], payload.get("recipe", {}), Path(path))

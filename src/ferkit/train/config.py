@@ -1,0 +1,131 @@
+"""Recipes: named, versioned, frozen training configurations.
+
+A recipe is data. Every run prints its resolved recipe and writes it next to its checkpoint, and
+every figure in the docs names the recipe (``fer2013-ce-modres18-v1``) that produced it. Change a
+recipe's behaviour only by adding a new version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batched, on-device augmentation (see ``augment.py``); every switch can be turned off."""
+
+    hflip: bool = True
+    vflip: bool = False
+    rotation_deg: float = 10.0
+    scale: float = 0.1  # zoom drawn from [1 - scale, 1 + scale]
+    translate: float = 0.1  # shift as a fraction of the image size
+    brightness: float = 0.2
+    contrast: float = 0.2
+    erasing_p: float = 0.5  # random erasing (Zhong et al.), paper 000's occlusion
+    erasing_area: tuple[float, float] = (0.02, 0.25)
+    occlusion_p: float = 0.0  # synthetic occluders from ferkit.occlusion (sunglasses, masks, hands...)
+    occlusion_ratio: tuple[float, float] = (0.1, 0.5)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    version: int = 1
+    description: str = ""
+    model: str = "modified_resnet18"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    in_chans: int = 1
+    image_size: int = 48
+    loss: str = "ce"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    sampler: str = "shuffle"  # shuffle | balanced | pk | triplet | pairs
+    sampler_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd (nesterov) | adam | adamw
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"  # onecycle | cosine | plateau | step | none
+    schedule_kwargs: dict[str, Any] = field(default_factory=dict)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    amp: bool = True  # bf16 autocast on CUDA only; ignored on CPU
+    seed: int = 0
+    protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
+    select_metric: str = "accuracy"  # chosen on the validation split, never on test
+    val_tta: str = "none"
+    init_weights: str | None = None  # stage-2 transfer: a ferkit checkpoint or backbone weights on disk
+    freeze_stages: int = 0  # freeze the stem and this many residual stages (0..4)
+    backbone_lr_mult: float = 1.0  # backbone lr = lr * this; head/embedding at lr
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}" if self.name.endswith(f"-v{self.version}") else f"{self.name}-v{self.version}"
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("onecycle", "cosine", "plateau", "step", "none")
+
+
+def validate_recipe(recipe: Recipe) -> Recipe:
+    if recipe.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {recipe.optimizer!r}")
+    if recipe.schedule not in SCHEDULES:
+        raise ConfigError(f"schedule must be one of {SCHEDULES}, got {recipe.schedule!r}")
+    if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
+        raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
+    if recipe.in_chans not in (1, 3):
+        raise ConfigError(f"in_chans must be 1 or 3, got {recipe.in_chans}")
+    return recipe
+
+
+def recipe_from_dict(data: dict[str, Any]) -> Recipe:
+    """Rebuild a recipe written by ``to_dict`` (e.g. from a checkpoint); unknown keys are an error."""
+    data = dict(data)
+    aug = data.pop("augment", {}) or {}
+    names = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown recipe field(s) {sorted(unknown)}; valid fields: {sorted(names)}")
+    aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
+    if set(aug) - aug_names:
+        raise ConfigError(f"unknown augment field(s) {sorted(set(aug) - aug_names)}; valid: {sorted(aug_names)}")
+    aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+    return validate_recipe(Recipe(augment=AugmentConfig(**aug), **data))
+
+
+def override(recipe: Recipe, assignments: list[str]) -> Recipe:
+    """Apply ``key=value`` overrides (``lr=0.01``, ``augment.erasing_p=0``, ``model_kwargs.dropout=0.2``).
+
+    Values are parsed as JSON when possible (numbers, booleans, lists), else taken as strings.
+    """
+    data = recipe.to_dict()
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. lr=0.01)")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if part not in target or not isinstance(target[part], dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a nested recipe field")
+            target = target[part]
+        if len(parts) == 1 and parts[0] not in target:
+            raise ConfigError(f"override {key!r}: unknown recipe field; valid: {sorted(target)}")
+        target[parts[-1]] = value
+    return recipe_from_dict(data)

