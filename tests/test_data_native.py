@@ -252,7 +252,7 @@ def write_clip(path: Path, n_frames: int = 10, base: int = 0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
     for i in range(n_frames):
-        writer.write(np.full((24, 32, 3), base + 20 * i, np.uint8))
+        writer.write(np.full((24, 32, 3), (base + 20 * i) % 256, np.uint8))
     writer.release()
 
 
@@ -274,6 +274,15 @@ def test_videos_fallback_frames_and_grouped_splits(tmp_path, monkeypatch):
     assert no_shared_groups(split) and len(split.train) + len(split.val) + len(split.test) == 60
     (rand,) = experiment_splits(f"videos:{root}", "random70")
     assert rand.leaks_subjects
+
+
+def test_videos_with_the_real_extractor_and_a_too_short_clip(tmp_path):
+    pytest.importorskip("ferkit.video")
+    write_clip(tmp_path / "v" / "sad" / "long.avi", n_frames=60)
+    write_clip(tmp_path / "v" / "sad" / "short.avi", n_frames=10)
+    data = videos.load_video_frames(tmp_path / "v", frames_per_clip=5)
+    how = dict(zip(data.extra["clips"], data.extra["frame_selection"]))
+    assert how == {"sad/long": "extractor", "sad/short": "even"} and len(data) <= 10
 
 
 def test_videos_use_the_extractor_and_csv_subjects(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset spec, e.g. fer2013:../shared/data/fer2013 or ckplus48:PATH")
     p.add_argument("--out", required=True, help="run directory (recipe.json, metrics.jsonl, best.pt, last.pt)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field, e.g. --set epochs=5")
+    p.add_argument("--protocol", default=None, help="dataset protocol (e.g. kfold10, random800, 7class); default: the recipe's, else the dataset's")
     p.add_argument("--fold", type=int, default=None, help="train only this fold (k-fold protocols); default: all folds")
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
@@ -52,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.train.recipes import get_recipe
 
     recipe = override(get_recipe(args.recipe), args.overrides)
-    splits = experiment_splits(args.data, recipe.protocol, recipe.seed)
+    splits = experiment_splits(args.data, args.protocol or recipe.protocol, recipe.seed)
     chosen = range(len(splits)) if args.fold is None else [args.fold]
     out = Path(args.out)
     summaries = []
@@ -104,6 +105,121 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def _expand_inputs(paths: list[str]) -> list[Path]:
+    """Files as given; folders expanded to the images and videos inside them (sorted, recursive)."""
+    from ferkit.data.image_io import is_image_file
+
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and (is_image_file(p) or p.suffix.lower() in VIDEO_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def _rows(result) -> list[dict]:
+    rows = []
+    for face in result.faces:
+        rows.append({"file": result.source, "frame": result.frame_index, "face": face.face_index, "box": list(face.box),
+                     "landmarks": face.landmarks, "label": face.label, "confidence": round(face.confidence, 4), "probabilities": face.probabilities})
+    return rows
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ferkit.io_utils import atomic_write_json, atomic_write_text
+    from ferkit.recognizer import Recognizer
+
+    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device)
+    inputs = _expand_inputs(args.paths)
+    if not inputs:
+        raise FerkitError("no input files found in " + ", ".join(args.paths))
+    results, errors = [], []
+    annotated_dir = Path(args.save_annotated) if args.save_annotated else None
+    for path in tqdm(inputs, desc="predicting", disable=len(inputs) < 5 or args.quiet, leave=False):
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                target = annotated_dir / f"{path.stem}_annotated.avi" if annotated_dir else None
+                results += list(recognizer.predict_video(path, every_n=args.every_n, annotated_path=target))
+                continue
+            result = recognizer.predict(path, require_face=True)
+            results.append(result)
+            if annotated_dir is not None:
+                import cv2
+
+                annotated_dir.mkdir(parents=True, exist_ok=True)
+                ok, buf = cv2.imencode(".png", recognizer.annotate(path, result))
+                from ferkit.io_utils import atomic_write
+
+                atomic_write(annotated_dir / f"{path.stem}_annotated.png", lambda tmp: tmp.write_bytes(buf.tobytes()))
+        except FerkitError as exc:
+            errors.append({"file": str(path), "error": str(exc)})
+            print(f"ferkit predict: {path}: {exc}", file=sys.stderr)
+    rows = [row for r in results for row in _rows(r)]
+    if args.json:
+        payload = {"model": str(recognizer.loaded.path), "class_names": list(recognizer.class_names), "faces": rows, "errors": errors}
+        if args.json == "-":
+            print(json.dumps(payload, indent=2))
+        else:
+            atomic_write_json(args.json, payload)
+    if args.csv:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["file", "frame", "face", "x", "y", "w", "h", "landmarks", "label", "confidence", *recognizer.class_names])
+        for row in rows:
+            writer.writerow([row["file"], "" if row["frame"] is None else row["frame"], row["face"], *row["box"],
+                             "" if row["landmarks"] is None else json.dumps(row["landmarks"]), row["label"], row["confidence"],
+                             *[row["probabilities"][n] for n in recognizer.class_names]])
+        if args.csv == "-":
+            print(buf.getvalue(), end="")
+        else:
+            atomic_write_text(args.csv, buf.getvalue())
+    if args.json != "-" and args.csv != "-":
+        print(f"{'file':<40} {'frame':>5} {'face':>4}  {'box':<20} {'label':<10} {'conf':>5}")
+        for row in rows:
+            name = row["file"] if len(row["file"]) <= 40 else "..." + row["file"][-37:]
+            frame = "" if row["frame"] is None else str(row["frame"])
+            print(f"{name:<40} {frame:>5} {row['face']:>4}  {str(tuple(row['box'])):<20} {row['label']:<10} {row['confidence']:>5.2f}")
+    return 1 if errors else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ferkit.export import export_model
+
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from ferkit.weights import default_model_path
+
+        checkpoint = default_model_path()
+    path = export_model(checkpoint, args.out, args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ferkit.data.inspect import describe_formats, format_report, inspect_dataset
+
+    if args.datasets_command == "inspect":
+        report = inspect_dataset(args.path)
+        print(format_report(report))
+        return 1 if report.problems else 0
+    for fmt in describe_formats():
+        print(f"{fmt['name']}  (protocols: {', '.join(fmt['protocols'])}; default {fmt['protocols'][0]})")
+        print(f"  layout: {fmt['layout']}")
+        print(f"  use:    --data {fmt['spec']}")
+        print(f"  notes:  {fmt['notes']}")
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from ferkit.train.recipes import get_recipe, list_recipes
 
@@ -123,12 +239,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate(sub)
+    p = sub.add_parser("predict", help="expressions of the faces in images, folders and videos")
+    p.add_argument("paths", nargs="+", help="image files, folders, or video files")
+    p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
+    p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
+    p.add_argument("--tta", default="flip", help="none|flip|tencrop")
+    p.add_argument("--json", default=None, metavar="FILE", help="write results as JSON ('-' for stdout)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write results as CSV ('-' for stdout)")
+    p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")
+    p.add_argument("--every-n", type=int, default=5, help="video: classify every n-th frame")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("export", help="export a model to ONNX or TorchScript")
+    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt (default: the shipped model)")
+    p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    p.add_argument("--out", required=True)
+    datasets = sub.add_parser("datasets", help="list the supported dataset formats, or inspect a dataset")
+    datasets_sub = datasets.add_subparsers(dest="datasets_command")
+    inspect_parser = datasets_sub.add_parser("inspect", help="recognise a dataset's format, count classes per split, list problems")
+    inspect_parser.add_argument("path", help="dataset folder or manifest, optionally as family:path (e.g. rafdb:/data/RAF-DB)")
     p = sub.add_parser("recipes", help="list the named recipes, or print one")
     p.add_argument("name", nargs="?")
     return parser
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes, "datasets": cmd_datasets, "predict": cmd_predict, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,7 +56,7 @@ class FaceDataset:
             ids=tuple(self.ids[i] for i in idx),
             groups=None if self.groups is None else tuple(self.groups[i] for i in idx),
             name=name or self.name,
-            extra=dict(self.extra),
+            extra={k: v[idx] if isinstance(v, np.ndarray) and len(v) == len(self) else v for k, v in self.extra.items()},
         )
 
     def with_images(self, images: np.ndarray, name: str | None = None) -> "FaceDataset":

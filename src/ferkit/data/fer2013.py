@@ -68,7 +68,7 @@ def load_fer2013_folder(root: Path, split: str, *, use_cache: bool = True) -> Fa
         lambda: {"images": decode_images(paths, (48, 48), require_size=True, desc=f"decoding FER2013 {split}")},
         enabled=use_cache,
     )
-    ids = tuple(p.stem for p in paths)
+    ids = tuple(f"{p.parent.name}/{p.stem}" for p in paths)  # the re-pack reuses a few stems across classes
     return FaceDataset(arrays["images"], np.asarray(labels, np.int64), FER2013_LABELS, ids, None, f"fer2013/{split}")
 
 

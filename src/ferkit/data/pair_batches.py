@@ -2,7 +2,8 @@
 
 Each epoch every training sample is the "sample" of one pair (random order). Its reference is
 drawn from the reference pool of its own class (a same-class pair, label 1) for ``same_fraction``
-of the pairs of each batch, and from the pool of another class otherwise (label 0). The paper
+of the pairs of each batch, and from the pool of another class (chosen uniformly among the other
+classes) otherwise (label 0). The paper
 uses unoccluded reference images; the training code passes their indices per class as
 ``reference_indices``; by default every training sample may be a reference. Batches are index
 arrays of length 2 * batch_size (the last one may be shorter), understood by the ``siamese`` loss.

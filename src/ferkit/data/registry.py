@@ -56,7 +56,9 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     path = Path(spec).expanduser()
     if ":" in spec and not path.exists():
         raise ConfigError(f"unknown dataset family {spec.split(':', 1)[0]!r}; known: {', '.join(sorted(DATASET_FAMILIES))}")
-    return guess_family(path), path
+    from ferkit.data.inspect import detect_family  # knows every registered layout, falls back to guess_family
+
+    return detect_family(path), path
 
 
 def guess_family(path: Path) -> str:
@@ -137,3 +139,12 @@ def _imagefolder_splits(path: Path, protocol: str, seed: int) -> list[Experiment
     train_idx, rest = train_test_split(idx, test_size=0.2, random_state=seed, stratify=data.labels if len(data) >= 20 else None)
     val_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=seed)
     return [ExperimentSplit("holdout", data.subset(train_idx), data.subset(val_idx), data.subset(test_idx))]
+
+
+# Native-layout families register themselves on import (kept last: they import this module).
+import ferkit.data.affectnet  # noqa: E402,F401
+import ferkit.data.ferplus  # noqa: E402,F401
+import ferkit.data.jaffe  # noqa: E402,F401
+import ferkit.data.rafdb  # noqa: E402,F401
+import ferkit.data.sfew  # noqa: E402,F401
+import ferkit.data.videos  # noqa: E402,F401

@@ -2,7 +2,8 @@
 
 Layouts: ``<root>/<class>/<clip>.avi`` or a CSV ``path,label[,subject]`` (paths relative to the
 CSV). Each clip gives ``frames_per_clip`` frames chosen by ``ferkit.video.representative_frames``
-(paper 002's frame extractor; evenly spaced frames when that module is unavailable). Frames are
+(paper 002's frame extractor; evenly spaced frames when that module is unavailable or a clip
+is too short for it, recorded in ``extra["frame_selection"]``). Frames are
 assumed to be face crops already, or ``crop(frame_bgr) -> face`` is applied; faces are resized to
 48x48 gray. The group of each frame is its subject when known, else its clip, so grouped splits
 never put frames of one clip (or subject) on both sides.
@@ -21,7 +22,7 @@ from ferkit.data.folders import require_dir
 from ferkit.data.grouped import grouped_kfold_experiments, random_fraction_experiment, stratified_holdout, subset_with_extra
 from ferkit.data.inspect import ProblemLog
 from ferkit.data.registry import ExperimentSplit, register_dataset
-from ferkit.errors import DatasetError, VideoError
+from ferkit.errors import ConfigError, DatasetError, VideoError
 from ferkit.labels import CANONICAL_LABELS, canonical_label
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".wmv", ".mpg", ".mpeg", ".m4v")
@@ -78,14 +79,21 @@ def _clips_from_csv(csv_path: Path, log: ProblemLog) -> list[tuple[Path, str, st
     return clips
 
 
-def choose_frames(clip: Path, n: int) -> list[int]:
-    """Frame indices from the representative-frame extractor, or ``n`` evenly spaced ones without it."""
+def choose_frames(clip: Path, n: int) -> tuple[list[int], str]:
+    """(frame indices, how chosen): ``"extractor"`` (paper 002's representative frames), or
+    ``"even"`` (``n`` evenly spaced frames) when the extractor is unavailable or the clip is too
+    short for it (it raises ConfigError then)."""
     try:
         from ferkit.video import representative_frames
     except ImportError:
-        count = count_frames(clip)
-        return sorted(set(np.linspace(0, count - 1, min(n, count)).round().astype(int).tolist()))
-    return sorted(int(i) for i in representative_frames(str(clip), n=n))
+        representative_frames = None
+    if representative_frames is not None:
+        try:
+            return sorted(int(i) for i in representative_frames(str(clip), n=n)), "extractor"
+        except ConfigError:
+            pass
+    count = count_frames(clip)
+    return sorted(set(np.linspace(0, count - 1, min(n, count)).round().astype(int).tolist())), "even"
 
 
 def count_frames(clip: Path) -> int:
@@ -126,19 +134,23 @@ def read_frames(clip: Path, indices: list[int], size: tuple[int, int], crop: Cal
 def load_video_frames(
     path: str | Path, *, frames_per_clip: int = 20, size: tuple[int, int] = (48, 48), crop: Callable[[np.ndarray], np.ndarray] | None = None
 ) -> FaceDataset:
-    """Every clip's representative frames; ids ``<clip>#<frame>``, groups subject (or clip), ``extra["clips"]`` (N,) clip ids."""
+    """Every clip's representative frames as (N, H, W) uint8; ids ``<clip>#<frame>``, groups subject (or clip).
+
+    ``extra["clips"]`` (N,) clip ids; ``extra["frame_selection"]`` (N,) "extractor" or "even" per frame.
+    """
     clips = list_clips(path)
     class_names = tuple(n for n in CANONICAL_LABELS if any(c == n for _, c, _ in clips))
-    images, labels, ids, groups, clip_ids = [], [], [], [], []
+    images, labels, ids, groups, clip_ids, chosen_by = [], [], [], [], [], []
     for clip, name, subject in clips:
         clip_id = f"{clip.parent.name}/{clip.stem}"
-        indices = choose_frames(clip, frames_per_clip)
+        indices, how = choose_frames(clip, frames_per_clip)
+        chosen_by += [how] * len(indices)
         images.append(read_frames(clip, indices, size, crop))
         labels += [class_names.index(name)] * len(indices)
         ids += [f"{clip_id}#{i}" for i in indices]
         groups += [subject or clip_id] * len(indices)
         clip_ids += [clip_id] * len(indices)
-    extra = {"clips": np.asarray(clip_ids)}
+    extra = {"clips": np.asarray(clip_ids), "frame_selection": np.asarray(chosen_by)}
     return FaceDataset(np.concatenate(images), np.asarray(labels, np.int64), class_names, tuple(ids), tuple(groups), "videos", extra)
 
 

@@ -105,6 +105,20 @@ class OcclusionAdaptiveModule(nn.Module):
         return keep * f + f, occlusion  # eq. 6
 
 
+class _LastForward:
+    """Holds the last forward's graph-connected occlusion map for the loss; copies and pickles empty,
+    because a non-leaf tensor would make ``copy.deepcopy(model)`` / ``torch.save(model)`` fail."""
+
+    def __init__(self) -> None:
+        self.value: torch.Tensor | None = None
+
+    def __deepcopy__(self, memo: dict) -> "_LastForward":
+        return _LastForward()
+
+    def __getstate__(self) -> dict:
+        return {"value": None}
+
+
 class OcclusionNetBackbone(nn.Module):
     """ResNet stem + stages 1-3 (timm, via ``ferkit.models.resnet``) + occlusion-adaptive module + pooling.
 
@@ -124,12 +138,12 @@ class OcclusionNetBackbone(nn.Module):
         self.occlusion_l1_weight = occlusion_l1_weight
         self.map_size = map_size
         self.last_occlusion_map: torch.Tensor | None = None
-        self._map_for_loss: torch.Tensor | None = None
+        self._last = _LastForward()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, num_features, h, w) occlusion-weighted feature map F."""
         features, occlusion = self.occlusion_module(self.stages(self.stem(x)))
-        self._map_for_loss = occlusion
+        self._last.value = occlusion
         self.last_occlusion_map = occlusion.detach()
         return features
 
@@ -139,7 +153,7 @@ class OcclusionNetBackbone(nn.Module):
     @property
     def l1_penalty(self) -> torch.Tensor | None:
         """Mean |M| of the last forward (M >= 0, so its mean): the paper's L1 sparsity term, unweighted."""
-        return None if self._map_for_loss is None else self._map_for_loss.abs().mean()
+        return None if self._last.value is None else self._last.value.abs().mean()
 
     def auxiliary_losses(self) -> dict[str, torch.Tensor]:
         """{"occlusion_l1": weight * mean |M|} from the last forward; empty before any forward."""

@@ -42,8 +42,8 @@ class OcclusionInfo:
             "occluded": int(occ.sum()),
             "mean_covered_ratio": float(self.covered_ratios[occ].mean()) if occ.any() else 0.0,
             "max_abs_ratio_error": float(np.nanmax(np.abs(self.covered_ratios - self.target_ratios)[occ])) if occ.any() else 0.0,
-            "kinds": {str(k): int(c) for k, c in zip(kinds, counts)},
-            "regions": {str(r): int(c) for r, c in zip(regions, rcounts)},
+            "kind_counts": {str(k): int(c) for k, c in zip(kinds, counts)},
+            "region_counts": {str(r): int(c) for r, c in zip(regions, rcounts)},
         }
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ferkit.errors import ConfigError
 from ferkit.occlusion.textures import TEXTURES, dark_colour, fill_texture, hair_colour, random_colour, shade, skin_colour
 
 AA = cv2.LINE_AA
@@ -327,8 +328,6 @@ OCCLUDER_KINDS: tuple[str, ...] = tuple(OCCLUDER_SPECS)
 
 def draw_occluder(kind: str, rng: np.random.Generator) -> np.ndarray:
     """One freshly drawn occluder of ``kind``: (h, w, 4) uint8 RGBA."""
-    from ferkit.errors import ConfigError
-
     if kind not in OCCLUDER_SPECS:
         raise ConfigError(f"unknown occluder kind {kind!r}; available: {', '.join(OCCLUDER_KINDS)} (or 'random', 'custom')")
     return OCCLUDER_SPECS[kind].draw(rng)

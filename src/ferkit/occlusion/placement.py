@@ -199,7 +199,16 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.concatenate([a, (mu_d - a @ mu_s)[:, None]], 1)
 
 
-def _occlude_with(image, kind, region, ratio, rng, frame: FaceFrame, tolerance, custom) -> Occlusion:
+def _occlude_with(
+    image: np.ndarray,
+    kind: str,
+    region: str,
+    ratio: float | None,
+    rng: np.random.Generator,
+    frame: FaceFrame,
+    tolerance: float,
+    custom: Sequence[np.ndarray] | None,
+) -> Occlusion:
     if kind == CUSTOM:
         patch = np.asarray(custom[int(rng.integers(len(custom)))])  # type: ignore[index]
         natural, width_frac, max_tilt = "random", _CUSTOM_WIDTH, _CUSTOM_TILT
@@ -261,13 +270,13 @@ def _fit_width(layer: PatchRenderer, frame: FaceFrame, target: float, tolerance:
     max_width = 4.0 * float(np.hypot(*frame.image_hw))
     width = float(np.sqrt(target * frame.area / (layer.opaque_fraction * layer.aspect)))
     low, high = 0.0, np.inf
-    best_width, best_error = width, np.inf
+    best_width, best_error, best_covered = width, np.inf, 0.0
     for _ in range(12):
         width = float(np.clip(width, 0.5, max_width))
         covered = layer.coverage(width, frame)
         error = abs(covered - target)
         if error < best_error:
-            best_width, best_error = width, error
+            best_width, best_error, best_covered = width, error, covered
         if error <= tolerance / 4:  # aim well inside the tolerance so ratios are unbiased
             return width
         if covered < target:
@@ -282,14 +291,14 @@ def _fit_width(layer: PatchRenderer, frame: FaceFrame, target: float, tolerance:
         return best_width
     # Clipping at the border or hollow shapes can make coverage non-monotonic: scan before giving up.
     for width in np.geomspace(0.05 * frame.face_width, max_width, 48):
-        error = abs(layer.coverage(float(width), frame) - target)
-        if error < best_error:
-            best_width, best_error = float(width), error
+        covered = layer.coverage(float(width), frame)
+        if abs(covered - target) < best_error:
+            best_width, best_error, best_covered = float(width), abs(covered - target), covered
     if best_error <= tolerance:
         return best_width
     raise OcclusionRatioError(
-        f"occluder {kind!r} at region {region!r} cannot cover {target:.2f} of the face (closest {target - best_error:.2f} or "
-        f"{target + best_error:.2f}); ask for another occlusion_ratio, kind or region"
+        f"occluder {kind!r} at region {region!r} cannot cover {target:.2f} of the face (closest: {best_covered:.2f}); "
+        f"ask for another occlusion_ratio, kind or region"
     )
 
 

@@ -1,0 +1,93 @@
+"""Export to ONNX / TorchScript, and an ONNX Runtime backend for CPU inference.
+
+The exported graph takes (B, C, S, S) float32 normalised input and returns class probabilities
+(softmax applied inside), so any runtime gets the same numbers as ``predict_probabilities``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ferkit.errors import CheckpointError, ConfigError
+from ferkit.io_utils import atomic_write
+from ferkit.train.checkpoint import LoadedModel, load_model
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+
+
+class _ProbabilityModel(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x), dim=1)
+
+
+def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17) -> Path:
+    """Write ``checkpoint`` as ONNX (with a dynamic batch axis) or TorchScript; class names go in the metadata."""
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"export format must be one of {EXPORT_FORMATS}, got {fmt!r}")
+    loaded = load_model(checkpoint)
+    wrapper = _ProbabilityModel(loaded.model).eval()
+    example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)
+    if fmt == "torchscript":
+        with torch.no_grad():
+            traced = torch.jit.trace(wrapper, example)
+        extra = {"class_names": ",".join(loaded.class_names)}
+        return atomic_write(out_path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
+
+    def write_onnx(tmp: Path) -> None:
+        import onnx
+
+        torch.onnx.export(wrapper, (example,), str(tmp), input_names=["input"], output_names=["probabilities"],
+                          dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset, dynamo=False)
+        proto = onnx.load(str(tmp))
+        for key, value in (("class_names", ",".join(loaded.class_names)), ("in_chans", str(loaded.in_chans)), ("image_size", str(loaded.image_size))):
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, str(tmp))
+
+    return atomic_write(out_path, write_onnx)
+
+
+class OnnxClassifier(nn.Module):
+    """ONNX Runtime session behind the same call as a torch model: (B, C, S, S) -> probabilities.
+
+    ``forward`` returns log-probabilities so ``softmax(forward(x))`` equals the exported
+    probabilities and it can stand in for a torch model in ``predict_probabilities``.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        super().__init__()
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"ONNX model not found: {path}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise CheckpointError(f"cannot load ONNX model {path}: {exc}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.class_names = tuple(meta.get("class_names", "").split(","))
+        self.in_chans = int(meta.get("in_chans", 1))
+        self.image_size = int(meta.get("image_size", 48))
+        self.path = path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.session.run(None, {"input": x.detach().cpu().float().numpy()})[0]
+        return torch.from_numpy(np.log(np.clip(probs, 1e-12, None)))
+
+
+def load_onnx(path: str | Path, *, threads: int | None = None) -> LoadedModel:
+    """An ONNX model wrapped like a checkpoint, for the recognizer and ``evaluate_model``."""
+    model = OnnxClassifier(path, threads=threads)
+    return LoadedModel(model, model.class_names, model.in_chans, model.image_size, "onnx", {}, Path(path))

@@ -1,0 +1,193 @@
+"""The end-to-end API: image or video -> faces -> expressions.
+
+    from ferkit import Recognizer
+    result = Recognizer().predict("photo.jpg")          # the shipped default model, Haar detector
+    for face in result.faces:
+        print(face.box, face.label, face.probabilities["happiness"])
+
+Images may be paths, numpy arrays (BGR by default as OpenCV gives them; pass ``color="rgb"``
+for RGB arrays) or PIL images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ferkit.errors import ConfigError, ImageReadError, NoFaceError
+
+
+@dataclass(frozen=True)
+class FacePrediction:
+    """One face: box (x, y, w, h) in image pixels, detector score, landmarks or None, label, probabilities."""
+
+    face_index: int
+    box: tuple[int, int, int, int]
+    detection_score: float
+    landmarks: list[list[float]] | None
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ImagePrediction:
+    source: str
+    width: int
+    height: int
+    faces: list[FacePrediction] = field(default_factory=list)
+    frame_index: int | None = None
+    timestamp_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
+    """Accept a path, a numpy array (gray, BGR or RGB, per ``color``) or a PIL image; return BGR uint8."""
+    import cv2
+
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise ImageReadError(f"image file not found: {path}")
+        data = np.fromfile(path, dtype=np.uint8)
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if decoded is None:
+            raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
+        return decoded
+    if type(image).__module__.startswith("PIL."):
+        return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise ImageReadError(f"image arrays must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if image.ndim == 3 and image.shape[2] in (3, 4):
+            if color not in ("bgr", "rgb"):
+                raise ConfigError(f"color must be 'bgr' or 'rgb', got {color!r}")
+            code = {("bgr", 3): None, ("bgr", 4): cv2.COLOR_BGRA2BGR, ("rgb", 3): cv2.COLOR_RGB2BGR, ("rgb", 4): cv2.COLOR_RGBA2BGR}[(color, image.shape[2])]
+            return image if code is None else cv2.cvtColor(image, code)
+        raise ImageReadError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+    raise ImageReadError(f"cannot read an image from a {type(image).__name__}; pass a path, numpy array or PIL image")
+
+
+class Recognizer:
+    """Detect faces, align them to the model's input and classify their expressions.
+
+    model: a checkpoint (.pt) or ONNX file; None = the shipped default model.
+    detector: "haar" (offline default) or "yunet" (needs its ONNX file); "none" treats the whole
+    image as one face (pre-cropped faces such as FER2013's).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        detector: str = "haar",
+        largest_only: bool = False,
+        tta: str = "flip",
+        device: str = "cpu",
+        detector_options: dict[str, Any] | None = None,
+    ) -> None:
+        from ferkit.train.checkpoint import load_model
+
+        if model is None:
+            from ferkit.weights import default_model_path
+
+            model = default_model_path()
+        model = Path(model)
+        if model.suffix == ".onnx":
+            from ferkit.export import load_onnx
+
+            self.loaded = load_onnx(model)
+        else:
+            self.loaded = load_model(model, device=device)
+        self.class_names = self.loaded.class_names
+        self.device = device
+        self.tta = tta
+        self.largest_only = largest_only
+        self.detector = None
+        if detector != "none":
+            from ferkit.faces import build_detector
+
+            self.detector = build_detector(detector, largest_only=largest_only, **(detector_options or {}))
+
+    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Pre-cropped grayscale faces (N, H, W) uint8 -> probabilities (N, C)."""
+        from ferkit.evaluate.predict import predict_probabilities
+
+        if crops.ndim != 3 or crops.dtype != np.uint8:
+            raise ImageReadError(f"face crops must be (N, H, W) uint8, got {crops.shape} {crops.dtype}")
+        return predict_probabilities(self.loaded.model, crops, in_chans=self.loaded.in_chans, image_size=self.loaded.image_size, tta=self.tta, device=self.device)
+
+    def predict(self, image: Any, *, color: str = "bgr", require_face: bool = False, source: str | None = None) -> ImagePrediction:
+        """Faces and expressions in one image. With ``require_face`` an image without a face raises NoFaceError."""
+        import cv2
+
+        from ferkit.faces import Face, align_face
+
+        bgr = to_bgr(image, color)
+        h, w = bgr.shape[:2]
+        source = source or (str(image) if isinstance(image, (str, Path)) else "<array>")
+        faces = self.detector.detect(bgr) if self.detector is not None else [Face(0, 0, w, h, 1.0)]
+        if not faces:
+            if require_face:
+                raise NoFaceError(f"no face found in {source}; try --detector yunet, a larger image, or --detector none for pre-cropped faces")
+            return ImagePrediction(source, w, h, [])
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        crops = np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
+        probs = self.classify_crops(crops)
+        return ImagePrediction(source, w, h, [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))])
+
+    def _face_prediction(self, index: int, face: Any, probs: np.ndarray) -> FacePrediction:
+        best = int(probs.argmax())
+        landmarks = None if face.landmarks is None else np.asarray(face.landmarks).round(2).tolist()
+        return FacePrediction(index, (int(face.x), int(face.y), int(face.w), int(face.h)), float(face.score), landmarks,
+                              self.class_names[best], float(probs[best]), {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
+
+    def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
+                      annotated_path: str | Path | None = None) -> Iterator[ImagePrediction]:
+        """Per-frame predictions of a video file or camera index, smoothed over time per face track.
+
+        With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
+        """
+        from ferkit.draw import annotate
+        from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
+
+        smoother = TemporalSmoother(alpha=smooth)
+        writer = None
+        try:
+            for index, timestamp, frame in iter_frames(source, every_n=every_n, max_frames=max_frames):
+                result = self.predict(frame, source=str(source))
+                if result.faces:
+                    boxes = [f.box for f in result.faces]
+                    raw = np.array([[f.probabilities[n] for n in self.class_names] for f in result.faces])
+                    _, smoothed = smoother.update(boxes, raw)
+                    result = ImagePrediction(result.source, result.width, result.height,
+                                             [self._replace_probs(f, p) for f, p in zip(result.faces, smoothed)])
+                result = ImagePrediction(result.source, result.width, result.height, result.faces, index, round(timestamp, 3))
+                if annotated_path is not None:
+                    if writer is None:
+                        writer = VideoWriter(annotated_path, fps=max(1.0, 25.0 / every_n), frame_size=(frame.shape[1], frame.shape[0]), overwrite=True)
+                    writer.write(self.annotate(frame, result))
+                yield result
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _replace_probs(self, face: FacePrediction, probs: np.ndarray) -> FacePrediction:
+        best = int(probs.argmax())
+        return FacePrediction(face.face_index, face.box, face.detection_score, face.landmarks, self.class_names[best], float(probs[best]),
+                              {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
+
+    def annotate(self, image: Any, result: ImagePrediction, *, color: str = "bgr") -> np.ndarray:
+        from ferkit.draw import annotate
+        from ferkit.faces import Face
+
+        faces = [Face(*f.box, f.detection_score, None if f.landmarks is None else np.asarray(f.landmarks, np.float32)) for f in result.faces]
+        probs = np.array([[f.probabilities[n] for n in self.class_names] for f in result.faces]) if result.faces else None
+        return annotate(to_bgr(image, color), faces, [f.label for f in result.faces], None if probs is None else probs.max(1))

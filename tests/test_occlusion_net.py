@@ -1,0 +1,106 @@
+"""Paper 003's occlusion-adaptive network: shapes, the occlusion map, gradient flow, and the overlay figure."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ferkit.errors import ConfigError
+from ferkit.evaluate.occlusion_maps import occlusion_overlay_grid
+from ferkit.models.factory import build_model
+from ferkit.models.heads import FerNet
+from ferkit.models.occlusion_net import GeometryAwareModule, OcclusionAdaptiveModule, OcclusionPerceptionModule
+
+
+@pytest.mark.parametrize("backbone", ["modified_resnet18", "resnet18"])
+@pytest.mark.parametrize("in_chans, size", [(1, 48), (3, 96)])
+def test_shapes_and_occlusion_map(backbone: str, in_chans: int, size: int) -> None:
+    torch.manual_seed(0)
+    model = build_model("occlusion_net", num_classes=7, in_chans=in_chans, backbone=backbone, embedding_dim=32, normalize_embedding=True)
+    assert isinstance(model, FerNet)
+    model.eval()
+    x = torch.randn(3, in_chans, size, size)
+    embedding, logits = model.forward_both(x)
+    assert embedding.shape == (3, 32) and logits.shape == (3, 7)
+    torch.testing.assert_close(embedding.norm(dim=1), torch.ones(3))
+    occlusion = model.backbone.last_occlusion_map
+    assert occlusion.shape == (3, 1, 7, 7) and not occlusion.requires_grad
+    assert occlusion.min() >= 0 and occlusion.max() <= 1
+    assert model.backbone(x).shape == (3, 512)
+
+
+def test_resnet50_shape_at_48px() -> None:
+    model = build_model("occlusion_net", num_classes=7, backbone="resnet50", map_size=5).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 48, 48)).shape == (2, 7)
+    assert model.backbone.num_features == 2048 and model.backbone.last_occlusion_map.shape == (2, 1, 5, 5)
+
+
+def test_gradients_reach_every_part_including_the_occlusion_module() -> None:
+    torch.manual_seed(0)
+    model = build_model("occlusion_net", num_classes=4, backbone="modified_resnet18")
+    x = torch.randn(4, 1, 48, 48)
+    _, logits = model.forward_both(x)
+    aux = model.backbone.auxiliary_losses()
+    assert set(aux) == {"occlusion_l1"} and aux["occlusion_l1"].requires_grad
+    torch.testing.assert_close(aux["occlusion_l1"], 0.01 * model.backbone.last_occlusion_map.mean())
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3])) + aux["occlusion_l1"]
+    loss.backward()
+    body = model.backbone
+    for name, module in [("stem", body.stem), ("geometry", body.occlusion_module.geometry), ("perception", body.occlusion_module.perception), ("head", model.head)]:
+        grads = [p.grad for p in module.parameters() if p.requires_grad]
+        assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), name
+        assert any(g.abs().sum() > 0 for g in grads), name
+    copy.deepcopy(model)  # the stored map (a non-leaf tensor) must not break copies of the model
+    # The threshold step is straight-through: the perception score still gets a classification gradient.
+    assert body.occlusion_module.perception.score.weight.grad.abs().sum() > 0
+
+
+def test_threshold_binarises_the_keep_mask() -> None:
+    torch.manual_seed(0)
+    module = OcclusionAdaptiveModule(16, 24, map_size=4, alpha=0.5).eval()
+    x = torch.randn(2, 16, 4, 4)
+    f = module.geometry(x)
+    with torch.no_grad():
+        module.perception.score.bias.fill_(-10.0)  # every region visible: keep = 1 -> F = 2f
+        out, occlusion = module(x)
+        torch.testing.assert_close(out, 2 * f)
+        assert (occlusion < 0.5).all()
+        module.perception.score.bias.fill_(10.0)  # every region occluded: keep = 0 -> F = f
+        out, occlusion = module(x)
+        torch.testing.assert_close(out, f)
+
+
+def test_submodule_shapes_at_small_feature_maps() -> None:
+    x = torch.randn(2, 32, 3, 3)  # 48 px input reaches stage 3 at 3x3
+    assert GeometryAwareModule(32, 8, 40)(x).shape == (2, 40, 3, 3)
+    occlusion = OcclusionPerceptionModule(32, 8, map_size=7)(x)
+    assert occlusion.shape == (2, 1, 7, 7)
+    torch.testing.assert_close(occlusion, torch.full_like(occlusion, 0.25), atol=0.02, rtol=0)  # starts "all visible"
+
+
+def test_auxiliary_losses_before_forward_and_bad_options() -> None:
+    model = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18")
+    assert model.backbone.auxiliary_losses() == {}
+    with pytest.raises(ConfigError, match="backbone"):
+        build_model("occlusion_net", num_classes=3, backbone="vgg16")
+    with pytest.raises(ConfigError, match="alpha"):
+        build_model("occlusion_net", num_classes=3, backbone="resnet18", alpha=1.5)
+
+
+def test_occlusion_overlay_grid_writes_png(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (5, 48, 48), dtype=np.uint8)
+    maps = rng.random((5, 7, 7)).astype(np.float32)
+    out = occlusion_overlay_grid(images, maps, tmp_path / "maps.png", columns=3, size=64)
+    picture = cv2.imread(str(out))
+    assert picture is not None and picture.shape[0] == 2 * (64 + 4) + 4
+    assert list(tmp_path.iterdir()) == [out]
+    occlusion_overlay_grid(images, maps[:, None], tmp_path / "maps4d.png")  # the model's (N, 1, n, n) works too
+    with pytest.raises(ConfigError, match="maps"):
+        occlusion_overlay_grid(images, maps[:3], tmp_path / "bad.png")

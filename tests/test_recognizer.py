@@ -1,0 +1,131 @@
+"""Recognizer, predict CLI and ONNX export, on a tiny model the tests train and on the shipped one."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from data.fixtures import SHARED_DATA, write_fer2013_folder
+from ferkit.cli import main
+from ferkit.errors import ImageReadError, NoFaceError, VideoError
+from ferkit.recognizer import Recognizer, to_bgr
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    data = write_fer2013_folder(root / "fer", per_class=2)
+    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
+    return root / "run" / "best.pt"
+
+
+def test_predict_on_the_example_photo_finds_one_face(tiny_checkpoint):
+    result = Recognizer(tiny_checkpoint).predict(EXAMPLES / "astronaut.jpg")
+    assert len(result.faces) == 1
+    face = result.faces[0]
+    assert face.label in face.probabilities and abs(sum(face.probabilities.values()) - 1) < 1e-3
+    x, y, w, h = face.box
+    assert 150 < x + w / 2 < 300 and 50 < y + h / 2 < 200  # her face, top left of the portrait
+
+
+def test_composite_gives_several_faces_and_largest_only_one(tiny_checkpoint):
+    assert len(Recognizer(tiny_checkpoint).predict(EXAMPLES / "group_composite.jpg").faces) >= 3
+    assert len(Recognizer(tiny_checkpoint, largest_only=True).predict(EXAMPLES / "group_composite.jpg").faces) == 1
+
+
+def test_inputs_as_array_rgb_and_pil_agree(tiny_checkpoint):
+    from PIL import Image
+
+    recognizer = Recognizer(tiny_checkpoint, tta="none")
+    bgr = cv2.imread(str(EXAMPLES / "astronaut.jpg"))
+    a = recognizer.predict(bgr).faces[0].probabilities
+    b = recognizer.predict(bgr[:, :, ::-1].copy(), color="rgb").faces[0].probabilities
+    c = recognizer.predict(Image.open(EXAMPLES / "astronaut.jpg")).faces[0].probabilities
+    assert a == b == c
+
+
+def test_clear_errors_for_missing_non_image_and_no_face(tiny_checkpoint, tmp_path):
+    recognizer = Recognizer(tiny_checkpoint)
+    with pytest.raises(ImageReadError, match="not found"):
+        recognizer.predict(tmp_path / "missing.jpg")
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(ImageReadError, match="notes.jpg"):
+        recognizer.predict(tmp_path / "notes.jpg")
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    assert recognizer.predict(blank).faces == []
+    with pytest.raises(NoFaceError, match="no face"):
+        recognizer.predict(blank, require_face=True)
+    with pytest.raises(ImageReadError):
+        to_bgr(np.zeros((4, 4), np.float32))
+
+
+def test_predict_cli_json_csv_annotated_and_partial_failure(tiny_checkpoint, tmp_path, capsys):
+    (tmp_path / "broken.jpg").write_bytes(b"\x00\x01")
+    out_json, out_csv = tmp_path / "out.json", tmp_path / "out.csv"
+    code = main(["predict", str(EXAMPLES), str(tmp_path / "broken.jpg"), "--model", str(tiny_checkpoint), "--json", str(out_json),
+                 "--csv", str(out_csv), "--save-annotated", str(tmp_path / "ann"), "--quiet"])
+    assert code == 1  # the broken file fails, the rest still complete
+    payload = json.loads(out_json.read_text())
+    assert {Path(f["file"]).name for f in payload["faces"]} == {"astronaut.jpg", "group_composite.jpg"}
+    face = payload["faces"][0]
+    assert set(face) == {"file", "frame", "face", "box", "landmarks", "label", "confidence", "probabilities"}
+    assert len(face["box"]) == 4 and set(face["probabilities"]) == set(payload["class_names"])
+    assert payload["errors"][0]["file"].endswith("broken.jpg")
+    assert out_csv.read_text().splitlines()[0].startswith("file,frame,face,x,y,w,h")
+    assert (tmp_path / "ann" / "astronaut_annotated.png").exists()
+    assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_predict_on_a_short_generated_video(tiny_checkpoint, tmp_path):
+    path = tmp_path / "clip.avi"
+    frame = cv2.imread(str(EXAMPLES / "astronaut.jpg"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (512, 512))
+    for i in range(12):
+        writer.write(np.roll(frame, i, axis=1))
+    writer.release()
+    results = list(Recognizer(tiny_checkpoint).predict_video(path, every_n=3, annotated_path=tmp_path / "ann.avi"))
+    assert [r.frame_index for r in results] == [0, 3, 6, 9]
+    assert all(len(r.faces) == 1 for r in results)
+    assert (tmp_path / "ann.avi").exists()
+    (tmp_path / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(2000))
+    with pytest.raises(VideoError):
+        list(Recognizer(tiny_checkpoint).predict_video(tmp_path / "corrupt.mp4"))
+
+
+def test_onnx_and_torchscript_match_pytorch(tiny_checkpoint, tmp_path):
+    from ferkit.evaluate.predict import predict_probabilities
+    from ferkit.export import export_model, load_onnx
+    from ferkit.train.checkpoint import load_model
+
+    onnx_path = export_model(tiny_checkpoint, tmp_path / "m.onnx", "onnx")
+    ts_path = export_model(tiny_checkpoint, tmp_path / "m.ts", "torchscript")
+    images = np.random.default_rng(0).integers(0, 255, (10, 48, 48)).astype(np.uint8)
+    loaded = load_model(tiny_checkpoint)
+    reference = predict_probabilities(loaded.model, images)
+    onnx_model = load_onnx(onnx_path)
+    assert onnx_model.class_names == loaded.class_names
+    np.testing.assert_allclose(predict_probabilities(onnx_model.model, images), reference, atol=1e-4)
+    scripted = torch.jit.load(str(ts_path))
+    from ferkit.train.augment import to_model_input
+
+    with torch.no_grad():
+        scripted_probs = scripted(to_model_input(torch.from_numpy(images))).numpy()
+    np.testing.assert_allclose(scripted_probs, reference, atol=1e-4)
+    # The recognizer runs on the ONNX file too
+    assert len(Recognizer(onnx_path).predict(EXAMPLES / "astronaut.jpg").faces) == 1
+
+
+def test_shipped_default_model_predicts_offline():
+    from ferkit.weights import default_model_path
+
+    try:
+        default_model_path()
+    except Exception as exc:  # only while the first model is being trained
+        pytest.skip(str(exc))
+    result = Recognizer().predict(EXAMPLES / "astronaut.jpg")
+    assert len(result.faces) == 1 and result.faces[0].label in Recognizer().class_names
