@@ -17,7 +17,8 @@ def test_fer2013_folder_splits_by_file_name_prefix(tmp_path):
     assert len(train) == len(public) == len(private) == 14
     assert train.class_names == FER2013_LABELS
     assert train.images.shape[1:] == (48, 48) and train.images.dtype == np.uint8
-    assert all(i.startswith("PrivateTest_") for i in private.ids)
+    assert all(i.split("/")[-1].startswith("PrivateTest_") for i in private.ids)
+    assert len(set(train.ids)) == len(train.ids)
     assert np.bincount(train.labels).tolist() == [2] * 7
 
 

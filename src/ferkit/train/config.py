@@ -59,6 +59,7 @@ class Recipe:
     protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
     select_metric: str = "accuracy"  # chosen on the validation split, never on test
     val_tta: str = "none"
+    val_classifier: str = "head"  # head | nearest_centroid (for embeddings trained without a softmax head)
     init_weights: str | None = None  # stage-2 transfer: a ferkit checkpoint or backbone weights on disk
     freeze_stages: int = 0  # freeze the stem and this many residual stages (0..4)
     backbone_lr_mult: float = 1.0  # backbone lr = lr * this; head/embedding at lr
@@ -85,6 +86,8 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"schedule must be one of {SCHEDULES}, got {recipe.schedule!r}")
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
         raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
+    if recipe.val_classifier not in ("head", "nearest_centroid"):
+        raise ConfigError(f"val_classifier must be 'head' or 'nearest_centroid', got {recipe.val_classifier!r}")
     if recipe.in_chans not in (1, 3):
         raise ConfigError(f"in_chans must be 1 or 3, got {recipe.in_chans}")
     return recipe

@@ -90,6 +90,19 @@ def build_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer, steps_per_
     return None, False
 
 
+def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.ndarray, recipe: Recipe, dev: torch.device, rng: np.random.Generator) -> np.ndarray:
+    """Validation for metric-learning runs: nearest class centre of (up to 8000) training embeddings, cosine distance."""
+    from ferkit.evaluate.predict import predict_embeddings
+
+    sample = np.sort(rng.choice(len(train_set), size=min(8000, len(train_set)), replace=False))
+    kwargs = {"in_chans": recipe.in_chans, "image_size": recipe.image_size, "device": dev}
+    train_emb = torch.nn.functional.normalize(torch.from_numpy(predict_embeddings(model, train_set.images[sample], **kwargs)), dim=1)
+    labels = torch.from_numpy(train_set.labels[sample])
+    centres = torch.stack([train_emb[labels == c].mean(0) if (labels == c).any() else torch.zeros(train_emb.shape[1]) for c in range(len(train_set.class_names))])
+    val_emb = torch.nn.functional.normalize(torch.from_numpy(predict_embeddings(model, images, **kwargs)), dim=1)
+    return (val_emb @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1).numpy()
+
+
 def train(
     recipe: Recipe,
     split: ExperimentSplit,
@@ -131,6 +144,7 @@ def train(
         from ferkit.train.transfer import load_init_weights
 
         log(load_init_weights(model, recipe.init_weights).summary())
+        model.reset_classifier(num_classes)  # the source task's classes are not the target's, even when their number matches
     if recipe.freeze_stages:
         from ferkit.train.transfer import freeze_stages
 
@@ -222,8 +236,11 @@ def train(
         }
         improved = True
         if split.val is not None:
-            probs = predict_probabilities(model, split.val.images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=dev)
-            val = classification_metrics(split.val.labels, probs.argmax(1), split.val.class_names)
+            if recipe.val_classifier == "nearest_centroid":
+                val_pred = nearest_centroid_predictions(model, train_set, split.val.images, recipe, dev, np.random.default_rng(recipe.seed))
+            else:
+                val_pred = predict_probabilities(model, split.val.images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=dev).argmax(1)
+            val = classification_metrics(split.val.labels, val_pred, split.val.class_names)
             row.update({"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_balanced_accuracy": val["balanced_accuracy"]})
             score = val[recipe.select_metric]
             improved = best_val is None or score > best_val

@@ -52,3 +52,95 @@ register_recipe(Recipe(
     name="tiny-smoke", version=1, description="Seconds-long run for tests and smoke checks",
     model="modified_resnet18", epochs=2, batch_size=16, optimizer="adam", lr=1e-3, schedule="none",
 ))
+
+
+# --- Paper 000/001 (TL-STN), issue 3. Paper: 224 px, Adam 1e-3, batch 8 triplets; here 48 px. ---
+_ERASED_CK = AugmentConfig(erasing_p=0.5, erasing_area=(0.02, 0.25))  # "randomly erased CK+" (train side)
+STN_CE_CK = register_recipe(Recipe(
+    name="ckplus-stn-resnet18-ce", version=1,
+    description="Paper 000 Table 2 row 1: STN + original ResNet-18, cross-entropy, Adam 1e-3, randomly erased CK+",
+    model="stn_resnet18", loss="ce", epochs=25, batch_size=24, optimizer="adam", lr=1e-3, weight_decay=0.0,
+    schedule="cosine", augment=_ERASED_CK, protocol="kfold10",
+))
+register_recipe(dataclasses.replace(
+    STN_CE_CK, name="ckplus-tlstn-ce", description="Paper 000 Table 2 row 2: STN + modified ResNet-18, cross-entropy", model="tl_stn",
+))
+register_recipe(dataclasses.replace(
+    STN_CE_CK, name="ckplus-tlstn-triplet",
+    description="Paper 000 Table 2 row 3 (TL-STN): STN + modified ResNet-18, triplet loss (margin 1, Euclidean) + jointly trained softmax head, 8 triplets per batch",
+    model="tl_stn", loss="triplet_abn", loss_kwargs={"margin": 1.0, "distance": "euclidean", "ce_weight": 1.0},
+    sampler="triplet", batch_size=8,
+))
+TLSTN_FER = register_recipe(Recipe(
+    name="fer2013-tlstn", version=1,
+    description="Paper 000 Table 3: STN + modified ResNet-18 + triplet loss (margin 1, Euclidean) + softmax head, Adam one-cycle 1e-3",
+    model="tl_stn", model_kwargs={"dropout": 0.2}, loss="triplet_abn", loss_kwargs={"margin": 1.0, "distance": "euclidean", "ce_weight": 1.0},
+    sampler="triplet", sampler_kwargs={"triplets_per_epoch": 9570}, batch_size=43, epochs=12, optimizer="adam", lr=1e-3,
+    weight_decay=0.0, schedule="onecycle",
+))
+register_recipe(dataclasses.replace(
+    TLSTN_FER, name="fer2013-stn-resnet18-tl", description="Paper 000 Table 3: STN + original ResNet-18 + triplet loss + softmax head",
+    model="stn_resnet18",
+))
+
+# --- Paper 002 (triplet embeddings + SVM), issue 4. ---
+EMBED_FER = register_recipe(Recipe(
+    name="fer2013-embed-triplet", version=1,
+    description="Paper 002: 128-D unit-norm embeddings, online semi-hard triplet mining in class-balanced P x K batches, Adam 1e-3 "
+                "with x0.9 on a 5-epoch plateau; flips, rotation and random crop",
+    model="modified_resnet18", model_kwargs={"embedding_dim": 128, "normalize_embedding": True},
+    loss="triplet", loss_kwargs={"margin": 0.2, "miner": "semi_hard", "ce_weight": 0.0},
+    sampler="pk", sampler_kwargs={"samples_per_class": 16}, batch_size=112, epochs=12, optimizer="adam", lr=1e-3, weight_decay=0.0,
+    schedule="plateau", schedule_kwargs={"factor": 0.9, "patience": 5}, val_classifier="nearest_centroid",
+    augment=AugmentConfig(hflip=True, vflip=True, rotation_deg=15, scale=0.1, translate=0.1, brightness=0.0, contrast=0.0, erasing_p=0.0),
+))
+register_recipe(dataclasses.replace(
+    EMBED_FER, name="fer2013-embed-triplet-noweight", description="Paper 002 ablation: as fer2013-embed-triplet without weighted (class-balanced) sampling",
+    sampler_kwargs={"samples_per_class": 16, "weighted": True},
+))
+
+# --- Paper 003 (occlusion-aware double channel), issue 5. ---
+_OCC_TRAIN = AugmentConfig(erasing_p=0.0, occlusion_p=0.5, occlusion_ratio=(0.1, 0.5))  # paper: half occluded, <= 50% covered
+OCC_SINGLE_CK = register_recipe(Recipe(
+    name="ckplus-occnet-single", version=1,
+    description="Paper 003 single channel: occlusion-adaptive module on a modified ResNet-18 trunk, cross-entropy, SGD 0.01 step decay, OCC-CK+ training",
+    model="occlusion_net", model_kwargs={"backbone": "modified_resnet18", "alpha": 0.5, "normalize_embedding": True},
+    loss="ce", epochs=25, batch_size=32, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4,
+    schedule="step", schedule_kwargs={"step_epochs": 10, "gamma": 0.1}, augment=_OCC_TRAIN, protocol="kfold10",
+))
+register_recipe(dataclasses.replace(
+    OCC_SINGLE_CK, name="ckplus-occnet-double",
+    description="Paper 003 double channel (Siamese): reference/sample pairs, L = 2 * contrastive + CE1 + CE2",
+    loss="siamese", loss_kwargs={"margin": 1.0, "contrastive_weight": 2.0}, sampler="pairs", batch_size=16,
+))
+register_recipe(dataclasses.replace(
+    OCC_SINGLE_CK, name="ckplus-ce-modres18-occ", description="Paper 003 baseline: plain modified ResNet-18, cross-entropy, OCC-CK+ training",
+    model="modified_resnet18", model_kwargs={},
+))
+OCC_DOUBLE_FER = register_recipe(Recipe(
+    name="fer2013-occnet-double", version=1,
+    description="Paper 003 double channel on FER2013: pairs, 2 * contrastive + CE1 + CE2, SGD one-cycle, synthetic occluders on half the faces",
+    model="occlusion_net", model_kwargs={"backbone": "modified_resnet18", "alpha": 0.5, "normalize_embedding": True, "dropout": 0.2},
+    loss="siamese", loss_kwargs={"margin": 1.0, "contrastive_weight": 2.0}, sampler="pairs", batch_size=64, epochs=12,
+    optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle", augment=dataclasses.replace(AugmentConfig(), erasing_p=0.0, occlusion_p=0.5),
+))
+
+# --- Paper 004 (weighted-cluster loss, transfer), issue 6: same backbone and budget for each loss. ---
+LOSS_BASE = register_recipe(Recipe(
+    name="fer2013-loss-ce", version=1, description="Paper 004 comparison: cross-entropy (modified ResNet-18, 6 epochs)",
+    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", epochs=6, batch_size=128, optimizer="sgd", lr=0.05,
+    weight_decay=5e-4, schedule="onecycle",
+))
+register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-weighted-ce", description="Paper 004 comparison: weighted softmax (inverse class frequency)", loss="weighted_ce"))
+register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-center", description="Paper 004 comparison: cross-entropy + center loss", loss="center"))
+register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-weighted-cluster", description="Paper 004: cross-entropy + weighted-cluster loss", loss="weighted_cluster"))
+
+# --- The shipped default model (issue 7): the best CPU-budget recipe, trained with synthetic occluders. ---
+register_recipe(Recipe(
+    name="fer2013-default-modres18-occ", version=1,
+    description="Default model: modified ResNet-18, CE + label smoothing, SGD nesterov one-cycle 0.05, 30 epochs; flips, affine, "
+                "brightness/contrast, random erasing 0.25 and synthetic occluders (sunglasses, masks, hands...) on 40% of faces",
+    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", loss_kwargs={"label_smoothing": 0.1},
+    epochs=30, batch_size=128, optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle",
+    augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
+))

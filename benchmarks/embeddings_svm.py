@@ -1,0 +1,132 @@
+"""Paper 002: triplet-mined embeddings, then SVM / LDA / softmax-regression classifiers (issue 4).
+
+    python benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v1 --data fer2013:../shared/data/fer2013 \
+        --curve-every 3 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
+
+Trains the embedding recipe epoch by epoch (resumable), and every ``--curve-every`` epochs fits
+the classifiers on training embeddings and scores validation and test (the paper's Figures
+10-14 curves; test is logged for the figure only, never used to choose). At the end, each
+classifier is fitted on the selected checkpoint's training embeddings; the classifier reported
+as ferkit's choice is the one best on validation. Optionally the same classifiers on the
+embeddings of a cross-entropy-trained network (the paper's "no triplet loss" ablation).
+Kernel SVMs are fitted on a class-stratified subsample (``--kernel-svm-max``) because libsvm
+scales quadratically in N; that is stated in the result file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, provenance, write_result  # noqa: E402
+
+from ferkit.classifiers import EmbeddingPipeline, classifier_scores, fit_classifiers, score_classifiers  # noqa: E402
+from ferkit.data import experiment_splits  # noqa: E402
+from ferkit.evaluate.metrics import classification_metrics  # noqa: E402
+from ferkit.evaluate.plots import confusion_matrix_plot  # noqa: E402
+from ferkit.evaluate.predict import predict_embeddings  # noqa: E402
+from ferkit.evaluate.roc import classifier_curves_plot, roc_curves, roc_plot  # noqa: E402
+from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.train.config import override  # noqa: E402
+from ferkit.train.loop import train  # noqa: E402
+from ferkit.train.recipes import get_recipe  # noqa: E402
+
+CLASSIFIERS = ("svm_linear", "svm_rbf", "svm_poly", "svm_sigmoid", "lda", "softmax", "nearest_centroid", "knn")
+KERNEL_SVMS = {"svm_rbf", "svm_poly", "svm_sigmoid"}
+CURVE_CLASSIFIERS = ("svm_linear", "lda", "softmax", "nearest_centroid")
+
+
+def stratified_subsample(labels: np.ndarray, max_n: int, seed: int = 0) -> np.ndarray:
+    if len(labels) <= max_n:
+        return np.arange(len(labels))
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(labels)), train_size=max_n, stratify=labels, random_state=seed)
+    return np.sort(keep)
+
+
+def embed_all(model, split, kw) -> dict[str, np.ndarray]:
+    return {name: predict_embeddings(model, getattr(split, name).images, **kw) for name in ("train", "val", "test")}
+
+
+def fit_and_score(emb: dict[str, np.ndarray], split, names, kernel_max: int) -> tuple[dict, dict]:
+    fitted, scores = {}, {}
+    sub = stratified_subsample(split.train.labels, kernel_max)
+    for name in names:
+        idx = sub if name in KERNEL_SVMS else np.arange(len(split.train))
+        t0 = time.perf_counter()
+        fitted[name] = fit_classifiers(emb["train"][idx], split.train.labels[idx], [name])[name]
+        scores[name] = {"fit_seconds": round(time.perf_counter() - t0, 1), "fit_samples": int(len(idx))}
+        for part in ("val", "test"):
+            scores[name][part] = score_classifiers({name: fitted[name]}, emb[part], getattr(split, part).labels)[name]
+    return fitted, scores
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="fer2013-embed-triplet-v1")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--curve-every", type=int, default=3)
+    parser.add_argument("--kernel-svm-max", type=int, default=8000)
+    parser.add_argument("--compare-checkpoint", default=None, help="a cross-entropy checkpoint for the 'no triplet' ablation")
+    parser.add_argument("--runs", default=str(REPO / "runs"))
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    recipe = override(get_recipe(args.recipe), args.overrides)
+    (split,) = experiment_splits(args.data, recipe.protocol, recipe.seed)[:1]
+    name = args.name or f"embeddings_svm__{recipe.tag}"
+    run_dir = Path(args.runs) / recipe.tag
+    curves = []
+    for epoch in range(1, recipe.epochs + 1):
+        result = train(dataclasses.replace(recipe, epochs=epoch), split, run_dir, resume=(run_dir / "last.pt").exists(), progress=False)
+        if epoch % args.curve_every == 0 or epoch == recipe.epochs:
+            model = load_model(result.last_path).model
+            emb = embed_all(model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size})
+            _, scores = fit_and_score(emb, split, CURVE_CLASSIFIERS, args.kernel_svm_max)
+            curves.append({"epoch": epoch, **{c: {"val": s["val"]["accuracy"], "test": s["test"]["accuracy"]} for c, s in scores.items()}})
+            print(f"epoch {epoch}: " + ", ".join(f"{c} val {s['val']['accuracy']:.4f}" for c, s in scores.items()), flush=True)
+    out_dir = REPO / "benchmarks" / "results" / name
+    classifier_curves_plot(curves, out_dir / "classifier_curves.png", title=f"{recipe.tag}: classifiers on embeddings per epoch")
+
+    loaded = load_model(run_dir / "best.pt")
+    emb = embed_all(loaded.model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size})
+    fitted, scores = fit_and_score(emb, split, CLASSIFIERS, args.kernel_svm_max)
+    chosen = max(scores, key=lambda c: scores[c]["val"]["accuracy"])
+    scores_test = classifier_scores(fitted[chosen], emb["test"], len(split.test.class_names))
+    metrics = classification_metrics(split.test.labels, scores_test.argmax(1), split.test.class_names)
+    confusion_matrix_plot(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion.png", title=f"{recipe.tag} + {chosen}: test acc {metrics['accuracy']:.4f}")
+    curves_roc = roc_curves(scores_test, split.test.labels, split.test.class_names)
+    roc_plot(curves_roc, out_dir / "roc.png", title=f"{recipe.tag} + {chosen} (one-vs-rest, test)")
+    pipeline = EmbeddingPipeline(loaded.model, fitted[chosen], split.train.class_names, model_name=loaded.model_name,
+                                 model_kwargs={"num_classes": len(loaded.class_names), **dict(loaded.recipe.get("model_kwargs", {}))},
+                                 image_size=recipe.image_size, classifier_name=chosen)
+    pipeline.save(run_dir / f"pipeline_{chosen}.pt", overwrite=True)
+
+    payload = {"recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "seed": recipe.seed,
+               "classifiers": scores, "chosen_on_validation": chosen,
+               "chosen_test": {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")},
+               "chosen_test_per_class_recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
+               "roc_auc": {c: v["auc"] for c, v in curves_roc["per_class"].items()}, "macro_auc": curves_roc.get("macro_auc"),
+               "curves": curves, "kernel_svm_fit_samples": args.kernel_svm_max,
+               "note": "test accuracy of every classifier is reported; the choice among them is made on validation (PublicTest)"}
+    if args.compare_checkpoint:
+        ce = load_model(args.compare_checkpoint)
+        ce_emb = embed_all(ce.model, split, {"in_chans": ce.in_chans, "image_size": ce.image_size})
+        _, ce_scores = fit_and_score(ce_emb, split, CLASSIFIERS, args.kernel_svm_max)
+        payload["cross_entropy_embeddings"] = {"checkpoint": str(args.compare_checkpoint), "recipe": ce.recipe.get("name"), "classifiers": ce_scores}
+    payload.update(provenance("cpu", started))
+    write_result(name, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# FER2013 benchmarks, one after another (each resumable), in order of priority for a CPU budget.
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+FER=${FER:-fer2013:../shared/data/fer2013}
+# Two threads when this is the only benchmark running, one when the CK+ queue shares the 2 cores.
+run() {
+  if pgrep -f queue_ckplus.sh >/dev/null; then export OMP_NUM_THREADS=1; else export OMP_NUM_THREADS=2; fi
+  echo "== $(date -u +%H:%M) threads=$OMP_NUM_THREADS $*"; "$@" || echo "FAILED: $*"
+}
+# Issue 2: score the modified ResNet-18 CE baseline trained by `ferkit train` (runs/fer2013-ce-modres18)
+run $PY benchmarks/run_recipe.py fer2013-ce-modres18-v1 --data "$FER" --name fer2013-ce-modres18
+# Issue 7 / 2: the default model (selected on PublicTest), clean and occluded PrivateTest
+run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v1 --data "$FER"
+# Issue 3: TL-STN on FER2013
+run $PY benchmarks/run_recipe.py fer2013-tlstn-v1 --data "$FER"
+# Issue 5: double-channel occlusion-aware network
+run $PY benchmarks/run_recipe.py fer2013-occnet-double-v1 --data "$FER"
+# Issue 4: triplet embeddings + classifiers, with the CE baseline's embeddings as the "no triplet" ablation
+run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v1 --data "$FER" --curve-every 3 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
+# Issue 6: losses at one budget
+for r in fer2013-loss-ce-v1 fer2013-loss-weighted-ce-v1 fer2013-loss-center-v1 fer2013-loss-weighted-cluster-v1; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
+# Issue 2: the standard ResNet-18 CE baseline
+run $PY benchmarks/run_recipe.py fer2013-ce-resnet18-v1 --data "$FER"
+echo "== $(date -u +%H:%M) done"

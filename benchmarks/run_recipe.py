@@ -1,0 +1,93 @@
+"""Train a named recipe on every fold of a dataset, select on validation, score the test split once.
+
+    python benchmarks/run_recipe.py fer2013-ce-modres18-v1 --data fer2013:../shared/data/fer2013
+    python benchmarks/run_recipe.py ckplus-tlstn-triplet-v1 --data ckplus48:../shared/data/ckplus48 --protocol random800 --erased-test
+
+Runs are resumable (``runs/<recipe>/...``, last.pt every epoch). The result JSON holds per-fold
+and mean/std test accuracy without and with flip TTA, on the clean test split and on occluded
+copies (synthetic occluders on half / all of the faces; with --erased-test also randomly erased),
+plus recipe, seed, device, wall time and commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, provenance, write_result  # noqa: E402
+
+from ferkit.data import experiment_splits  # noqa: E402
+from ferkit.evaluate.reports import evaluate_model  # noqa: E402
+from ferkit.occlusion import erase_dataset, occlude_dataset  # noqa: E402
+from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.train.config import override  # noqa: E402
+from ferkit.train.loop import train  # noqa: E402
+from ferkit.train.recipes import get_recipe  # noqa: E402
+
+
+def test_sets(test, erased: bool, seed: int) -> dict:
+    sets = {"clean": test}
+    if erased:
+        sets["erased"] = erase_dataset(test, p=0.5, seed=seed)
+    sets["occ_half"] = occlude_dataset(test, fraction=0.5, ratio_range=(0.1, 0.5), seed=seed)[0]
+    sets["occ_all"] = occlude_dataset(test, fraction=1.0, ratio_range=(0.1, 0.5), seed=seed)[0]
+    return sets
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--protocol", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds")
+    parser.add_argument("--erased-test", action="store_true", help="also score a randomly erased copy of the test split (papers 000/001)")
+    parser.add_argument("--runs", default=str(REPO / "runs"))
+    parser.add_argument("--name", default=None, help="result file name (default: recipe[__protocol])")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    recipe = override(get_recipe(args.recipe), args.overrides)
+    protocol = args.protocol or recipe.protocol
+    splits = experiment_splits(args.data, protocol, recipe.seed)
+    chosen = args.folds if args.folds is not None else range(len(splits))
+    name = args.name or (recipe.tag + (f"__{protocol}" if protocol else ""))
+    run_root = Path(args.runs) / name
+    folds = []
+    for k in chosen:
+        split = splits[k]
+        run_dir = run_root if len(splits) == 1 else run_root / split.name
+        resume = (run_dir / "last.pt").exists()
+        result = train(recipe, split, run_dir, device=args.device, resume=resume, progress=False)
+        loaded = load_model(result.best_path)
+        row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "train_size": len(split.train),
+               "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}}
+        for set_name, dataset in test_sets(split.test, args.erased_test, recipe.seed).items():
+            for tta in ("none", "flip"):
+                metrics = evaluate_model(loaded, dataset, tta=tta, out_dir=run_dir / "eval", tag=f"{set_name}_{tta}")
+                row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
+                row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+        folds.append(row)
+        print(f"{name} {split.name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
+    summary = {}
+    for key in folds[0]["test"]:
+        accs = [f["test"][key]["accuracy"] for f in folds]
+        summary[key] = {"mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs)), "n_folds": len(accs),
+                        "mean_macro_f1": float(np.mean([f["test"][key]["macro_f1"] for f in folds]))}
+    payload = {
+        "recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "protocol": protocol, "seed": recipe.seed,
+        "selection": "best validation epoch (PublicTest for FER2013, held-out training subjects for CK+ folds); last epoch where no validation split",
+        "summary": summary, "folds": folds, **provenance(str(args.device), started),
+    }
+    write_result(name, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
