@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CK+48 benchmarks, one after another (each resumable). CPU: OMP_NUM_THREADS=1 lets two queues share 2 cores.
+# CK+48 benchmarks in the order this session ran them (each resumable), sized for a 2-core CPU
+# shared with the FER2013 queue: OMP_NUM_THREADS=1.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -7,9 +8,14 @@ CK=${CK:-ckplus48:../shared/data/ckplus48}
 run() { echo "== $(date -u +%H:%M) $*"; $PY benchmarks/run_recipe.py "$@" || echo "FAILED: $*"; }
 # Issue 2: CE baseline, 10 subject-independent folds
 run ckplus-ce-modres18-v1 --data "$CK" --protocol kfold10
-# Issue 3: paper 000 Table 2 on randomly erased CK+, the paper's random 800/181 split, then 10 folds
+# Issue 3: paper 000 Table 2 on randomly erased CK+: the paper's random 800/181 split, then 10 folds
 for r in ckplus-stn-resnet18-ce-v1 ckplus-tlstn-ce-v1 ckplus-tlstn-triplet-v1; do run $r --data "$CK" --protocol random800 --erased-test; done
-for r in ckplus-tlstn-triplet-v1 ckplus-tlstn-ce-v1 ckplus-stn-resnet18-ce-v1; do run $r --data "$CK" --protocol kfold10 --erased-test; done
+$PY benchmarks/tlstn_figures.py || echo "FAILED: tlstn_figures"
+for r in ckplus-tlstn-triplet-v1 ckplus-tlstn-ce-v1; do run $r --data "$CK" --protocol kfold10 --erased-test; done
 # Issue 5: paper 003 on CK+ / OCC-CK+, 10 folds
-for r in ckplus-ce-modres18-occ-v1 ckplus-occnet-single-v1 ckplus-occnet-double-v1; do run $r --data "$CK" --protocol kfold10; done
+for r in ckplus-occnet-double-v1 ckplus-ce-modres18-occ-v1 ckplus-occnet-single-v1; do run $r --data "$CK" --protocol kfold10; done
+# Issue 6: FER2013-pretrained (the CE baseline) fine-tuned on CK+ folds, against ckplus-ce-modres18-v1 from scratch
+run ckplus-ce-modres18-v1 --data "$CK" --protocol kfold10 --set init_weights=runs/fer2013-ce-modres18/best.pt --name ckplus-transfer-fer2013__kfold10
+# Paper 000's third CK+ row on the 10 folds, last because the original ResNet-18 costs twice as much
+run ckplus-stn-resnet18-ce-v1 --data "$CK" --protocol kfold10 --erased-test
 echo "== $(date -u +%H:%M) done"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FER2013 benchmarks, one after another (each resumable), in order of priority for a CPU budget.
+# FER2013 benchmarks in the order this session ran them (each resumable), by priority for a CPU budget.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -15,12 +15,15 @@ run $PY benchmarks/run_recipe.py fer2013-ce-modres18-v1 --data "$FER" --name fer
 run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v1 --data "$FER"
 # Issue 3: TL-STN on FER2013
 run $PY benchmarks/run_recipe.py fer2013-tlstn-v1 --data "$FER"
-# Issue 5: double-channel occlusion-aware network
+# Issue 5: double-channel occlusion-aware network, then the sweeps over the three FER2013 models
 run $PY benchmarks/run_recipe.py fer2013-occnet-double-v1 --data "$FER"
+run $PY benchmarks/occlusion_sweeps.py --data "$FER" --model baseline=runs/fer2013-ce-modres18/best.pt \
+    --model default=runs/fer2013-default-modres18-occ-v1/best.pt --model double_channel=runs/fer2013-occnet-double-v1/best.pt
 # Issue 4: triplet embeddings + classifiers, with the CE baseline's embeddings as the "no triplet" ablation
-run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v1 --data "$FER" --curve-every 3 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
+run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v1 --data "$FER" --curve-every 2 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
 # Issue 6: losses at one budget
 for r in fer2013-loss-ce-v1 fer2013-loss-weighted-ce-v1 fer2013-loss-center-v1 fer2013-loss-weighted-cluster-v1; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
-# Issue 2: the standard ResNet-18 CE baseline
+# Issue 2: the standard ResNet-18 CE baseline, and paper 000's STN + ResNet-18 row (twice the cost of the modified network)
 run $PY benchmarks/run_recipe.py fer2013-ce-resnet18-v1 --data "$FER"
+run $PY benchmarks/run_recipe.py fer2013-stn-resnet18-tl-v1 --data "$FER"
 echo "== $(date -u +%H:%M) done"

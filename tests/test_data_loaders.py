@@ -137,3 +137,10 @@ def test_dataset_specs_build_train_val_test(tmp_path):
     random = experiment_splits(f"ckplus48:{ck}", "random800") if False else None  # 800 needs the real size
     assert random is None
     assert len(load_split(str(ck), "test", fold=3)) > 0  # bare path recognised as CK+
+
+
+def test_split_all_returns_every_image_once(tmp_path):
+    ck = write_ckplus(tmp_path / "ck", subjects=12)
+    everything = load_split(f"ckplus48:{ck}", "all")
+    assert len(everything) == len(load_ckplus48(ck))
+    assert len(set(everything.ids)) == len(everything)

@@ -83,12 +83,18 @@ def experiment_splits(spec: str, protocol: str | None = None, seed: int = 0) -> 
 
 
 def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int = 0, fold: int = 0) -> FaceDataset:
-    """One split (``train``, ``val`` or ``test``) of fold ``fold`` of a dataset."""
-    if split not in ("train", "val", "test"):
+    """One split (``train``, ``val``, ``test``, or ``all`` images) of fold ``fold`` of a dataset."""
+    if split not in ("train", "val", "test", "all"):
         if parse_spec(spec)[0] == "fer2013":
             return load_fer2013(parse_spec(spec)[1], split)
-        raise ConfigError(f"split must be train, val or test, got {split!r}")
+        raise ConfigError(f"split must be train, val, test or all, got {split!r}")
     splits = experiment_splits(spec, protocol, seed)
+    if split == "all":  # every image once (e.g. cross-dataset evaluation): fold 0's three parts together
+        from ferkit.data.dataset import concat_datasets
+
+        first = splits[0]
+        parts = [p for p in (first.train, first.val, first.test) if p is not None]
+        return concat_datasets(parts, name=spec.split(":", 1)[0] if ":" in spec else first.name)
     if not 0 <= fold < len(splits):
         raise ConfigError(f"fold must be in 0..{len(splits) - 1}, got {fold}")
     chosen = getattr(splits[fold], split)

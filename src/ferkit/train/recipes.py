@@ -59,7 +59,7 @@ _ERASED_CK = AugmentConfig(erasing_p=0.5, erasing_area=(0.02, 0.25))  # "randoml
 STN_CE_CK = register_recipe(Recipe(
     name="ckplus-stn-resnet18-ce", version=1,
     description="Paper 000 Table 2 row 1: STN + original ResNet-18, cross-entropy, Adam 1e-3, randomly erased CK+",
-    model="stn_resnet18", loss="ce", epochs=25, batch_size=24, optimizer="adam", lr=1e-3, weight_decay=0.0,
+    model="stn_resnet18", loss="ce", epochs=20, batch_size=24, optimizer="adam", lr=1e-3, weight_decay=0.0,
     schedule="cosine", augment=_ERASED_CK, protocol="kfold10",
 ))
 register_recipe(dataclasses.replace(
@@ -75,7 +75,7 @@ TLSTN_FER = register_recipe(Recipe(
     name="fer2013-tlstn", version=1,
     description="Paper 000 Table 3: STN + modified ResNet-18 + triplet loss (margin 1, Euclidean) + softmax head, Adam one-cycle 1e-3",
     model="tl_stn", model_kwargs={"dropout": 0.2}, loss="triplet_abn", loss_kwargs={"margin": 1.0, "distance": "euclidean", "ce_weight": 1.0},
-    sampler="triplet", sampler_kwargs={"triplets_per_epoch": 9570}, batch_size=43, epochs=12, optimizer="adam", lr=1e-3,
+    sampler="triplet", sampler_kwargs={"triplets_per_epoch": 9570}, batch_size=43, epochs=8, optimizer="adam", lr=1e-3,
     weight_decay=0.0, schedule="onecycle",
 ))
 register_recipe(dataclasses.replace(
@@ -90,7 +90,7 @@ EMBED_FER = register_recipe(Recipe(
                 "with x0.9 on a 5-epoch plateau; flips, rotation and random crop",
     model="modified_resnet18", model_kwargs={"embedding_dim": 128, "normalize_embedding": True},
     loss="triplet", loss_kwargs={"margin": 0.2, "miner": "semi_hard", "ce_weight": 0.0},
-    sampler="pk", sampler_kwargs={"samples_per_class": 16}, batch_size=112, epochs=12, optimizer="adam", lr=1e-3, weight_decay=0.0,
+    sampler="pk", sampler_kwargs={"samples_per_class": 16}, batch_size=112, epochs=8, optimizer="adam", lr=1e-3, weight_decay=0.0,
     schedule="plateau", schedule_kwargs={"factor": 0.9, "patience": 5}, val_classifier="nearest_centroid",
     augment=AugmentConfig(hflip=True, vflip=True, rotation_deg=15, scale=0.1, translate=0.1, brightness=0.0, contrast=0.0, erasing_p=0.0),
 ))
@@ -105,8 +105,8 @@ OCC_SINGLE_CK = register_recipe(Recipe(
     name="ckplus-occnet-single", version=1,
     description="Paper 003 single channel: occlusion-adaptive module on a modified ResNet-18 trunk, cross-entropy, SGD 0.01 step decay, OCC-CK+ training",
     model="occlusion_net", model_kwargs={"backbone": "modified_resnet18", "alpha": 0.5, "normalize_embedding": True},
-    loss="ce", epochs=25, batch_size=32, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4,
-    schedule="step", schedule_kwargs={"step_epochs": 10, "gamma": 0.1}, augment=_OCC_TRAIN, protocol="kfold10",
+    loss="ce", epochs=10, batch_size=32, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4,
+    schedule="step", schedule_kwargs={"step_epochs": 7, "gamma": 0.1}, augment=_OCC_TRAIN, protocol="kfold10",
 ))
 register_recipe(dataclasses.replace(
     OCC_SINGLE_CK, name="ckplus-occnet-double",
@@ -121,14 +121,14 @@ OCC_DOUBLE_FER = register_recipe(Recipe(
     name="fer2013-occnet-double", version=1,
     description="Paper 003 double channel on FER2013: pairs, 2 * contrastive + CE1 + CE2, SGD one-cycle, synthetic occluders on half the faces",
     model="occlusion_net", model_kwargs={"backbone": "modified_resnet18", "alpha": 0.5, "normalize_embedding": True, "dropout": 0.2},
-    loss="siamese", loss_kwargs={"margin": 1.0, "contrastive_weight": 2.0}, sampler="pairs", batch_size=64, epochs=12,
+    loss="siamese", loss_kwargs={"margin": 1.0, "contrastive_weight": 2.0}, sampler="pairs", batch_size=64, epochs=8,
     optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle", augment=dataclasses.replace(AugmentConfig(), erasing_p=0.0, occlusion_p=0.5),
 ))
 
 # --- Paper 004 (weighted-cluster loss, transfer), issue 6: same backbone and budget for each loss. ---
 LOSS_BASE = register_recipe(Recipe(
-    name="fer2013-loss-ce", version=1, description="Paper 004 comparison: cross-entropy (modified ResNet-18, 6 epochs)",
-    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", epochs=6, batch_size=128, optimizer="sgd", lr=0.05,
+    name="fer2013-loss-ce", version=1, description="Paper 004 comparison: cross-entropy (modified ResNet-18, 4 epochs)",
+    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", epochs=4, batch_size=128, optimizer="sgd", lr=0.05,
     weight_decay=5e-4, schedule="onecycle",
 ))
 register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-weighted-ce", description="Paper 004 comparison: weighted softmax (inverse class frequency)", loss="weighted_ce"))
@@ -138,9 +138,9 @@ register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-weighted-clust
 # --- The shipped default model (issue 7): the best CPU-budget recipe, trained with synthetic occluders. ---
 register_recipe(Recipe(
     name="fer2013-default-modres18-occ", version=1,
-    description="Default model: modified ResNet-18, CE + label smoothing, SGD nesterov one-cycle 0.05, 30 epochs; flips, affine, "
+    description="Default model: modified ResNet-18, CE + label smoothing, SGD nesterov one-cycle 0.05, 20 epochs; flips, affine, "
                 "brightness/contrast, random erasing 0.25 and synthetic occluders (sunglasses, masks, hands...) on 40% of faces",
     model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", loss_kwargs={"label_smoothing": 0.1},
-    epochs=30, batch_size=128, optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle",
+    epochs=20, batch_size=128, optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle",
     augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
 ))

@@ -1,0 +1,265 @@
+"""Render the result tables in README.md and docs/*.md from benchmarks/results/*.json.
+
+Every figure in the docs comes from here: the pages hold ``<!-- results:NAME -->`` ...
+``<!-- /results -->`` blocks, and this script rewrites their contents. Run it after benchmarks:
+
+    python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, RESULTS  # noqa: E402
+
+from ferkit.io_utils import atomic_write_text  # noqa: E402
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def mean_std(summary: dict, key: str) -> str:
+    row = summary.get(key)
+    if row is None:
+        return "–"
+    if row["n_folds"] == 1:
+        return pct(row["mean_accuracy"])
+    return f"{100 * row['mean_accuracy']:.2f} ± {100 * row['std_accuracy']:.2f}"
+
+
+def minutes(r: dict) -> str:
+    return f"{r.get('wall_time_s', 0) / 60:.0f} min" if r.get("wall_time_s") else "–"
+
+
+def epochs_of(r: dict) -> str:
+    return str(r["recipe_config"]["epochs"])
+
+
+def missing(name: str) -> str:
+    return f"| `{name}` | not run yet: `benchmarks/` has the command | | | | | |"
+
+
+def fer_table(names: list[tuple[str, str]]) -> str:
+    lines = ["| Model (recipe) | Epochs | PublicTest (val) | PrivateTest | PrivateTest, flip TTA | OCC-PrivateTest (half occluded), flip | All faces occluded, flip | Device, wall time |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, name in names:
+        r = load(name)
+        if r is None:
+            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | |")
+            continue
+        fold = r["folds"][0]
+        s = r["summary"]
+        lines.append(f"| {label} (`{r['recipe']}`) | {epochs_of(r)} | {pct(fold['best_val'])} (epoch {fold['best_epoch']}) | {mean_std(s, 'clean_none')} | "
+                     f"**{mean_std(s, 'clean_flip')}** | {mean_std(s, 'occ_half_flip')} | {mean_std(s, 'occ_all_flip')} | {r['device'].split(',')[0]}, {minutes(r)} |")
+    return "\n".join(lines)
+
+
+def ck_table(names: list[tuple[str, str, str | None]], erased: bool = False) -> str:
+    head = "| Model (recipe) | Protocol | Epochs | Clean test | " + ("Randomly erased test | " if erased else "") + "OCC test (half occluded) | All occluded | Paper | Wall time |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for label, name, paper in names:
+        r = load(name)
+        if r is None:
+            lines.append(f"| {label} (`{name}`) | not run in this session |" + " |" * (head.count("|") - 3))
+            continue
+        s = r["summary"]
+        leak = " (leaks subjects)" if r["folds"][0].get("leaks_subjects") else ""
+        cells = [f"{label} (`{r['recipe']}`)", f"{r['protocol']}{leak}, {s['clean_none']['n_folds']} fold(s)", epochs_of(r), mean_std(s, "clean_none")]
+        if erased:
+            cells.append(mean_std(s, "erased_none"))
+        cells += [mean_std(s, "occ_half_none"), mean_std(s, "occ_all_none"), paper or "–", minutes(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def block_fer_baselines() -> str:
+    return fer_table([("Modified ResNet-18, CE", "fer2013-ce-modres18"), ("ResNet-18, CE", "fer2013-ce-resnet18-v1"),
+                      ("Default model: modified ResNet-18, CE, occlusion augmentation", "fer2013-default-modres18-occ-v1")])
+
+
+def block_ck_baselines() -> str:
+    return ck_table([("Modified ResNet-18, CE", "ckplus-ce-modres18-v1__kfold10", None)])
+
+
+def block_tlstn_table2() -> str:
+    rows = []
+    for protocol in ("random800", "kfold10"):
+        rows += [(f"STN + ResNet-18, CE", f"ckplus-stn-resnet18-ce-v1__{protocol}", "96.87"),
+                 (f"STN + modified ResNet-18, CE", f"ckplus-tlstn-ce-v1__{protocol}", "98.96"),
+                 (f"TL-STN: STN + modified ResNet-18, triplet", f"ckplus-tlstn-triplet-v1__{protocol}", "99.41")]
+    return ck_table(rows, erased=True)
+
+
+def block_tlstn_fer() -> str:
+    table = fer_table([("TL-STN: STN + modified ResNet-18 + triplet (paper 73.31)", "fer2013-tlstn-v1"),
+                       ("STN + ResNet-18 + triplet (paper 72.30)", "fer2013-stn-resnet18-tl-v1")])
+    return table
+
+
+def block_embeddings() -> str:
+    r = load("embeddings_svm__fer2013-embed-triplet-v1")
+    if r is None:
+        return "Not run in this session: `python benchmarks/embeddings_svm.py --data fer2013:../shared/data/fer2013`."
+    paper = {"svm_linear": "74.64", "svm_rbf": "74.52", "svm_poly": "74.50", "svm_sigmoid": "74.49", "lda": "74.62", "softmax": "74.53"}
+    lines = ["| Classifier on embeddings | Triplet embeddings: val | Triplet embeddings: PrivateTest | CE-trained embeddings: PrivateTest | Paper 002 (FER2013) |", "|---|---|---|---|---|"]
+    ce = (r.get("cross_entropy_embeddings") or {}).get("classifiers", {})
+    for name, s in r["classifiers"].items():
+        ce_acc = pct(ce[name]["test"]["accuracy"]) if name in ce else "–"
+        lines.append(f"| {name}{' (chosen on val)' if name == r['chosen_on_validation'] else ''} | {pct(s['val']['accuracy'])} | {pct(s['test']['accuracy'])} | {ce_acc} | {paper.get(name, '–')} |")
+    lines.append(f"\nRecipe `{r['recipe']}` ({r['recipe_config']['epochs']} epochs, {r['recipe_config']['model']}), seed {r['seed']}, {r['device']}, {minutes(r)} in all "
+                 f"(training, per-epoch classifier fits and the final fits). Kernel SVMs were fitted on a stratified subsample of {r['kernel_svm_fit_samples']} training embeddings. "
+                 f"Macro one-vs-rest AUC of the chosen classifier on PrivateTest: {r.get('macro_auc', 0):.3f}. Paper 002 ablations: CE training 71.40, no weighted sampling 64.56.")
+    return "\n".join(lines)
+
+
+def block_occlusion_ck() -> str:
+    return ck_table([("Plain modified ResNet-18, CE, occlusion-augmented", "ckplus-ce-modres18-occ-v1__kfold10", "ResNet50: 92.12 / 88.16"),
+                     ("Single-channel occlusion-aware", "ckplus-occnet-single-v1__kfold10", "96.58 / 92.69"),
+                     ("Double-channel occlusion-aware", "ckplus-occnet-double-v1__kfold10", "97.36 / 93.21")])
+
+
+def block_occlusion_fer() -> str:
+    return fer_table([("Modified ResNet-18, CE (no occlusion augmentation)", "fer2013-ce-modres18"),
+                      ("Modified ResNet-18, CE, occlusion-augmented (default)", "fer2013-default-modres18-occ-v1"),
+                      ("Double-channel occlusion-aware", "fer2013-occnet-double-v1")])
+
+
+def block_occlusion_sweeps() -> str:
+    r = load("occlusion_sweeps_fer2013")
+    if r is None:
+        return "Not run in this session: `python benchmarks/occlusion_sweeps.py` (command in docs)."
+    names = list(r["models"])
+    lines = ["| Model | clean | " + " | ".join(f"{int(x * 100)}% occluded" for x in r["by_ratio"]["ratios"]) + " | " + " | ".join(r["by_region"]["regions"]) + " |",
+             "|" + "---|" * (2 + len(r["by_ratio"]["ratios"]) + len(r["by_region"]["regions"]))]
+    for n in names:
+        lines.append(f"| {n} (`{r['models'][n]['recipe']}`) | {pct(r['clean'][n])} | " + " | ".join(pct(x) for x in r["by_ratio"][n]) + " | " + " | ".join(pct(x) for x in r["by_region"][n]) + " |")
+    alpha = {n: v for n, v in r["alpha"].items() if n != "alphas"}
+    if alpha:
+        lines.append("\n| Alpha sweep on OCC-PrivateTest | " + " | ".join(str(a) for a in r["alpha"]["alphas"]) + " |")
+        lines.append("|---|" + "---|" * len(r["alpha"]["alphas"]))
+        for n, v in alpha.items():
+            lines.append(f"| {n} | " + " | ".join(pct(x) for x in v) + " |")
+    lines.append(f"\n{r['split']}, TTA {r['tta']}, occlusion seed {r['seed']}; {r['device']}, {r.get('wall_time_s', 0):.0f} s.")
+    return "\n".join(lines)
+
+
+def block_losses() -> str:
+    names = [("Cross-entropy", "fer2013-loss-ce-v1"), ("Weighted softmax", "fer2013-loss-weighted-ce-v1"),
+             ("CE + center loss", "fer2013-loss-center-v1"), ("CE + weighted-cluster loss", "fer2013-loss-weighted-cluster-v1")]
+    lines = ["| Loss (recipe) | Epochs | Accuracy | Macro-F1 | Balanced accuracy | Disgust recall | Fear recall | Wall time |", "|---|---|---|---|---|---|---|---|"]
+    bars = {}
+    for label, name in names:
+        r = load(name)
+        if r is None:
+            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | |")
+            continue
+        t = r["folds"][0]["test"]["clean_none"]
+        bars[label] = t["recall"]
+        lines.append(f"| {label} (`{r['recipe']}`) | {epochs_of(r)} | {pct(t['accuracy'])} | {pct(t['macro_f1'])} | {pct(t['balanced_accuracy'])} | "
+                     f"{pct(t['recall']['disgust'])} | {pct(t['recall']['fear'])} | {minutes(r)} |")
+    if bars:
+        from ferkit.evaluate.plots import per_class_bars_plot
+
+        classes = list(next(iter(bars.values())))
+        per_class_bars_plot(bars, classes, REPO / "docs" / "images" / "loss_per_class_recall.png", title="FER2013 PrivateTest per-class recall by loss (same budget)")
+    return "\n".join(lines)
+
+
+def block_transfer() -> str:
+    return ck_table([("From scratch", "ckplus-ce-modres18-v1__kfold10", None), ("FER2013-pretrained, fine-tuned", "ckplus-transfer-fer2013__kfold10", None)])
+
+
+def block_speed() -> str:
+    r = load("speed_cpu")
+    if r is None:
+        return "Not run in this session: `python benchmarks/speed.py`."
+    t, i, v = r["training_images_per_s"], r["inference_faces_per_s"], r["video_end_to_end"]
+    lines = ["| Measure | Value |", "|---|---|"]
+    for k, val in t.items():
+        lines.append(f"| training {k} | {val} {'s' if k.endswith('epoch_s') else 'img/s'} |")
+    for k, val in i.items():
+        lines.append(f"| classify pre-cropped 48x48 faces, {k} | {val} faces/s |")
+    lines.append(f"| end to end {v['resolution']} video, Haar detection + alignment + classification | {v['frames_per_s']:.1f} frames/s |")
+    lines.append(f"\n{r['device']}; model {r['model']['name']}; torch {r['torch']}; commit {r['commit']}.")
+    return "\n".join(lines)
+
+
+def block_model_card() -> str:
+    import torch
+
+    path = REPO / "src" / "ferkit" / "weights" / "ferkit-default.pt"
+    if not path.exists():
+        return "No default model shipped yet."
+    meta = torch.load(path, map_location="cpu", weights_only=False)
+    recipe = meta["recipe"]
+    run = Path(meta["source_checkpoint"]).parent.name
+    lines = ["| Field | Value |", "|---|---|",
+             f"| Architecture | `{meta['model_name']}` {meta['model_kwargs']}, {sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, fp16 file of {path.stat().st_size / 1e6:.1f} MB |",
+             f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
+             f"| Classes | {', '.join(meta['class_names'])} |",
+             f"| Recipe | `{recipe['name']}-v{recipe['version']}`: {recipe['description']} |",
+             f"| Training data | FER2013 Training ({meta.get('train_size')} images); epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))}) |",
+             f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
+    r = load(run)
+    if r is not None:
+        s = r["summary"]
+        lines += [f"| FER2013 PrivateTest | {mean_std(s, 'clean_none')} (no TTA), {mean_std(s, 'clean_flip')} (flip TTA, the recognizer's default) |",
+                  f"| OCC-PrivateTest (half the faces occluded, 10–50% covered) | {mean_std(s, 'occ_half_none')} / {mean_std(s, 'occ_half_flip')} (flip) |",
+                  f"| PrivateTest with every face occluded | {mean_std(s, 'occ_all_none')} / {mean_std(s, 'occ_all_flip')} (flip) |",
+                  f"| Training device and time | {r['device']}, {minutes(r)} including evaluation |"]
+    c = load("cross_dataset_fer2013_to_ckplus48")
+    if c is not None:
+        recalls = ", ".join(f"{k} {100 * v['recall']:.0f}%" for k, v in c["per_class"].items())
+        lines.append(f"| CK+48, all 981 images, cross-dataset (flip TTA) | {pct(c['accuracy'])} on the 6 shared classes (recall: {recalls}); contempt ({c['unmapped_samples']} images) has no FER2013 class |")
+    sp = load("speed_cpu")
+    if sp is not None:
+        i = sp["inference_faces_per_s"]
+        lines.append(f"| Speed (2-core CPU) | {i.get('pytorch@bs64')} faces/s PyTorch, {i.get('onnxruntime@bs64')} faces/s ONNX Runtime (batch 64); {sp['video_end_to_end']['frames_per_s']:.1f} frames/s on 640x480 video with detection |")
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "model_card": block_model_card,
+    "fer_baselines": block_fer_baselines, "ck_baselines": block_ck_baselines, "tlstn_table2": block_tlstn_table2,
+    "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
+    "occlusion_sweeps": block_occlusion_sweeps, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
+}
+PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
+
+
+def render(path: Path) -> bool:
+    text = path.read_text()
+
+    def replace(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in BLOCKS:
+            raise SystemExit(f"{path}: unknown results block {name!r}; known: {', '.join(BLOCKS)}")
+        return match.group(1) + BLOCKS[name]().rstrip() + "\n" + match.group(4)
+
+    new = PATTERN.sub(replace, text)
+    if new != text:
+        atomic_write_text(path, new)
+        return True
+    return False
+
+
+def main() -> int:
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        if path.exists() and render(path):
+            print(f"updated {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
