@@ -95,9 +95,9 @@ def block_ck_baselines() -> str:
 def block_tlstn_table2() -> str:
     rows = []
     for protocol in ("random800", "kfold10"):
-        rows += [(f"STN + ResNet-18, CE", f"ckplus-stn-resnet18-ce-v1__{protocol}", "96.87"),
-                 (f"STN + modified ResNet-18, CE", f"ckplus-tlstn-ce-v1__{protocol}", "98.96"),
-                 (f"TL-STN: STN + modified ResNet-18, triplet", f"ckplus-tlstn-triplet-v1__{protocol}", "99.41")]
+        rows += [("STN + ResNet-18, CE", f"ckplus-stn-resnet18-ce-v1__{protocol}", "96.87"),
+                 ("STN + modified ResNet-18, CE", f"ckplus-tlstn-ce-v1__{protocol}", "98.96"),
+                 ("TL-STN: STN + modified ResNet-18, triplet", f"ckplus-tlstn-triplet-v1__{protocol}", "99.41")]
     return ck_table(rows, erased=True)
 
 

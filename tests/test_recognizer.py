@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from data.fixtures import SHARED_DATA, write_fer2013_folder
+from data.fixtures import write_fer2013_folder
 from ferkit.cli import main
 from ferkit.errors import ImageReadError, NoFaceError, VideoError
 from ferkit.recognizer import Recognizer, to_bgr

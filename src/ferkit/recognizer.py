@@ -155,7 +155,6 @@ class Recognizer:
 
         With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
         """
-        from ferkit.draw import annotate
         from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
 
         smoother = TemporalSmoother(alpha=smooth)

@@ -63,7 +63,7 @@ def read_affectnet_manifest(
 ) -> list[AffectNetRow]:
     """Rows of one manifest with labels kept by the protocol; broken rows and missing images are problems."""
     log = log or ProblemLog(strict=True)
-    names = class_names_for(num_classes)
+    class_names_for(num_classes)  # rejects a num_classes other than 7 or 8 before reading
     if not csv_path.is_file():
         raise DatasetError(f"AffectNet manifest not found: {csv_path} (expected training.csv and validation.csv in the root)")
     with open(csv_path, newline="") as f:

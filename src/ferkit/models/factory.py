@@ -41,7 +41,12 @@ def build_model(name: str, *, num_classes: int, in_chans: int = 1, **kwargs) -> 
         raise ConfigError(f"bad options for model {name!r}: {exc}") from None
 
 
-def _classifier(backbone_fn: Callable[..., nn.Module]) -> ModelBuilder:
+def classifier_builder(backbone_fn: Callable[..., nn.Module], *, input_transform: Callable[[int], nn.Module] | None = None) -> ModelBuilder:
+    """A builder with ferkit's common model options around a backbone constructor.
+
+    ``input_transform(in_chans)`` builds a module placed in front of the backbone (e.g. the STN).
+    """
+
     def build(
         *,
         num_classes: int,
@@ -52,7 +57,8 @@ def _classifier(backbone_fn: Callable[..., nn.Module]) -> ModelBuilder:
         dropout: float = 0.0,
         drop_rate: float = 0.0,
     ) -> FerNet:
-        backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, drop_rate=drop_rate) if drop_rate else backbone_fn(in_chans=in_chans, pretrained=pretrained)
+        backbone_kwargs = {"drop_rate": drop_rate} if drop_rate else {}
+        backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, **backbone_kwargs)
         return FerNet(
             backbone,
             resnet.feature_dim(backbone),
@@ -60,12 +66,13 @@ def _classifier(backbone_fn: Callable[..., nn.Module]) -> ModelBuilder:
             embedding_dim=embedding_dim,
             normalize_embedding=normalize_embedding,
             dropout=dropout,
+            input_transform=None if input_transform is None else input_transform(in_chans),
         )
 
     return build
 
 
-register_model("resnet18")(_classifier(resnet.resnet18))
-register_model("modified_resnet18")(_classifier(resnet.modified_resnet18))
-register_model("resnet34")(_classifier(resnet.resnet34))
-register_model("resnet50")(_classifier(resnet.resnet50))
+register_model("resnet18")(classifier_builder(resnet.resnet18))
+register_model("modified_resnet18")(classifier_builder(resnet.modified_resnet18))
+register_model("resnet34")(classifier_builder(resnet.resnet34))
+register_model("resnet50")(classifier_builder(resnet.resnet50))

@@ -9,14 +9,12 @@ return pooled features (``num_classes=0``); ``FerNet`` adds embedding and head.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torch.nn as nn
 
 from ferkit.errors import WeightsUnavailableError
-from ferkit.models.factory import register_model
-from ferkit.models.heads import FerNet
-from ferkit.models.resnet import create_pretrained_timm, feature_dim
+from ferkit.models.factory import classifier_builder, register_model
+from ferkit.models.resnet import create_pretrained_timm
 
 SE_BLOCK_ARGS = {"attn_layer": "se"}
 
@@ -47,24 +45,6 @@ def modified_seresnet18(in_chans: int = 1, pretrained: bool = False, **kwargs) -
     return _timm_seresnet((1, 1, 1, 1), "basic", in_chans, **kwargs)
 
 
-def _classifier(backbone_fn: Callable[..., nn.Module]) -> Callable[..., FerNet]:
-    def build(
-        *,
-        num_classes: int,
-        in_chans: int = 1,
-        pretrained: bool = False,
-        embedding_dim: int | None = None,
-        normalize_embedding: bool = False,
-        dropout: float = 0.0,
-        drop_rate: float = 0.0,
-    ) -> FerNet:
-        """FerNet over an SE-ResNet: x (B, in_chans, H, W) -> logits (B, num_classes)."""
-        backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, drop_rate=drop_rate)
-        return FerNet(backbone, feature_dim(backbone), num_classes, embedding_dim=embedding_dim, normalize_embedding=normalize_embedding, dropout=dropout)
-
-    return build
-
-
-register_model("seresnet18")(_classifier(seresnet18))
-register_model("seresnet50")(_classifier(seresnet50))
-register_model("modified_seresnet18")(_classifier(modified_seresnet18))
+register_model("seresnet18")(classifier_builder(seresnet18))
+register_model("seresnet50")(classifier_builder(seresnet50))
+register_model("modified_seresnet18")(classifier_builder(modified_seresnet18))

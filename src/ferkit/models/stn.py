@@ -9,15 +9,13 @@ returns its input unchanged and training starts from the plain backbone.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ferkit.models import resnet
-from ferkit.models.factory import register_model
-from ferkit.models.heads import FerNet
+from ferkit.models.factory import classifier_builder, register_model
 
 _IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -73,35 +71,7 @@ class SpatialTransformer(nn.Module):
         return self(x)
 
 
-def _stn_classifier(backbone_fn: Callable[..., nn.Module]) -> Callable[..., FerNet]:
-    """A builder with the same options as factory.py's plain classifiers, plus the STN in front."""
-
-    def build(
-        *,
-        num_classes: int,
-        in_chans: int = 1,
-        pretrained: bool = False,
-        embedding_dim: int | None = None,
-        normalize_embedding: bool = False,
-        dropout: float = 0.0,
-        drop_rate: float = 0.0,
-    ) -> FerNet:
-        backbone_kwargs = {"drop_rate": drop_rate} if drop_rate else {}
-        backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, **backbone_kwargs)
-        return FerNet(
-            backbone,
-            resnet.feature_dim(backbone),
-            num_classes,
-            embedding_dim=embedding_dim,
-            normalize_embedding=normalize_embedding,
-            dropout=dropout,
-            input_transform=SpatialTransformer(in_chans),
-        )
-
-    return build
-
-
 # Paper 000's TL-STN: STN + modified (one block per stage) ResNet-18; trained with "triplet_abn".
-register_model("tl_stn")(_stn_classifier(resnet.modified_resnet18))
+register_model("tl_stn")(classifier_builder(resnet.modified_resnet18, input_transform=SpatialTransformer))
 # Paper 000's ablation (Tables 2/3): STN + the original ResNet-18.
-register_model("stn_resnet18")(_stn_classifier(resnet.resnet18))
+register_model("stn_resnet18")(classifier_builder(resnet.resnet18, input_transform=SpatialTransformer))
