@@ -103,3 +103,13 @@ def test_overrides_and_bad_values():
         override(recipe, ["optimizer=rmsprop"])
     with pytest.raises(ConfigError, match="unknown recipe"):
         get_recipe("nope")
+
+
+def test_soft_labels_train_with_probability_targets(tmp_path):
+    data = tiny_dataset(4)
+    soft = np.eye(3, dtype=np.float32)[data.labels] * 0.8 + 0.2 / 3
+    soft_data = FaceDataset(data.images, data.labels, data.class_names, data.ids, None, "soft", {"soft_labels": soft})
+    result = train(tiny_recipe(epochs=2), ExperimentSplit("tiny", soft_data, data, data), tmp_path / "run", progress=False, log=lambda s: None)
+    assert "train_ce_soft" in result.history[0]
+    with pytest.raises(ConfigError, match="soft labels"):
+        train(tiny_recipe(epochs=1, loss="center"), ExperimentSplit("tiny", soft_data, data, data), tmp_path / "run2", progress=False, log=lambda s: None)

@@ -17,3 +17,8 @@ class CrossEntropy(Criterion):
     def compute(self, embeddings: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         weight = self.class_weights.to(logits.dtype) if self.class_weights is not None else None
         return {"ce": F.cross_entropy(logits.float(), labels, weight=None if weight is None else weight.float(), label_smoothing=self.label_smoothing)}
+
+    def soft(self, logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy against probability targets (B, C), e.g. FER+ vote distributions."""
+        loss = F.cross_entropy(logits.float(), targets.float(), label_smoothing=self.label_smoothing)
+        return loss, {"ce_soft": float(loss.detach())}

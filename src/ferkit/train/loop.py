@@ -165,6 +165,11 @@ def train(
     # The whole training set lives on the device as uint8: batches are gathered by index there.
     images = torch.from_numpy(train_set.images).to(dev)
     labels = torch.from_numpy(train_set.labels).to(dev)
+    soft_targets = None
+    if train_set.extra.get("soft_labels") is not None:  # e.g. FER+ "soft" protocol: vote distributions
+        if not hasattr(criterion, "soft"):
+            raise ConfigError(f"{train_set.name} has soft labels, which loss {recipe.loss!r} cannot use; use loss 'ce' or the dataset's majority protocol")
+        soft_targets = torch.as_tensor(np.asarray(train_set.extra["soft_labels"]), dtype=torch.float32, device=dev)
     history: list[dict[str, Any]] = []
     start_epoch, best_val, best_epoch = 0, None, 0
     if resume and last_path.exists():
@@ -207,7 +212,10 @@ def train(
             y = labels[idx_t]
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
                 embeddings, logits = model.forward_both(x)
-            loss, parts = criterion(embeddings.float(), logits.float(), y)
+            if soft_targets is not None:
+                loss, parts = criterion.soft(logits, soft_targets[idx_t])
+            else:
+                loss, parts = criterion(embeddings.float(), logits.float(), y)
             aux = getattr(getattr(model, "backbone", None), "auxiliary_losses", None)
             if aux is not None:
                 for name, value in aux().items():
