@@ -48,3 +48,18 @@ def test_bad_input_gives_one_clear_line(argv, message, capsys, tmp_path, monkeyp
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_evaluate_occluded_copy_export_and_datasets_commands(tmp_path, capsys):
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    out = tmp_path / "run"
+    main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--set", "epochs=1", "--no-test"])
+    assert main(["evaluate", str(out / "best.pt"), "--data", f"fer2013:{data}", "--split", "test", "--occlude", "1.0", "--out", str(tmp_path / "occ")]) == 0
+    assert json.loads((tmp_path / "occ" / "occ-fer2013_PrivateTest.json").read_text())["n"] == 14
+    assert main(["export", str(out / "best.pt"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 1000
+    capsys.readouterr()
+    assert main(["datasets"]) == 0
+    assert "rafdb" in capsys.readouterr().out
+    assert main(["datasets", "inspect", str(data)]) == 0
+    assert "PrivateTest" in capsys.readouterr().out
