@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from ferkit.evaluate.metrics import classification_metrics  # noqa: E402
 from ferkit.evaluate.plots import confusion_matrix_plot  # noqa: E402
 from ferkit.evaluate.predict import predict_embeddings  # noqa: E402
 from ferkit.evaluate.roc import classifier_curves_plot, roc_curves, roc_plot  # noqa: E402
+from ferkit.io_utils import atomic_write_json  # noqa: E402
 from ferkit.train.checkpoint import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
 from ferkit.train.loop import train  # noqa: E402
@@ -85,14 +87,20 @@ def main() -> int:
     (split,) = experiment_splits(args.data, recipe.protocol, recipe.seed)[:1]
     name = args.name or f"embeddings_svm__{recipe.tag}"
     run_dir = Path(args.runs) / recipe.tag
-    curves = []
+    # Curve rows are kept beside the run, so a resumed script never labels later weights with an earlier epoch.
+    curves_path = run_dir / "classifier_curves.json"
+    curves = json.loads(curves_path.read_text()) if curves_path.exists() else []
+    done = {row["epoch"] for row in curves}
+    device = None
     for epoch in range(1, recipe.epochs + 1):
         result = train(dataclasses.replace(recipe, epochs=epoch), split, run_dir, resume=(run_dir / "last.pt").exists(), progress=False)
-        if epoch % args.curve_every == 0 or epoch == recipe.epochs:
-            model = load_model(result.last_path).model
-            emb = embed_all(model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size})
+        device = result.torch_device
+        if (epoch % args.curve_every == 0 or epoch == recipe.epochs) and epoch not in done and len(result.history) == epoch:
+            model = load_model(result.last_path, device=device).model
+            emb = embed_all(model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size, "device": device})
             _, scores = fit_and_score(emb, split, CURVE_CLASSIFIERS, args.kernel_svm_max)
             curves.append({"epoch": epoch, **{c: {"val": s["val"]["accuracy"], "test": s["test"]["accuracy"]} for c, s in scores.items()}})
+            atomic_write_json(curves_path, curves)
             print(f"epoch {epoch}: " + ", ".join(f"{c} val {s['val']['accuracy']:.4f}" for c, s in scores.items()), flush=True)
     out_dir = REPO / "benchmarks" / "results" / name
     classifier_curves_plot(curves, out_dir / "classifier_curves.png", title=f"{recipe.tag}: classifiers on embeddings per epoch")
@@ -123,7 +131,7 @@ def main() -> int:
         ce_emb = embed_all(ce.model, split, {"in_chans": ce.in_chans, "image_size": ce.image_size})
         _, ce_scores = fit_and_score(ce_emb, split, CLASSIFIERS, args.kernel_svm_max)
         payload["cross_entropy_embeddings"] = {"checkpoint": str(args.compare_checkpoint), "recipe": ce.recipe.get("name"), "classifiers": ce_scores}
-    payload.update(provenance("cpu", started))
+    payload.update(provenance(str(device or "cpu"), started))
     write_result(name, payload)
     return 0
 

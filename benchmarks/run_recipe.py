@@ -58,6 +58,10 @@ def main() -> int:
     splits = experiment_splits(args.data, protocol, recipe.seed)
     chosen = args.folds if args.folds is not None else range(len(splits))
     name = args.name or (recipe.tag + (f"__{protocol}" if protocol else ""))
+    if args.overrides and not args.name:  # an overridden recipe is another run: never resume or overwrite the plain one
+        import hashlib
+
+        name += "__set-" + hashlib.sha1("\n".join(sorted(args.overrides)).encode()).hexdigest()[:8]
     run_root = Path(args.runs) / name
     folds = []
     for k in chosen:
@@ -65,12 +69,13 @@ def main() -> int:
         run_dir = run_root if len(splits) == 1 else run_root / split.name
         resume = (run_dir / "last.pt").exists()
         result = train(recipe, split, run_dir, device=args.device, resume=resume, progress=False)
-        loaded = load_model(result.best_path)
+        device = result.torch_device
+        loaded = load_model(result.best_path, device=device)
         row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "train_size": len(split.train),
                "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}}
         for set_name, dataset in test_sets(split.test, args.erased_test, recipe.seed).items():
             for tta in ("none", "flip"):
-                metrics = evaluate_model(loaded, dataset, tta=tta, out_dir=run_dir / "eval", tag=f"{set_name}_{tta}")
+                metrics = evaluate_model(loaded, dataset, tta=tta, device=device, out_dir=run_dir / "eval", tag=f"{set_name}_{tta}")
                 row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
                 row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
         folds.append(row)
@@ -83,7 +88,7 @@ def main() -> int:
     payload = {
         "recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "protocol": protocol, "seed": recipe.seed,
         "selection": "best validation epoch (PublicTest for FER2013, held-out training subjects for CK+ folds); last epoch where no validation split",
-        "summary": summary, "folds": folds, **provenance(str(args.device), started),
+        "overrides": args.overrides, "summary": summary, "folds": folds, **provenance(str(device), started),
     }
     write_result(name, payload)
     return 0

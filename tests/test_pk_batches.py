@@ -42,7 +42,7 @@ def test_small_classes_drawn_with_replacement_large_without() -> None:
 
 def test_uniform_vs_weighted_class_choice() -> None:
     def frequency(weighted: bool) -> np.ndarray:
-        builder = PKBatches(LABELS, 8, samples_per_class=4, weighted=weighted)
+        builder = PKBatches(LABELS, 8, samples_per_class=4, class_balanced=not weighted)
         rng = np.random.default_rng(3)
         hits = np.zeros(4)
         for _ in range(100):
@@ -79,3 +79,13 @@ def test_errors() -> None:
         PKBatches(LABELS, 8, samples_per_class=0)
     with pytest.raises(ConfigError, match="bad options"):
         build_batches("pk", LABELS, 8, k=4)
+
+
+def test_natural_mix_differs_from_balanced_even_when_p_equals_the_class_count() -> None:
+    """Regression: with P == number of classes, both modes used to pick every class once."""
+    labels = np.array([0] * 90 + [1] * 5 + [2] * 5)
+    balanced = PKBatches(labels, 6, samples_per_class=2)
+    natural = PKBatches(labels, 6, samples_per_class=2, class_balanced=False)
+    rng = np.random.default_rng(0)
+    share = lambda b: np.mean([np.mean(labels[idx] == 0) for _ in range(50) for idx in b.epoch_batches(rng)])  # noqa: E731
+    assert share(balanced) == pytest.approx(1 / 3) and share(natural) > 0.7

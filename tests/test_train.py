@@ -113,3 +113,26 @@ def test_soft_labels_train_with_probability_targets(tmp_path):
     assert "train_ce_soft" in result.history[0]
     with pytest.raises(ConfigError, match="soft labels"):
         train(tiny_recipe(epochs=1, loss="center"), ExperimentSplit("tiny", soft_data, data, data), tmp_path / "run2", progress=False, log=lambda s: None)
+
+
+@pytest.mark.parametrize("assignment,message", [
+    ("select_metric=f1", "select_metric"), ("val_tta=flp", "val_tta"), ("schedule_kwargs.step_epoch=5", "schedule_kwargs"),
+    ("augment.erasing_area=[0.3]", "erasing_area"), ("augment.scale=1.5", "scale"),
+])
+def test_bad_recipe_values_fail_before_training(assignment, message):
+    recipe = get_recipe("fer2013-ce-modres18-v1")
+    if assignment.startswith("schedule_kwargs."):
+        recipe = dataclasses.replace(recipe, schedule="step")
+        assignment = assignment.replace("schedule_kwargs.", "schedule_kwargs=").replace("step_epoch=5", '{"step_epoch": 5}')
+    with pytest.raises(ConfigError, match=message):
+        override(recipe, [assignment])
+
+
+def test_resume_refuses_another_recipe_or_a_longer_onecycle(tmp_path):
+    data = tiny_dataset(4)
+    split = ExperimentSplit("tiny", data, data, data)
+    train(tiny_recipe(epochs=1, schedule="onecycle"), split, tmp_path / "run", progress=False, log=lambda s: None)
+    with pytest.raises(ConfigError, match="epochs"):
+        train(tiny_recipe(epochs=2, schedule="onecycle"), split, tmp_path / "run", resume=True, progress=False, log=lambda s: None)
+    with pytest.raises(ConfigError, match="different recipe"):
+        train(tiny_recipe(epochs=1, schedule="onecycle", lr=0.5), split, tmp_path / "run", resume=True, progress=False, log=lambda s: None)

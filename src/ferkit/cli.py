@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ferkit.errors import FerkitError
 
+TTA_CHOICES = ("none", "flip", "tencrop")  # ferkit.evaluate.predict.TTA_MODES, without importing torch here
+
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a recipe on a dataset (selects the checkpoint on validation data)")
@@ -25,7 +27,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.add_argument("--no-test", action="store_true", help="do not score the test split after training")
-    p.add_argument("--tta", default="flip", help="test-time augmentation for the final test score: none|flip|tencrop")
+    p.add_argument("--tta", default="flip", choices=TTA_CHOICES, help="test-time augmentation for the final test score")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -34,9 +36,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt (default: the shipped model)")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test", help="train|val|test (FER2013 also Training|PublicTest|PrivateTest)")
-    p.add_argument("--fold", type=int, default=0)
-    p.add_argument("--protocol", default=None)
-    p.add_argument("--tta", default="none", help="none|flip|tencrop")
+    p.add_argument("--fold", type=int, default=None, help="k-fold protocols: default = the fold the checkpoint was trained on")
+    p.add_argument("--protocol", default=None, help="default: the checkpoint's recipe protocol")
+    p.add_argument("--tta", default="none", choices=TTA_CHOICES)
     p.add_argument("--occlude", type=float, default=None, metavar="FRACTION", help="score an occluded copy where this fraction of faces is occluded")
     p.add_argument("--occlusion-seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for the metrics JSON and confusion-matrix PNG")
@@ -53,7 +55,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.train.recipes import get_recipe
 
     recipe = override(get_recipe(args.recipe), args.overrides)
-    splits = experiment_splits(args.data, args.protocol or recipe.protocol, recipe.seed)
+    if args.protocol:
+        recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
+    splits = experiment_splits(args.data, recipe.protocol, recipe.seed)
     chosen = range(len(splits)) if args.fold is None else [args.fold]
     out = Path(args.out)
     summaries = []
@@ -65,8 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet)
         summary = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}
         if not args.no_test:
-            loaded = load_model(result.best_path, device=str(result.device) if "cuda" in result.device.lower() else "cpu")
-            metrics = evaluate_model(loaded, split.test, tta=args.tta, out_dir=run_dir, tag="test")
+            loaded = load_model(result.best_path, device=result.torch_device)
+            metrics = evaluate_model(loaded, split.test, tta=args.tta, device=result.torch_device, out_dir=run_dir, tag="test")
             summary["test_accuracy"] = metrics["accuracy"]
             summary["test_macro_f1"] = metrics["macro_f1"]
             print(f"{split.name}: test accuracy {metrics['accuracy']:.4f} (tta={args.tta}), macro-F1 {metrics['macro_f1']:.4f}")
@@ -80,6 +84,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkpoint_protocol(loaded, protocol: str | None, fold: int | None, split: str) -> tuple[str | None, int, int]:
+    """Protocol, seed and fold for evaluation: by default those the checkpoint was trained with, so a
+    k-fold model is scored on its own test subjects, never on subjects it trained on."""
+    trained_fold = int(loaded.split[4:]) if loaded.split and loaded.split.startswith("fold") and loaded.split[4:].isdigit() else None
+    if fold is not None and trained_fold is not None and fold != trained_fold and split in ("test", "val"):
+        raise FerkitError(f"{loaded.path} was trained on fold {trained_fold}; scoring fold {fold}'s {split} split would include subjects it "
+                          f"trained on. Omit --fold (or pass --fold {trained_fold})")
+    return protocol or loaded.recipe.get("protocol"), int(loaded.recipe.get("seed", 0)), fold if fold is not None else (trained_fold or 0)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ferkit.data import load_split
     from ferkit.evaluate.reports import evaluate_model
@@ -91,7 +105,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         checkpoint = default_model_path()
     loaded = load_model(checkpoint, device=args.device)
-    dataset = load_split(args.data, args.split, protocol=args.protocol, fold=args.fold)
+    protocol, seed, fold = checkpoint_protocol(loaded, args.protocol, args.fold, args.split)
+    dataset = load_split(args.data, args.split, protocol=protocol, seed=seed, fold=fold)
     if args.occlude is not None:
         from ferkit.occlusion import occlude_dataset
 
@@ -136,6 +151,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ferkit.io_utils import atomic_write_json, atomic_write_text
     from ferkit.recognizer import Recognizer
 
+    for out_file in (args.json, args.csv):
+        if out_file and out_file != "-" and Path(out_file).exists() and not args.overwrite:
+            raise FerkitError(f"{out_file} exists; pass --overwrite to replace it")
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device)
     inputs = _expand_inputs(args.paths)
     if not inputs:
@@ -146,7 +164,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 target = annotated_dir / f"{path.stem}_annotated.avi" if annotated_dir else None
-                results += list(recognizer.predict_video(path, every_n=args.every_n, annotated_path=target))
+                results += list(recognizer.predict_video(path, every_n=args.every_n, annotated_path=target, overwrite=args.overwrite))
                 continue
             result = recognizer.predict(path, require_face=True)
             results.append(result)
@@ -154,10 +172,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 import cv2
 
                 annotated_dir.mkdir(parents=True, exist_ok=True)
+                target = annotated_dir / f"{path.stem}_annotated.png"
+                if target.exists() and not args.overwrite:
+                    raise FerkitError(f"{target} exists; pass --overwrite to replace it")
                 ok, buf = cv2.imencode(".png", recognizer.annotate(path, result))
                 from ferkit.io_utils import atomic_write
 
-                atomic_write(annotated_dir / f"{path.stem}_annotated.png", lambda tmp: tmp.write_bytes(buf.tobytes()))
+                atomic_write(target, lambda tmp: tmp.write_bytes(buf.tobytes()))
         except FerkitError as exc:
             errors.append({"file": str(path), "error": str(exc)})
             print(f"ferkit predict: {path}: {exc}", file=sys.stderr)
@@ -200,7 +221,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         from ferkit.weights import default_model_path
 
         checkpoint = default_model_path()
-    path = export_model(checkpoint, args.out, args.format)
+    path = export_model(checkpoint, args.out, args.format, overwrite=args.overwrite)
     print(f"wrote {path}")
     return 0
 
@@ -244,17 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
-    p.add_argument("--tta", default="flip", help="none|flip|tencrop")
+    p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
     p.add_argument("--json", default=None, metavar="FILE", help="write results as JSON ('-' for stdout)")
     p.add_argument("--csv", default=None, metavar="FILE", help="write results as CSV ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")
     p.add_argument("--every-n", type=int, default=5, help="video: classify every n-th frame")
+    p.add_argument("--overwrite", action="store_true", help="replace existing annotated files, --json and --csv outputs")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("export", help="export a model to ONNX or TorchScript")
     p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt (default: the shipped model)")
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     p.add_argument("--out", required=True)
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     datasets = sub.add_parser("datasets", help="list the supported dataset formats, or inspect a dataset")
     datasets_sub = datasets.add_subparsers(dest="datasets_command")
     inspect_parser = datasets_sub.add_parser("inspect", help="recognise a dataset's format, count classes per split, list problems")

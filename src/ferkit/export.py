@@ -28,10 +28,14 @@ class _ProbabilityModel(nn.Module):
         return torch.softmax(self.model(x), dim=1)
 
 
-def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17) -> Path:
+def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17, overwrite: bool = False) -> Path:
     """Write ``checkpoint`` as ONNX (with a dynamic batch axis) or TorchScript; class names go in the metadata."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"export format must be one of {EXPORT_FORMATS}, got {fmt!r}")
+    if Path(out_path).is_dir():
+        raise ConfigError(f"--out {out_path} is a directory; give a file name such as {Path(out_path) / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
+    if Path(out_path).exists() and not overwrite:
+        raise ConfigError(f"{out_path} exists; pass --overwrite to replace it")
     loaded = load_model(checkpoint)
     wrapper = _ProbabilityModel(loaded.model).eval()
     example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)
@@ -77,7 +81,9 @@ class OnnxClassifier(nn.Module):
         except Exception as exc:
             raise CheckpointError(f"cannot load ONNX model {path}: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.class_names = tuple(meta.get("class_names", "").split(","))
+        if not meta.get("class_names"):
+            raise CheckpointError(f"{path} has no ferkit metadata (class_names); export it with `ferkit export` so labels are known")
+        self.class_names = tuple(meta["class_names"].split(","))
         self.in_chans = int(meta.get("in_chans", 1))
         self.image_size = int(meta.get("image_size", 48))
         self.path = path

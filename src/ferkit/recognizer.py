@@ -93,8 +93,13 @@ class Recognizer:
         device: str = "cpu",
         detector_options: dict[str, Any] | None = None,
     ) -> None:
+        from ferkit.devices import resolve_device
+        from ferkit.evaluate.predict import TTA_MODES
         from ferkit.train.checkpoint import load_model
 
+        if tta not in TTA_MODES:
+            raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+        device = str(resolve_device(device))
         if model is None:
             from ferkit.weights import default_model_path
 
@@ -150,7 +155,7 @@ class Recognizer:
                               self.class_names[best], float(probs[best]), {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
 
     def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
-                      annotated_path: str | Path | None = None) -> Iterator[ImagePrediction]:
+                      annotated_path: str | Path | None = None, overwrite: bool = False) -> Iterator[ImagePrediction]:
         """Per-frame predictions of a video file or camera index, smoothed over time per face track.
 
         With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
@@ -171,7 +176,7 @@ class Recognizer:
                 result = ImagePrediction(result.source, result.width, result.height, result.faces, index, round(timestamp, 3))
                 if annotated_path is not None:
                     if writer is None:
-                        writer = VideoWriter(annotated_path, fps=max(1.0, 25.0 / every_n), frame_size=(frame.shape[1], frame.shape[0]), overwrite=True)
+                        writer = VideoWriter(annotated_path, fps=max(1.0, 25.0 / every_n), frame_size=(frame.shape[1], frame.shape[0]), overwrite=overwrite)
                     writer.write(self.annotate(frame, result))
                 yield result
         finally:

@@ -2,8 +2,9 @@
 
 Online triplet mining (paper 002, ``MinedTripletCriterion``) needs several samples per class in a
 batch; a random batch from imbalanced FER2013 often has one "disgust" face or none. Classes are
-drawn uniformly by default, which is also paper 002's class-balanced ("weighted") sampling;
-``weighted=True`` draws them in proportion to their size instead (the natural class mix).
+drawn uniformly by default (``class_balanced=True``), which is paper 002's class-balanced
+("weighted") sampling; ``class_balanced=False`` draws the class slots with replacement in
+proportion to class size (the natural class mix: the paper's "without weighted sampling" ablation).
 
 PML's ``MPerClassSampler`` does the same job as a torch ``Sampler``, but it draws from the global
 RNG; ferkit's batch builders take the run's ``numpy.random.Generator`` so epochs are reproducible.
@@ -24,14 +25,14 @@ class PKBatches:
     """Batches of ``P = batch_size // samples_per_class`` class slots x ``K = samples_per_class`` samples.
 
     Only classes present in ``labels`` are drawn. Within a batch the P slots are distinct classes
-    while P <= number of classes; with more slots than classes, ``weighted=False`` gives every
-    class the same number of slots (the remainder drawn at random) and ``weighted=True`` draws the
-    slots with replacement. A class with fewer samples than it has places in the batch is drawn
+    while P <= number of classes; with more slots than classes every class gets the same number of
+    slots (the remainder drawn at random). With ``class_balanced=False`` the slots are drawn with
+    replacement in proportion to class size, so large classes fill most of the batch. A class with fewer samples than it has places in the batch is drawn
     with replacement. An epoch has ``max(1, len(labels) // batch_size)`` batches of P*K indices,
     grouped by class.
     """
 
-    def __init__(self, labels: np.ndarray, batch_size: int, *, samples_per_class: int = 4, weighted: bool = False) -> None:
+    def __init__(self, labels: np.ndarray, batch_size: int, *, samples_per_class: int = 4, class_balanced: bool = True) -> None:
         labels = np.asarray(labels)
         if samples_per_class < 1:
             raise ConfigError(f"samples_per_class must be >= 1, got {samples_per_class}")
@@ -43,8 +44,8 @@ class PKBatches:
         if len(self.classes) < 2:
             raise ConfigError(f"P x K batches need at least 2 classes in the training labels, found {len(self.classes)}")
         self.members = [np.flatnonzero(labels == c) for c in self.classes]
-        self.weighted = weighted
-        self.class_probs = counts / counts.sum() if weighted else np.full(len(self.classes), 1.0 / len(self.classes))
+        self.class_balanced = class_balanced
+        self.class_probs = np.full(len(self.classes), 1.0 / len(self.classes)) if class_balanced else counts / counts.sum()
         self.n = len(labels)
         self.batch_size = self.p * self.k
 
@@ -54,10 +55,10 @@ class PKBatches:
     def _class_slots(self, rng: np.random.Generator) -> np.ndarray:
         """How many K-sample slots each class gets in one batch: (num_classes,) int, summing to P."""
         n_classes = len(self.classes)
-        if self.p <= n_classes:
-            chosen = rng.choice(n_classes, size=self.p, replace=False, p=self.class_probs)
-        elif self.weighted:
+        if not self.class_balanced:
             chosen = rng.choice(n_classes, size=self.p, replace=True, p=self.class_probs)
+        elif self.p <= n_classes:
+            chosen = rng.choice(n_classes, size=self.p, replace=False)
         else:
             full, rest = divmod(self.p, n_classes)
             chosen = np.concatenate([np.repeat(np.arange(n_classes), full), rng.choice(n_classes, size=rest, replace=False)])

@@ -141,9 +141,14 @@ def _imagefolder_splits(path: Path, protocol: str, seed: int) -> list[Experiment
     data = load_image_folder(path)
     from sklearn.model_selection import train_test_split
 
+    counts = data.class_counts()
+    small = [name for name, n in counts.items() if n < 5]
+    if small:
+        raise DatasetError(f"{path}: classes {small} have fewer than 5 images, too few for a stratified 80/10/10 split; "
+                           f"add images or provide train/ and test/ folders")
     idx = np.arange(len(data))
-    train_idx, rest = train_test_split(idx, test_size=0.2, random_state=seed, stratify=data.labels if len(data) >= 20 else None)
-    val_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=seed)
+    train_idx, rest = train_test_split(idx, test_size=0.2, random_state=seed, stratify=data.labels)
+    val_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=seed, stratify=data.labels[rest] if np.bincount(data.labels[rest]).min(initial=2) >= 2 else None)
     return [ExperimentSplit("holdout", data.subset(train_idx), data.subset(val_idx), data.subset(test_idx))]
 
 

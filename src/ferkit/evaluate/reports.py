@@ -36,7 +36,7 @@ def evaluate_model(
     result.update({
         "dataset": dataset.name, "checkpoint": str(loaded.path), "model": loaded.model_name, "tta": tta,
         "recipe": loaded.recipe.get("name"), "recipe_version": loaded.recipe.get("version"),
-        "inference_seconds": seconds, "device": device,
+        "inference_seconds": seconds, "device": str(device),
     })
     if out_dir is not None:
         tag = tag or dataset.name.replace("/", "_")

@@ -48,12 +48,15 @@ class LoadedModel:
     model_name: str
     recipe: dict[str, Any]
     path: Path
+    split: str | None = None  # what it was trained on, e.g. "fold3", "random800", "fer2013"
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the network of a checkpoint in eval mode (fp16 weights are cast back to fp32)."""
+    from ferkit.devices import resolve_device
     from ferkit.models import build_model
 
+    device = resolve_device(device)
     payload = load_checkpoint(path)
     model = build_model(payload["model_name"], num_classes=len(payload["class_names"]), in_chans=payload["in_chans"], **payload["model_kwargs"])
     state = {k: v.float() if torch.is_floating_point(v) else v for k, v in payload["model"].items()}
@@ -62,4 +65,5 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit model {payload['model_name']!r}: {str(exc)[:300]}") from None
     model.to(device).eval()
-    return LoadedModel(model, tuple(payload["class_names"]), int(payload["in_chans"]), int(payload["image_size"]), payload["model_name"], payload.get("recipe", {}), Path(path))
+    return LoadedModel(model, tuple(payload["class_names"]), int(payload["in_chans"]), int(payload["image_size"]), payload["model_name"],
+                       payload.get("recipe", {}), Path(path), payload.get("split"))

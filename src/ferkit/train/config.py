@@ -79,6 +79,24 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "plateau", "step", "none")
 
 
+SELECT_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+SCHEDULE_OPTIONS = {"onecycle": ("pct_start",), "cosine": ("eta_min",), "step": ("step_epochs", "gamma"), "plateau": ("factor", "patience"), "none": ()}
+
+
+def validate_augment(aug: AugmentConfig) -> None:
+    for name in ("rotation_deg", "brightness", "contrast", "erasing_p", "occlusion_p"):
+        if getattr(aug, name) < 0:
+            raise ConfigError(f"augment.{name} must be >= 0, got {getattr(aug, name)}")
+    if not 0 <= aug.scale < 1 or not 0 <= aug.translate < 1:
+        raise ConfigError(f"augment.scale and augment.translate must be in [0, 1), got {aug.scale} and {aug.translate}")
+    if aug.erasing_p > 1 or aug.occlusion_p > 1:
+        raise ConfigError("augment.erasing_p and augment.occlusion_p are probabilities in [0, 1]")
+    for name in ("erasing_area", "occlusion_ratio"):
+        value = tuple(getattr(aug, name))
+        if len(value) != 2 or not 0 < value[0] <= value[1] < 1:
+            raise ConfigError(f"augment.{name} must be (low, high) with 0 < low <= high < 1, got {value}")
+
+
 def validate_recipe(recipe: Recipe) -> Recipe:
     if recipe.optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {recipe.optimizer!r}")
@@ -86,6 +104,14 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"schedule must be one of {SCHEDULES}, got {recipe.schedule!r}")
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
         raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
+    if recipe.select_metric not in SELECT_METRICS:
+        raise ConfigError(f"select_metric must be one of {SELECT_METRICS}, got {recipe.select_metric!r}")
+    if recipe.val_tta not in ("none", "flip", "tencrop"):
+        raise ConfigError(f"val_tta must be none, flip or tencrop, got {recipe.val_tta!r}")
+    unknown = set(recipe.schedule_kwargs) - set(SCHEDULE_OPTIONS[recipe.schedule])
+    if unknown:
+        raise ConfigError(f"schedule_kwargs {sorted(unknown)} are not options of schedule {recipe.schedule!r}; valid: {list(SCHEDULE_OPTIONS[recipe.schedule])}")
+    validate_augment(recipe.augment)
     if recipe.val_classifier not in ("head", "nearest_centroid"):
         raise ConfigError(f"val_classifier must be 'head' or 'nearest_centroid', got {recipe.val_classifier!r}")
     if recipe.in_chans not in (1, 3):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ferkit.data.batching import build_batches
+from ferkit.devices import device_description, resolve_device
 from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import ConfigError
 from ferkit.evaluate.metrics import classification_metrics
@@ -38,23 +39,8 @@ class TrainResult:
     best_epoch: int
     best_val: float | None
     wall_time_s: float
-    device: str
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    return torch.device(device)
-
-
-def device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device: str  # human-readable, e.g. "NVIDIA H100 80GB HBM3" or "cpu (x86_64, 2 threads)"
+    torch_device: torch.device
 
 
 def build_optimizer(recipe: Recipe, model: torch.nn.Module, criterion: torch.nn.Module) -> torch.optim.Optimizer:
@@ -103,6 +89,26 @@ def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.n
     return (val_emb @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1).numpy()
 
 
+def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSplit, path: Path) -> None:
+    """Refuse to resume a run with another recipe or split. Only ``epochs`` may grow, and only
+    where the schedule does not depend on the total number of steps (step, plateau, none)."""
+    current = recipe.to_dict()
+    defaults = Recipe(name="").to_dict()
+    # Fields added to Recipe after a run started are compared at their default value.
+    saved = {k: state.get("recipe", {}).get(k, defaults[k]) for k in current}
+    if saved.get("epochs") != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
+        raise ConfigError(f"{path} was trained for {saved.get('epochs')} epochs with a {recipe.schedule} schedule over all of them; "
+                          f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
+    saved.pop("epochs", None)
+    current.pop("epochs")
+    saved_json, current_json = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
+    if saved_json != current_json:
+        changed = sorted(k for k in set(saved_json) | set(current_json) if saved_json.get(k) != current_json.get(k))
+        raise ConfigError(f"{path} was trained with a different recipe (fields {changed} differ); resume with the same recipe or use another --out")
+    if state.get("split") != split.name or state.get("train_size") != len(split.train):
+        raise ConfigError(f"{path} was trained on {state.get('split')} ({state.get('train_size')} images), not {split.name} ({len(split.train)})")
+
+
 def train(
     recipe: Recipe,
     split: ExperimentSplit,
@@ -126,11 +132,12 @@ def train(
     last_path, best_path, log_path = out / "last.pt", out / "best.pt", out / "metrics.jsonl"
     if last_path.exists() and not resume:
         raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+    if recipe.schedule == "plateau" and split.val is None:
+        raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     log(f"recipe {recipe.tag} on {split.name} ({len(split.train)} train, {len(split.val) if split.val else 0} val) device {device_description(dev)}")
     log(recipe.to_json())
-    atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
 
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
@@ -174,16 +181,22 @@ def train(
     start_epoch, best_val, best_epoch = 0, None, 0
     if resume and last_path.exists():
         state = load_checkpoint(last_path, map_location=dev)
+        check_resumable(state, recipe, split, last_path)
         model.load_state_dict(state["model"])
         criterion.load_state_dict(state["criterion"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         rng.bit_generator.state = state["numpy_rng"]
-        gen.set_state(state["torch_gen"].cpu() if dev.type == "cpu" else state["torch_gen"])
+        gen.set_state(state["torch_gen"].cpu())  # Generator.set_state takes a CPU ByteTensor, whatever the device
+        if "torch_rng" in state:  # dropout and other global draws continue where they stopped
+            torch.set_rng_state(state["torch_rng"].cpu())
+            if dev.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
         start_epoch, best_val, best_epoch, history = state["epoch"], state["best_val"], state["best_epoch"], state["history"]
         log(f"resumed from {last_path} at epoch {start_epoch}")
 
+    atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
     amp = recipe.amp and dev.type == "cuda"
     meta = {
         "model_name": recipe.model, "model_kwargs": recipe.model_kwargs, "in_chans": recipe.in_chans,
@@ -213,7 +226,7 @@ def train(
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
                 embeddings, logits = model.forward_both(x)
             if soft_targets is not None:
-                loss, parts = criterion.soft(logits, soft_targets[idx_t])
+                loss, parts = criterion.soft(logits.float(), soft_targets[idx_t])
             else:
                 loss, parts = criterion(embeddings.float(), logits.float(), y)
             aux = getattr(getattr(model, "backbone", None), "auxiliary_losses", None)
@@ -261,15 +274,17 @@ def train(
         if scheduler is not None and not per_batch and recipe.schedule != "plateau":
             scheduler.step()
         history.append(row)
-        with open(log_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
         if improved:
             save_checkpoint(best_path, {**meta, "model": model.state_dict(), "epoch": epoch + 1, "val_metric": best_val, "selected_on": "val" if split.val is not None else "last_epoch"})
         save_checkpoint(last_path, {
             **meta, "model": model.state_dict(), "criterion": criterion.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None, "numpy_rng": rng.bit_generator.state,
-            "torch_gen": gen.get_state(), "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch, "history": history,
+            "torch_gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
+            "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch, "history": history,
         })
+        # The log is rewritten from the checkpointed history, so a crash never leaves duplicate rows.
+        atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in history))
         val_text = f" val {row['val_accuracy']:.4f}" if "val_accuracy" in row else ""
         log(f"epoch {epoch + 1}/{recipe.epochs} loss {row['train_loss']:.4f} train_acc {row['train_accuracy']:.4f}{val_text} ({row['epoch_time_s']:.1f}s, {row['images_per_s']:.0f} img/s)")
     wall = time.perf_counter() - t0
@@ -281,4 +296,4 @@ def train(
         "recipe": recipe.tag, "split": split.name, "best_epoch": best_epoch, "best_val": best_val, "select_metric": recipe.select_metric,
         "wall_time_s": wall, "device": device_description(dev), "epochs": recipe.epochs,
     })
-    return TrainResult(out, best_path, last_path, history, best_epoch, best_val, wall, device_description(dev))
+    return TrainResult(out, best_path, last_path, history, best_epoch, best_val, wall, device_description(dev), dev)

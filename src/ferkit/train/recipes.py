@@ -96,7 +96,7 @@ EMBED_FER = register_recipe(Recipe(
 ))
 register_recipe(dataclasses.replace(
     EMBED_FER, name="fer2013-embed-triplet-noweight", description="Paper 002 ablation: as fer2013-embed-triplet without weighted (class-balanced) sampling",
-    sampler_kwargs={"samples_per_class": 16, "weighted": True},
+    sampler_kwargs={"samples_per_class": 16, "class_balanced": False},
 ))
 
 # --- Paper 003 (occlusion-aware double channel), issue 5. ---
