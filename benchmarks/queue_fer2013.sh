@@ -5,20 +5,23 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 FER=${FER:-fer2013:../shared/data/fer2013}
 # Two threads when this is the only benchmark running, one when the CK+ queue shares the 2 cores.
+# FROM=<text>: skip the steps before the first one whose command contains <text> (to restart a queue).
 run() {
+  if [ -n "${FROM:-}" ]; then case "$*" in *"$FROM"*) FROM="" ;; *) echo "== skip $*"; return 0 ;; esac; fi
   if pgrep -f queue_ckplus.sh >/dev/null; then export OMP_NUM_THREADS=1; else export OMP_NUM_THREADS=2; fi
   echo "== $(date -u +%H:%M) threads=$OMP_NUM_THREADS $*"; "$@" || echo "FAILED: $*"
 }
-# Issue 2: score the modified ResNet-18 CE baseline trained by `ferkit train` (runs/fer2013-ce-modres18)
+# Issue 2: the modified ResNet-18 CE baseline (also stage 1 of the default model)
 run $PY benchmarks/run_recipe.py fer2013-ce-modres18-v1 --data "$FER" --name fer2013-ce-modres18
-# Issue 7 / 2: the default model (selected on PublicTest), clean and occluded PrivateTest
+# Issue 7: default-model candidates trained with synthetic occluders: one stage (v1), two stages (v2)
 run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v1 --data "$FER"
+run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v2 --data "$FER"
 # Issue 3: TL-STN on FER2013
 run $PY benchmarks/run_recipe.py fer2013-tlstn-v1 --data "$FER"
-# Issue 5: double-channel occlusion-aware network, then the sweeps over the three FER2013 models
+# Issue 5: double-channel occlusion-aware network, then the sweeps over the FER2013 models
 run $PY benchmarks/run_recipe.py fer2013-occnet-double-v1 --data "$FER"
 run $PY benchmarks/occlusion_sweeps.py --data "$FER" --model baseline=runs/fer2013-ce-modres18/best.pt \
-    --model default=runs/fer2013-default-modres18-occ-v1/best.pt --model double_channel=runs/fer2013-occnet-double-v1/best.pt
+    --model default_v2=runs/fer2013-default-modres18-occ-v2/best.pt --model double_channel=runs/fer2013-occnet-double-v1/best.pt
 # Issue 4: triplet embeddings + classifiers, with the CE baseline's embeddings as the "no triplet" ablation
 run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v1 --data "$FER" --curve-every 2 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
 # Issue 6: losses at one budget

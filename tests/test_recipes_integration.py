@@ -18,7 +18,7 @@ from ferkit.train.recipes import get_recipe, list_recipes
 def test_recipe_runs_one_epoch_on_tiny_data(name, tmp_path):
     data = tiny_dataset(n_per_class=6)
     recipe = get_recipe(name)
-    small = {"epochs": 1, "batch_size": min(recipe.batch_size, 8 if recipe.sampler in ("triplet", "pairs") else 16)}
+    small = {"epochs": 1, "batch_size": min(recipe.batch_size, 8 if recipe.sampler in ("triplet", "pairs") else 16), "init_weights": None}
     if recipe.sampler == "pk":
         small["sampler_kwargs"] = {**recipe.sampler_kwargs, "samples_per_class": 4}
     if recipe.sampler == "triplet":

@@ -89,6 +89,16 @@ def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.n
     return (val_emb @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1).numpy()
 
 
+def source_class_names(path: str) -> tuple[str, ...] | None:
+    """Label set of a ferkit checkpoint used as initial weights (None for plain backbone weights)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return None  # load_init_weights has already reported unreadable files
+    names = payload.get("class_names") if isinstance(payload, dict) else None
+    return tuple(names) if names else None
+
+
 def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSplit, path: Path) -> None:
     """Refuse to resume a run with another recipe or split. Only ``epochs`` may grow, and only
     where the schedule does not depend on the total number of steps (step, plateau, none)."""
@@ -151,7 +161,8 @@ def train(
         from ferkit.train.transfer import load_init_weights
 
         log(load_init_weights(model, recipe.init_weights).summary())
-        model.reset_classifier(num_classes)  # the source task's classes are not the target's, even when their number matches
+        if source_class_names(recipe.init_weights) != train_set.class_names:
+            model.reset_classifier(num_classes)  # the source task's classes are not the target's, even when their number matches
     if recipe.freeze_stages:
         from ferkit.train.transfer import freeze_stages
 

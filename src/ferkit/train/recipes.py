@@ -144,3 +144,12 @@ register_recipe(Recipe(
     epochs=20, batch_size=128, optimizer="sgd", lr=0.05, weight_decay=5e-4, schedule="onecycle",
     augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
 ))
+register_recipe(Recipe(
+    name="fer2013-default-modres18-occ", version=2,
+    description="Default model, two stages: starts from fer2013-ce-modres18-v1 (15 epochs, clean) and continues 10 epochs with "
+                "synthetic occluders on 40% of faces and random erasing 0.25, AdamW 5e-4 cosine; CE + label smoothing",
+    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", loss_kwargs={"label_smoothing": 0.1},
+    epochs=10, batch_size=128, optimizer="adamw", lr=5e-4, weight_decay=0.01, schedule="cosine",
+    augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
+    init_weights="runs/fer2013-ce-modres18/best.pt",
+))
