@@ -63,3 +63,30 @@ def test_evaluate_occluded_copy_export_and_datasets_commands(tmp_path, capsys):
     assert "rafdb" in capsys.readouterr().out
     assert main(["datasets", "inspect", str(data)]) == 0
     assert "PrivateTest" in capsys.readouterr().out
+
+
+def test_evaluate_uses_the_checkpoints_own_fold_and_refuses_another(tmp_path, capsys):
+    ck = write_ckplus(tmp_path / "ck", subjects=12)
+    out = tmp_path / "ck-run"
+    main(["train", "--recipe", "tiny-smoke-v1", "--data", f"ckplus48:{ck}", "--out", str(out), "--quiet", "--set", "epochs=1",
+          "--protocol", "kfold10", "--fold", "3", "--no-test"])
+    checkpoint = str(out / "fold3" / "best.pt")
+    assert main(["evaluate", checkpoint, "--data", f"ckplus48:{ck}", "--out", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "ckplus48_fold3_test.json").exists()
+    assert main(["evaluate", checkpoint, "--data", f"ckplus48:{ck}", "--fold", "0"]) == 2
+    assert "trained on fold 3" in capsys.readouterr().err
+
+
+def test_outputs_are_not_silently_overwritten(tmp_path, capsys):
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    out = tmp_path / "run"
+    main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--set", "epochs=1", "--no-test"])
+    target = tmp_path / "m.onnx"
+    assert main(["export", str(out / "best.pt"), "--out", str(target)]) == 0
+    assert main(["export", str(out / "best.pt"), "--out", str(target)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["export", str(out / "best.pt"), "--out", str(target), "--overwrite"]) == 0
+    existing = tmp_path / "res.json"
+    existing.write_text("{}")
+    assert main(["predict", str(data / "test" / "happy"), "--detector", "none", "--model", str(out / "best.pt"), "--json", str(existing)]) == 2
+    assert existing.read_text() == "{}"

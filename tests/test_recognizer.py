@@ -129,3 +129,24 @@ def test_shipped_default_model_predicts_offline():
         pytest.skip(str(exc))
     result = Recognizer().predict(EXAMPLES / "astronaut.jpg")
     assert len(result.faces) == 1 and result.faces[0].label in Recognizer().class_names
+
+
+def test_onnx_without_ferkit_metadata_is_refused(tmp_path):
+    import onnx
+    from ferkit.errors import CheckpointError
+    from ferkit.export import OnnxClassifier
+
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["input"], ["probabilities"])], "g",
+                                   [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 7])],
+                                   [onnx.helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, [1, 7])])
+    path = tmp_path / "foreign.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(CheckpointError, match="metadata"):
+        OnnxClassifier(path)
+
+
+def test_bad_tta_is_refused_at_construction(tiny_checkpoint):
+    from ferkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tta"):
+        Recognizer(tiny_checkpoint, tta="flp")
