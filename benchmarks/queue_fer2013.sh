@@ -16,8 +16,9 @@ run $PY benchmarks/run_recipe.py fer2013-ce-modres18-v1 --data "$FER" --name fer
 # Issue 7: default-model candidates trained with synthetic occluders: one stage (v1), two stages (v2)
 run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v1 --data "$FER"
 run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v2 --data "$FER"
-# Issue 3: TL-STN on FER2013
-run $PY benchmarks/run_recipe.py fer2013-tlstn-v1 --data "$FER"
+# Issue 3: TL-STN on FER2013 (v1, with the STN at the full learning rate, stayed at the majority class and was
+# stopped after 3 epochs; v2 gives the localization network 0.1x the learning rate)
+run $PY benchmarks/run_recipe.py fer2013-tlstn-v2 --data "$FER"
 # Issue 5: double-channel occlusion-aware network, then the sweeps over the FER2013 models
 run $PY benchmarks/run_recipe.py fer2013-occnet-double-v1 --data "$FER"
 run $PY benchmarks/occlusion_sweeps.py --data "$FER" --model baseline=runs/fer2013-ce-modres18/best.pt \

@@ -85,7 +85,8 @@ def ck_table(names: list[tuple[str, str, str | None]], erased: bool = False) -> 
 
 def block_fer_baselines() -> str:
     return fer_table([("Modified ResNet-18, CE", "fer2013-ce-modres18"), ("ResNet-18, CE", "fer2013-ce-resnet18-v1"),
-                      ("Default model: modified ResNet-18, CE, occlusion augmentation", "fer2013-default-modres18-occ-v1")])
+                      ("Default candidate 1: modified ResNet-18, CE, occluders, one stage", "fer2013-default-modres18-occ-v1"),
+                      ("Default candidate 2: stage 1 above, then 10 epochs with occluders", "fer2013-default-modres18-occ-v2")])
 
 
 def block_ck_baselines() -> str:
@@ -93,16 +94,19 @@ def block_ck_baselines() -> str:
 
 
 def block_tlstn_table2() -> str:
-    rows = []
-    for protocol in ("random800", "kfold10"):
-        rows += [("STN + ResNet-18, CE", f"ckplus-stn-resnet18-ce-v1__{protocol}", "96.87"),
-                 ("STN + modified ResNet-18, CE", f"ckplus-tlstn-ce-v1__{protocol}", "98.96"),
-                 ("TL-STN: STN + modified ResNet-18, triplet", f"ckplus-tlstn-triplet-v1__{protocol}", "99.41")]
+    rows = [("STN + ResNet-18, CE", "ckplus-stn-resnet18-ce-v1__random800", "96.87"),
+            ("STN + modified ResNet-18, CE; STN at full lr", "ckplus-tlstn-ce-v1__random800", "98.96"),
+            ("STN + modified ResNet-18, CE; STN at 0.1x lr", "ckplus-tlstn-ce-v2__random800", "98.96"),
+            ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__random800", "99.41"),
+            ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__random800", "99.41"),
+            ("STN + modified ResNet-18, CE; STN at 0.1x lr", "ckplus-tlstn-ce-v2__kfold10", "–"),
+            ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__kfold10", "–"),
+            ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__kfold10", "–")]
     return ck_table(rows, erased=True)
 
 
 def block_tlstn_fer() -> str:
-    table = fer_table([("TL-STN: STN + modified ResNet-18 + triplet (paper 73.31)", "fer2013-tlstn-v1"),
+    table = fer_table([("TL-STN: STN + modified ResNet-18 + triplet, STN at 0.1x lr (paper 73.31)", "fer2013-tlstn-v2"),
                        ("STN + ResNet-18 + triplet (paper 72.30)", "fer2013-stn-resnet18-tl-v1")])
     return table
 
@@ -124,14 +128,15 @@ def block_embeddings() -> str:
 
 
 def block_occlusion_ck() -> str:
-    return ck_table([("Plain modified ResNet-18, CE, occlusion-augmented", "ckplus-ce-modres18-occ-v1__kfold10", "ResNet50: 92.12 / 88.16"),
-                     ("Single-channel occlusion-aware", "ckplus-occnet-single-v1__kfold10", "96.58 / 92.69"),
-                     ("Double-channel occlusion-aware", "ckplus-occnet-double-v1__kfold10", "97.36 / 93.21")])
+    return ck_table([("Plain modified ResNet-18, CE, occlusion-augmented", "ckplus-ce-modres18-occ-v2__kfold10", "ResNet50: 92.12 / 88.16"),
+                     ("Single-channel occlusion-aware", "ckplus-occnet-single-v2__kfold10", "96.58 / 92.69"),
+                     ("Double-channel occlusion-aware", "ckplus-occnet-double-v2__kfold10", "97.36 / 93.21")])
 
 
 def block_occlusion_fer() -> str:
     return fer_table([("Modified ResNet-18, CE (no occlusion augmentation)", "fer2013-ce-modres18"),
-                      ("Modified ResNet-18, CE, occlusion-augmented (default)", "fer2013-default-modres18-occ-v1"),
+                      ("Modified ResNet-18, CE, occlusion-augmented, one stage", "fer2013-default-modres18-occ-v1"),
+                      ("Modified ResNet-18, CE, then occlusion-augmented (two stages)", "fer2013-default-modres18-occ-v2"),
                       ("Double-channel occlusion-aware", "fer2013-occnet-double-v1")])
 
 

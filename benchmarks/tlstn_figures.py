@@ -1,7 +1,7 @@
 """Paper 000 Figure 3 (t-SNE: cross-entropy vs triplet, clean vs occluded) and an STN input/output grid.
 
     python benchmarks/tlstn_figures.py --data ckplus48:../shared/data/ckplus48 \
-        --ce runs/ckplus-tlstn-ce-v1__random800/best.pt --triplet runs/ckplus-tlstn-triplet-v1__random800/best.pt
+        --ce runs/ckplus-tlstn-ce-v2__random800/best.pt --triplet runs/ckplus-tlstn-triplet-v2__random800/best.pt
 
 Embeddings of the test split of the given protocol (default random800, the papers' split), clean
 and randomly erased (p = 1 so every image is erased, fixed seed).
@@ -30,8 +30,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="ckplus48:" + str(REPO.parent / "shared" / "data" / "ckplus48"))
     parser.add_argument("--protocol", default="random800")
-    parser.add_argument("--ce", default=str(REPO / "runs" / "ckplus-tlstn-ce-v1__random800" / "best.pt"))
-    parser.add_argument("--triplet", default=str(REPO / "runs" / "ckplus-tlstn-triplet-v1__random800" / "best.pt"))
+    parser.add_argument("--ce", default=str(REPO / "runs" / "ckplus-tlstn-ce-v2__random800" / "best.pt"))
+    parser.add_argument("--triplet", default=str(REPO / "runs" / "ckplus-tlstn-triplet-v2__random800" / "best.pt"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "tlstn_figures"))
     args = parser.parse_args()
     test = load_split(args.data, "test", protocol=args.protocol)

@@ -63,6 +63,7 @@ class Recipe:
     init_weights: str | None = None  # stage-2 transfer: a ferkit checkpoint or backbone weights on disk
     freeze_stages: int = 0  # freeze the stem and this many residual stages (0..4)
     backbone_lr_mult: float = 1.0  # backbone lr = lr * this; head/embedding at lr
+    input_transform_lr_mult: float = 1.0  # lr multiplier for the STN's localization network (unstable at the full lr)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

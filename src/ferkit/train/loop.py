@@ -50,6 +50,12 @@ def build_optimizer(recipe: Recipe, model: torch.nn.Module, criterion: torch.nn.
         groups: list[dict[str, Any]] = param_groups(model, lr=recipe.lr, backbone_lr_mult=recipe.backbone_lr_mult)
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    transform = getattr(model, "input_transform", None)
+    if transform is not None and recipe.input_transform_lr_mult != 1.0:  # the STN learns slower than the network it feeds
+        own = {id(p) for p in transform.parameters()}
+        for group in groups:
+            group["params"] = [p for p in group["params"] if id(p) not in own]
+        groups.append({"params": [p for p in transform.parameters() if p.requires_grad], "lr": recipe.lr * recipe.input_transform_lr_mult})
     criterion_params = [p for p in criterion.parameters() if p.requires_grad]
     if criterion_params:  # e.g. class centres, with their own learning rate
         groups.append({"params": criterion_params, "lr": getattr(criterion, "param_lr", None) or recipe.lr, "weight_decay": 0.0})

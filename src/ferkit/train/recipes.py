@@ -43,11 +43,6 @@ register_recipe(dataclasses.replace(
     CE_MODRES18, name="ckplus-ce-modres18", description="Modified ResNet-18 on CK+48 folds, cross-entropy",
     epochs=40, batch_size=64, lr=0.05, protocol="kfold10",
 ))
-register_recipe(dataclasses.replace(
-    CE_MODRES18, name="fer2013-ce-modres18-occ",
-    description="Modified ResNet-18, cross-entropy, random erasing + synthetic occluders (sunglasses, masks, hands...)",
-    augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4),
-))
 register_recipe(Recipe(
     name="tiny-smoke", version=1, description="Seconds-long run for tests and smoke checks",
     model="modified_resnet18", epochs=2, batch_size=16, optimizer="adam", lr=1e-3, schedule="none",
@@ -153,3 +148,27 @@ register_recipe(Recipe(
     augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
     init_weights="runs/fer2013-ce-modres18/best.pt",
 ))
+
+# Paper 003 on CK+ at a CPU budget: the paper's SGD 0.01 with step decay did not train in 10 epochs
+# from scratch (v1: first five folds 31-42%), so v2 uses SGD one-cycle with peak 0.05 for 20 epochs.
+OCC_SINGLE_CK2 = register_recipe(dataclasses.replace(
+    OCC_SINGLE_CK, version=2, description=OCC_SINGLE_CK.description.replace("SGD 0.01 step decay", "SGD one-cycle 0.05, 20 epochs"),
+    epochs=20, lr=0.05, schedule="onecycle", schedule_kwargs={},
+))
+register_recipe(dataclasses.replace(
+    OCC_SINGLE_CK2, name="ckplus-occnet-double",
+    description="Paper 003 double channel (Siamese): reference/sample pairs, L = 2 * contrastive + CE1 + CE2, SGD one-cycle 0.05, 20 epochs",
+    loss="siamese", loss_kwargs={"margin": 1.0, "contrastive_weight": 2.0}, sampler="pairs", batch_size=16,
+))
+register_recipe(dataclasses.replace(
+    OCC_SINGLE_CK2, name="ckplus-ce-modres18-occ",
+    description="Paper 003 baseline: plain modified ResNet-18, cross-entropy, OCC-CK+ training, SGD one-cycle 0.05, 20 epochs",
+    model="modified_resnet18", model_kwargs={},
+))
+
+# TL-STN v2: with the localization network at the full Adam lr, STN + modified ResNet-18 stayed at the
+# majority class (CK+ CE on the random split: 41%; FER2013: 25% after 3 epochs). The usual remedy for
+# unstable spatial transformers is a smaller learning rate for the localization network: 0.1x here.
+register_recipe(dataclasses.replace(RECIPES["ckplus-tlstn-ce-v1"], version=2, input_transform_lr_mult=0.1))
+register_recipe(dataclasses.replace(RECIPES["ckplus-tlstn-triplet-v1"], version=2, input_transform_lr_mult=0.1))
+register_recipe(dataclasses.replace(TLSTN_FER, version=2, input_transform_lr_mult=0.1))
