@@ -182,7 +182,21 @@ def block_losses() -> str:
 
 
 def block_transfer() -> str:
-    return ck_table([("From scratch", "ckplus-ce-modres18-v1__kfold10", None), ("FER2013-pretrained, fine-tuned", "ckplus-transfer-fer2013__kfold10", None)])
+    import numpy as np
+
+    tr, scratch = load("ckplus-transfer-fer2013__kfold10"), load("ckplus-ce-modres18-v1__kfold10")
+    if tr is None or scratch is None:
+        return "Not run in this session (command below)."
+    folds = {f["split"] for f in tr["folds"]}
+    lines = ["| Start | Folds | Clean test | OCC test (half occluded) | All occluded | Wall time |", "|---|---|---|---|---|---|"]
+    for label, r in (("From scratch (`ckplus-ce-modres18-v1`)", scratch), ("FER2013 CE model (`fer2013-ce-modres18-v1`), fine-tuned", tr)):
+        rows = [f for f in r["folds"] if f["split"] in folds]
+        cells = []
+        for key in ("clean_none", "occ_half_none", "occ_all_none"):
+            accs = [f["test"][key]["accuracy"] for f in rows]
+            cells.append(f"{100 * np.mean(accs):.2f} ± {100 * np.std(accs):.2f}")
+        lines.append(f"| {label} | {', '.join(sorted(folds))} | " + " | ".join(cells) + f" | {minutes(r)} |")
+    return "\n".join(lines)
 
 
 def block_speed() -> str:
