@@ -51,14 +51,9 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     import cv2
 
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise ImageReadError(f"image file not found: {path}")
-        data = np.fromfile(path, dtype=np.uint8)
-        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if decoded is None:
-            raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
-        return decoded
+        from ferkit.data.image_io import decode_file
+
+        return decode_file(image, cv2.IMREAD_COLOR)
     if type(image).__module__.startswith("PIL."):
         return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
     if isinstance(image, np.ndarray):

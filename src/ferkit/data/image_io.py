@@ -15,6 +15,20 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def decode_file(path: str | Path, flags: int) -> np.ndarray:
+    """Decode an image file with OpenCV ``flags``; a missing or undecodable file is an ImageReadError naming it."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, flags) if data.size else None
+    if image is None:
+        raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
+    return image
+
+
 def read_gray(path: str | Path, size: tuple[int, int] | None = None, *, require_size: bool = False) -> np.ndarray:
     """Decode ``path`` to a (H, W) uint8 grayscale array.
 
@@ -24,12 +38,7 @@ def read_gray(path: str | Path, size: tuple[int, int] | None = None, *, require_
     import cv2
 
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"image file not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
+    image = decode_file(path, cv2.IMREAD_UNCHANGED)
     if image.ndim == 3:
         if image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
