@@ -169,16 +169,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             result = recognizer.predict(path, require_face=True)
             results.append(result)
             if annotated_dir is not None:
-                import cv2
-
                 annotated_dir.mkdir(parents=True, exist_ok=True)
                 target = annotated_dir / f"{path.stem}_annotated.png"
                 if target.exists() and not args.overwrite:
                     raise FerkitError(f"{target} exists; pass --overwrite to replace it")
-                ok, buf = cv2.imencode(".png", recognizer.annotate(path, result))
-                from ferkit.io_utils import atomic_write
+                from ferkit.io_utils import atomic_write_png
 
-                atomic_write(target, lambda tmp: tmp.write_bytes(buf.tobytes()))
+                atomic_write_png(target, recognizer.annotate(path, result))
         except FerkitError as exc:
             errors.append({"file": str(path), "error": str(exc)})
             print(f"ferkit predict: {path}: {exc}", file=sys.stderr)

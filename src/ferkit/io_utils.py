@@ -47,3 +47,13 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def atomic_write_png(path: str | os.PathLike, image: "np.ndarray") -> Path:  # noqa: F821
+    """Encode an OpenCV image (BGR or gray uint8) as PNG and write it atomically."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data.tobytes()))

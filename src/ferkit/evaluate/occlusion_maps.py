@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ferkit.errors import ConfigError
-from ferkit.io_utils import atomic_write
+from ferkit.io_utils import atomic_write_png
 
 
 def overlay_occlusion_map(image: np.ndarray, occlusion_map: np.ndarray, *, size: int = 144, opacity: float = 0.45) -> np.ndarray:
@@ -59,10 +59,4 @@ def occlusion_overlay_grid(
         canvas[y : y + size, x + size + pad : x + cell_w] = overlay_occlusion_map(image, occ, size=size, opacity=opacity)
     bgr = np.ascontiguousarray(canvas[..., ::-1])
 
-    def write(tmp: Path) -> None:
-        ok, data = cv2.imencode(".png", bgr)
-        if not ok:
-            raise OSError(f"could not encode {out_path} as PNG")
-        tmp.write_bytes(data.tobytes())
-
-    return atomic_write(out_path, write)
+    return atomic_write_png(out_path, np.ascontiguousarray(bgr))

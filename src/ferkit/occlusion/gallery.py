@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.io_utils import atomic_write
+from ferkit.io_utils import atomic_write_png
 from ferkit.occlusion.occluders import OCCLUDER_KINDS
 from ferkit.occlusion.placement import NATURAL, apply_occlusion
 
@@ -85,10 +85,4 @@ def _write_grid(out_path: Path, rows: list[list[np.ndarray]], labels: list[str],
             canvas[y : y + size, x : x + size] = cell
     bgr = canvas[..., ::-1]
 
-    def write(tmp: Path) -> None:
-        ok, data = cv2.imencode(".png", bgr)
-        if not ok:
-            raise OSError(f"could not encode {out_path} as PNG")
-        tmp.write_bytes(data.tobytes())
-
-    return atomic_write(out_path, write)
+    return atomic_write_png(out_path, np.ascontiguousarray(bgr))
