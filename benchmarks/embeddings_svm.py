@@ -70,23 +70,8 @@ def fit_and_score(emb: dict[str, np.ndarray], split, names, kernel_max: int) -> 
     return fitted, scores
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", default="fer2013-embed-triplet-v1")
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--curve-every", type=int, default=3)
-    parser.add_argument("--kernel-svm-max", type=int, default=8000)
-    parser.add_argument("--compare-checkpoint", default=None, help="a cross-entropy checkpoint for the 'no triplet' ablation")
-    parser.add_argument("--runs", default=str(REPO / "runs"))
-    parser.add_argument("--name", default=None)
-    args = parser.parse_args()
-
-    started = time.perf_counter()
-    recipe = override(get_recipe(args.recipe), args.overrides)
-    (split,) = experiment_splits(args.data, recipe.protocol, recipe.seed)[:1]
-    name = args.name or f"embeddings_svm__{recipe.tag}"
-    run_dir = Path(args.runs) / recipe.tag
+def train_with_curves(recipe, split, run_dir: Path, curve_every: int, kernel_max: int) -> tuple[list, object]:
+    """Train epoch by epoch (resumable); every ``curve_every`` epochs fit the curve classifiers. Returns (curves, device)."""
     # Curve rows are kept beside the run, so a resumed script never labels later weights with an earlier epoch.
     curves_path = run_dir / "classifier_curves.json"
     curves = json.loads(curves_path.read_text()) if curves_path.exists() else []
@@ -95,43 +80,103 @@ def main() -> int:
     for epoch in range(1, recipe.epochs + 1):
         result = train(dataclasses.replace(recipe, epochs=epoch), split, run_dir, resume=(run_dir / "last.pt").exists(), progress=False)
         device = result.torch_device
-        if (epoch % args.curve_every == 0 or epoch == recipe.epochs) and epoch not in done and len(result.history) == epoch:
+        if (epoch % curve_every == 0 or epoch == recipe.epochs) and epoch not in done and len(result.history) == epoch:
             model = load_model(result.last_path, device=device).model
             emb = embed_all(model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size, "device": device})
-            _, scores = fit_and_score(emb, split, CURVE_CLASSIFIERS, args.kernel_svm_max)
+            _, scores = fit_and_score(emb, split, CURVE_CLASSIFIERS, kernel_max)
             curves.append({"epoch": epoch, **{c: {"val": s["val"]["accuracy"], "test": s["test"]["accuracy"]} for c, s in scores.items()}})
             atomic_write_json(curves_path, curves)
             print(f"epoch {epoch}: " + ", ".join(f"{c} val {s['val']['accuracy']:.4f}" for c, s in scores.items()), flush=True)
-    out_dir = REPO / "benchmarks" / "results" / name
-    classifier_curves_plot(curves, out_dir / "classifier_curves.png", title=f"{recipe.tag}: classifiers on embeddings per epoch")
+    return curves, device
 
+
+def score_split(recipe, split, run_dir: Path, out_dir: Path | None, args) -> dict:
+    """Train one split, fit every classifier on the selected checkpoint, choose one on validation.
+
+    Plots (curves, confusion, ROC) go to ``out_dir`` when given; the fitted pipeline is saved in ``run_dir``.
+    """
+    curves, device = train_with_curves(recipe, split, run_dir, args.curve_every, args.kernel_svm_max)
     loaded = load_model(run_dir / "best.pt")
     emb = embed_all(loaded.model, split, {"in_chans": recipe.in_chans, "image_size": recipe.image_size})
     fitted, scores = fit_and_score(emb, split, CLASSIFIERS, args.kernel_svm_max)
     chosen = max(scores, key=lambda c: scores[c]["val"]["accuracy"])
     scores_test = classifier_scores(fitted[chosen], emb["test"], len(split.test.class_names))
     metrics = classification_metrics(split.test.labels, scores_test.argmax(1), split.test.class_names)
-    confusion_matrix_plot(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion.png", title=f"{recipe.tag} + {chosen}: test acc {metrics['accuracy']:.4f}")
     curves_roc = roc_curves(scores_test, split.test.labels, split.test.class_names)
-    roc_plot(curves_roc, out_dir / "roc.png", title=f"{recipe.tag} + {chosen} (one-vs-rest, test)")
+    if out_dir is not None:
+        classifier_curves_plot(curves, out_dir / "classifier_curves.png", title=f"{recipe.tag}: classifiers on embeddings per epoch")
+        confusion_matrix_plot(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion.png", title=f"{recipe.tag} + {chosen}: test acc {metrics['accuracy']:.4f}")
+        roc_plot(curves_roc, out_dir / "roc.png", title=f"{recipe.tag} + {chosen} (one-vs-rest, test)")
     pipeline = EmbeddingPipeline(loaded.model, fitted[chosen], split.train.class_names, model_name=loaded.model_name,
                                  model_kwargs={"num_classes": len(loaded.class_names), **dict(loaded.recipe.get("model_kwargs", {}))},
                                  image_size=recipe.image_size, classifier_name=chosen)
     pipeline.save(run_dir / f"pipeline_{chosen}.pt", overwrite=True)
+    return {"classifiers": scores, "chosen_on_validation": chosen,
+            "chosen_test": {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")},
+            "chosen_test_per_class_recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
+            "roc_auc": {c: v["auc"] for c, v in curves_roc["per_class"].items()}, "macro_auc": curves_roc.get("macro_auc"),
+            "curves": curves, "device": str(device or "cpu")}
 
-    payload = {"recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "seed": recipe.seed,
-               "classifiers": scores, "chosen_on_validation": chosen,
-               "chosen_test": {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")},
-               "chosen_test_per_class_recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
-               "roc_auc": {c: v["auc"] for c, v in curves_roc["per_class"].items()}, "macro_auc": curves_roc.get("macro_auc"),
-               "curves": curves, "kernel_svm_fit_samples": args.kernel_svm_max,
-               "note": "test accuracy of every classifier is reported; the choice among them is made on validation (PublicTest)"}
-    if args.compare_checkpoint:
-        ce = load_model(args.compare_checkpoint)
-        ce_emb = embed_all(ce.model, split, {"in_chans": ce.in_chans, "image_size": ce.image_size})
-        _, ce_scores = fit_and_score(ce_emb, split, CLASSIFIERS, args.kernel_svm_max)
-        payload["cross_entropy_embeddings"] = {"checkpoint": str(args.compare_checkpoint), "recipe": ce.recipe.get("name"), "classifiers": ce_scores}
-    payload.update(provenance(str(device or "cpu"), started))
+
+def fold_summary(folds: list[dict]) -> dict:
+    """Mean and std over folds of each classifier's test accuracy, and of the classifier chosen on validation per fold."""
+    summary = {name: {"mean_test_accuracy": float(np.mean([f["classifiers"][name]["test"]["accuracy"] for f in folds])),
+                      "std_test_accuracy": float(np.std([f["classifiers"][name]["test"]["accuracy"] for f in folds]))}
+               for name in folds[0]["classifiers"]}
+    chosen = [f["chosen_test"]["accuracy"] for f in folds]
+    summary["chosen_on_validation"] = {"mean_test_accuracy": float(np.mean(chosen)), "std_test_accuracy": float(np.std(chosen)),
+                                       "choices": [f["chosen_on_validation"] for f in folds]}
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="fer2013-embed-triplet-v1")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--protocol", default=None, help="dataset protocol, e.g. kfold10 for CK+48 (default: the recipe's)")
+    parser.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--curve-every", type=int, default=3)
+    parser.add_argument("--kernel-svm-max", type=int, default=8000)
+    parser.add_argument("--compare-checkpoint", default=None, help="a cross-entropy checkpoint for the 'no triplet' ablation (single-split data)")
+    parser.add_argument("--runs", default=str(REPO / "runs"))
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    recipe = override(get_recipe(args.recipe), args.overrides)
+    protocol = args.protocol or recipe.protocol
+    splits = experiment_splits(args.data, protocol, recipe.seed)
+    name = args.name or f"embeddings_svm__{recipe.tag}" + (f"__{protocol}" if protocol and len(splits) > 1 else "")
+    out_dir = REPO / "benchmarks" / "results" / name
+    common = {"recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "seed": recipe.seed,
+              "kernel_svm_fit_samples": args.kernel_svm_max,
+              "note": "test accuracy of every classifier is reported; the choice among them is made on validation "
+                      "(PublicTest for FER2013, held-out training subjects for CK+ folds)"}
+    if len(splits) == 1:
+        run_dir = Path(args.runs) / recipe.tag
+        result = score_split(recipe, splits[0], run_dir, out_dir, args)
+        device = result.pop("device")
+        payload = {**common, **result}
+        if args.compare_checkpoint:
+            split = splits[0]
+            ce = load_model(args.compare_checkpoint)
+            ce_emb = embed_all(ce.model, split, {"in_chans": ce.in_chans, "image_size": ce.image_size})
+            _, ce_scores = fit_and_score(ce_emb, split, CLASSIFIERS, args.kernel_svm_max)
+            payload["cross_entropy_embeddings"] = {"checkpoint": str(args.compare_checkpoint), "recipe": ce.recipe.get("name"), "classifiers": ce_scores}
+    else:
+        chosen_folds = args.folds if args.folds is not None else range(len(splits))
+        folds = []
+        for k in chosen_folds:
+            split = splits[k]
+            result = score_split(recipe, split, Path(args.runs) / name / split.name, out_dir if not folds else None, args)
+            device = result.pop("device")
+            folds.append({"split": split.name, "train_size": len(split.train), "test_size": len(split.test),
+                          "leaks_subjects": split.leaks_subjects, **result})
+            print(f"{name} {split.name}: {result['chosen_on_validation']} test {result['chosen_test']['accuracy']:.4f}", flush=True)
+        payload = {**common, "protocol": protocol, "summary": fold_summary(folds), "folds": folds,
+                   "plots": "classifier curves, confusion and ROC of the first fold run"}
+    payload.update(provenance(device, started))
     write_result(name, payload)
     return 0
 

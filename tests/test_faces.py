@@ -1,4 +1,4 @@
-"""Face detection (Haar on real dataset crops, YuNet's missing-weights error), the registry, alignment."""
+"""Face detection (Haar on real dataset crops; YuNet through OpenCV's decoder on a stand-in model, and its missing-weights error), the registry, alignment."""
 
 from __future__ import annotations
 
@@ -236,3 +236,28 @@ def test_annotate_returns_a_new_image_of_the_same_shape():
     assert gray.shape == (120, 160)
     with pytest.raises(ConfigError, match="one per face"):
         annotate(image, faces, ["happy"], [0.9, 0.1])
+
+
+def test_yunet_backend_through_opencvs_decoder(tmp_path, monkeypatch):
+    # A stand-in ONNX file with YuNet's inputs and outputs (tests/data/fake_yunet.py): the real
+    # cv2.FaceDetectorYN decodes it, and ferkit must return its box, score and landmarks unchanged.
+    from data.fake_yunet import bright_cell_image, expected_face, write_fake_yunet
+
+    model = write_fake_yunet(tmp_path / YUNET_FILENAME)
+    detector = build_detector("yunet", model_path=model, score_threshold=0.5)
+    faces = detector.detect(bright_cell_image(4, 5))
+    assert len(faces) == 1
+    (x, y, w, h), landmarks = expected_face(4, 5)
+    face = faces[0]
+    assert abs(face.x - x) <= 1 and abs(face.y - y) <= 1 and abs(face.w - w) <= 1 and abs(face.h - h) <= 1
+    assert face.score > 0.99
+    np.testing.assert_allclose(face.landmarks, landmarks, atol=0.5)
+    # Two bright cells far apart: two faces; largest_only keeps one. Non-square input works too.
+    image = bright_cell_image(1, 1, size=320)
+    image[6 * 32:7 * 32, 7 * 32:8 * 32] = 255
+    assert len(detector.detect(image)) == 2
+    assert len(build_detector("yunet", model_path=model, score_threshold=0.5, largest_only=True).detect(image)) == 1
+    assert detector.detect(np.zeros((240, 352, 3), np.uint8)) == []
+    # The model file can also come from the cache directory.
+    monkeypatch.setenv("FERKIT_CACHE_DIR", str(tmp_path))
+    assert len(build_detector("yunet", score_threshold=0.5).detect(bright_cell_image(2, 3))) == 1

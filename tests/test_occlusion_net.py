@@ -104,3 +104,30 @@ def test_occlusion_overlay_grid_writes_png(tmp_path: Path) -> None:
     occlusion_overlay_grid(images, maps[:, None], tmp_path / "maps4d.png")  # the model's (N, 1, n, n) works too
     with pytest.raises(ConfigError, match="maps"):
         occlusion_overlay_grid(images, maps[:3], tmp_path / "bad.png")
+
+
+def test_occlusion_map_supervision_against_a_hand_computed_bce() -> None:
+    from ferkit.models.occlusion_net import region_coverage
+
+    masks = torch.zeros(2, 48, 48)
+    masks[0, :24, :] = 1.0  # top half covered
+    coverage = region_coverage(masks, 2)
+    torch.testing.assert_close(coverage[0, 0], torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+    assert coverage[1].sum() == 0
+
+    torch.manual_seed(0)
+    model = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18", map_size=2, occlusion_mask_weight=0.5)
+    assert model.backbone.wants_occlusion_masks
+    model(torch.randn(2, 1, 48, 48))
+    aux = model.backbone.auxiliary_losses(occlusion_masks=masks)
+    p = model.backbone.last_occlusion_map.clamp(1e-6, 1 - 1e-6)
+    expected = -(coverage * p.log() + (1 - coverage) * (1 - p).log()).mean()
+    torch.testing.assert_close(aux["occlusion_mask"], 0.5 * expected)
+    aux["occlusion_mask"].backward()
+    assert model.backbone.occlusion_module.perception.score.weight.grad.abs().sum() > 0
+    unsupervised = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18")
+    unsupervised(torch.randn(2, 1, 48, 48))
+    assert not unsupervised.backbone.wants_occlusion_masks
+    assert set(unsupervised.backbone.auxiliary_losses(occlusion_masks=masks)) == {"occlusion_l1"}
+    with pytest.raises(ConfigError, match="occlusion_mask_weight"):
+        build_model("occlusion_net", num_classes=3, backbone="modified_resnet18", occlusion_mask_weight=-1.0)

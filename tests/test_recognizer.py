@@ -150,3 +150,21 @@ def test_bad_tta_is_refused_at_construction(tiny_checkpoint):
 
     with pytest.raises(ConfigError, match="tta"):
         Recognizer(tiny_checkpoint, tta="flp")
+
+
+def test_yunet_detector_gives_landmarks_to_the_recognizer_and_the_cli(tiny_checkpoint, tmp_path, capsys):
+    # YuNet through OpenCV's decoder, on the stand-in model of tests/data/fake_yunet.py: the faces carry
+    # five landmarks, which alignment uses, and `ferkit predict --detector-model` finds the file.
+    from data.fake_yunet import bright_cell_image, expected_face, write_fake_yunet
+
+    model = write_fake_yunet(tmp_path / "yunet.onnx")
+    image = bright_cell_image(4, 5)
+    result = Recognizer(tiny_checkpoint, detector="yunet", detector_options={"model_path": model, "score_threshold": 0.5}).predict(image)
+    assert len(result.faces) == 1
+    _, landmarks = expected_face(4, 5)
+    np.testing.assert_allclose(np.array(result.faces[0].landmarks), landmarks, atol=0.5)
+    path = tmp_path / "cell.png"
+    cv2.imwrite(str(path), image)
+    assert main(["predict", str(path), "--model", str(tiny_checkpoint), "--detector", "yunet", "--detector-model", str(model), "--json", "-", "--quiet"]) == 0
+    faces = json.loads(capsys.readouterr().out)["faces"]
+    assert len(faces) == 1 and len(faces[0]["landmarks"]) == 5

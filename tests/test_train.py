@@ -9,7 +9,7 @@ from data.fixtures import class_pattern
 from ferkit.data import FaceDataset
 from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import ConfigError
-from ferkit.train.augment import augment_batch, random_erasing, to_model_input
+from ferkit.train.augment import augment_batch, augment_batch_with_mask, random_erasing, to_model_input
 from ferkit.train.checkpoint import load_model
 from ferkit.train.config import AugmentConfig, Recipe, override
 from ferkit.train.loop import train
@@ -136,3 +136,33 @@ def test_resume_refuses_another_recipe_or_a_longer_onecycle(tmp_path):
         train(tiny_recipe(epochs=2, schedule="onecycle"), split, tmp_path / "run", resume=True, progress=False, log=lambda s: None)
     with pytest.raises(ConfigError, match="different recipe"):
         train(tiny_recipe(epochs=1, schedule="onecycle", lr=0.5), split, tmp_path / "run", resume=True, progress=False, log=lambda s: None)
+
+
+def test_mask_follows_the_image_through_flips_and_warps_and_gains_erased_boxes():
+    # A bright square on a dark image, with its mask: after augmentation the mask still marks the square.
+    x = torch.full((16, 1, 48, 48), -1.0)
+    x[:, :, 10:22, 6:18] = 1.0
+    mask = (x[:, 0] > 0).float()
+    cfg = AugmentConfig(brightness=0, contrast=0, erasing_p=0.0)
+    plain = augment_batch(x, cfg, torch.Generator().manual_seed(3))
+    out, moved = augment_batch_with_mask(x, cfg, torch.Generator().manual_seed(3), mask)
+    torch.testing.assert_close(out, plain)  # the same draws with and without a mask
+    bright = out[:, 0] > 0.5
+    assert ((moved > 0.5) == bright).float().mean() > 0.98
+    # Random erasing adds its boxes to the mask.
+    out, erased_mask = augment_batch_with_mask(x, AugmentConfig(hflip=False, rotation_deg=0, scale=0, translate=0, brightness=0, contrast=0, erasing_p=1.0),
+                                               torch.Generator().manual_seed(4), torch.zeros(16, 48, 48))
+    changed = (out != x)[:, 0]
+    assert torch.equal(changed, changed & (erased_mask > 0)) and erased_mask.sum() > 0
+    with pytest.raises(ValueError, match="mask must be"):
+        augment_batch_with_mask(x, cfg, torch.Generator(), torch.zeros(16, 24, 24))
+
+
+def test_occlusion_map_supervision_needs_occluders_and_trains(tmp_path):
+    data = tiny_dataset(4)
+    recipe = tiny_recipe(model="occlusion_net", model_kwargs={"backbone": "modified_resnet18", "occlusion_mask_weight": 1.0}, epochs=2)
+    with pytest.raises(ConfigError, match="occlusion_p must be > 0"):
+        train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "a", progress=False, log=lambda s: None)
+    recipe = dataclasses.replace(recipe, augment=dataclasses.replace(NO_AUG, occlusion_p=1.0))
+    result = train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "b", progress=False, log=lambda s: None)
+    assert all(np.isfinite(row["train_occlusion_mask"]) and row["train_occlusion_mask"] > 0 for row in result.history)

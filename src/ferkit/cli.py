@@ -154,7 +154,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for out_file in (args.json, args.csv):
         if out_file and out_file != "-" and Path(out_file).exists() and not args.overwrite:
             raise FerkitError(f"{out_file} exists; pass --overwrite to replace it")
-    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device)
+    detector_options = {"model_path": args.detector_model} if args.detector_model else None
+    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
+                            detector_options=detector_options)
     inputs = _expand_inputs(args.paths)
     if not inputs:
         raise FerkitError("no input files found in " + ", ".join(args.paths))
@@ -261,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="image files, folders, or video files")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--detector-model", default=None, metavar="FILE",
+                   help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
     p.add_argument("--json", default=None, metavar="FILE", help="write results as JSON ('-' for stdout)")

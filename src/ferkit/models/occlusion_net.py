@@ -61,6 +61,13 @@ class GeometryAwareModule(nn.Module):
         return self.project(mixed.view(b, -1, h, w))
 
 
+def region_coverage(masks: torch.Tensor, map_size: int) -> torch.Tensor:
+    """(B, H, W) covered-pixel masks in [0, 1] -> (B, 1, N, N): the covered fraction of each face region."""
+    if masks.ndim != 3:
+        raise ValueError(f"occlusion masks must be (B, H, W), got shape {tuple(masks.shape)}")
+    return F.adaptive_avg_pool2d(masks[:, None].float(), map_size)
+
+
 class OcclusionPerceptionModule(nn.Module):
     """x (B, C_in, h, w) -> occlusion probability per face region (B, 1, N, N) in [0, 1].
 
@@ -126,7 +133,10 @@ class OcclusionNetBackbone(nn.Module):
     ``last_occlusion_map`` (B, 1, N, N), detached, holds the predicted occlusion probabilities.
     """
 
-    def __init__(self, trunk: nn.Module, *, map_size: int = 7, alpha: float = 0.5, occlusion_l1_weight: float = 0.01, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, trunk: nn.Module, *, map_size: int = 7, alpha: float = 0.5, occlusion_l1_weight: float = 0.01,
+        occlusion_mask_weight: float = 0.0, drop_rate: float = 0.0,
+    ) -> None:
         super().__init__()
         info = {f["module"]: f["num_chs"] for f in trunk.feature_info}
         self.num_features = int(trunk.num_features)
@@ -136,6 +146,7 @@ class OcclusionNetBackbone(nn.Module):
         self.occlusion_module = OcclusionAdaptiveModule(info["layer3"], self.num_features, map_size=map_size, alpha=alpha)
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.occlusion_l1_weight = occlusion_l1_weight
+        self.occlusion_mask_weight = occlusion_mask_weight
         self.map_size = map_size
         self.last_occlusion_map: torch.Tensor | None = None
         self._last = _LastForward()
@@ -155,10 +166,31 @@ class OcclusionNetBackbone(nn.Module):
         """Mean |M| of the last forward (M >= 0, so its mean): the paper's L1 sparsity term, unweighted."""
         return None if self._last.value is None else self._last.value.abs().mean()
 
-    def auxiliary_losses(self) -> dict[str, torch.Tensor]:
-        """{"occlusion_l1": weight * mean |M|} from the last forward; empty before any forward."""
-        penalty = self.l1_penalty
-        return {} if penalty is None else {"occlusion_l1": self.occlusion_l1_weight * penalty}
+    @property
+    def wants_occlusion_masks(self) -> bool:
+        """True when training should pass the synthetic occluders' masks to ``auxiliary_losses``."""
+        return self.occlusion_mask_weight > 0
+
+    def auxiliary_losses(self, occlusion_masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Losses on the last forward's occlusion map M; empty before any forward.
+
+        "occlusion_l1": l1 weight * mean |M| (paper 003's sparsity term). With ``occlusion_masks``
+        (B, H, W) in [0, 1], the pixels the synthetic occluders covered, and a mask weight > 0, also
+        "occlusion_mask": weight * BCE(M, covered fraction of each of the N x N regions). Paper 003
+        learns M from the classification loss alone; at our budget that map collapsed to "nothing is
+        occluded", and the synthetic occluders know exactly where they are, so this supervises it.
+        """
+        occlusion = self._last.value
+        if occlusion is None:
+            return {}
+        losses = {"occlusion_l1": self.occlusion_l1_weight * occlusion.abs().mean()}
+        if occlusion_masks is not None and self.occlusion_mask_weight > 0:
+            target = region_coverage(occlusion_masks, self.map_size).to(occlusion.dtype)
+            if target.shape[0] != occlusion.shape[0]:
+                raise ValueError(f"occlusion_masks hold {target.shape[0]} images but the last forward had {occlusion.shape[0]}")
+            bce = F.binary_cross_entropy(occlusion.float().clamp(1e-6, 1 - 1e-6), target.float())
+            losses["occlusion_mask"] = self.occlusion_mask_weight * bce
+        return losses
 
     @torch.no_grad()
     def occlusion_map(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,6 +209,7 @@ def occlusion_net(
     map_size: int = 7,
     alpha: float = 0.5,
     occlusion_l1_weight: float = 0.01,
+    occlusion_mask_weight: float = 0.0,
     embedding_dim: int | None = None,
     normalize_embedding: bool = False,
     dropout: float = 0.0,
@@ -184,7 +217,8 @@ def occlusion_net(
 ) -> FerNet:
     """Paper 003's occlusion-adaptive ResNet (ResNet-50 in the paper) as a FerNet classifier.
 
-    ``occlusion_l1_weight`` scales the L1 sparsity of the occlusion map (the paper gives no value).
+    ``occlusion_l1_weight`` scales the L1 sparsity of the occlusion map (the paper gives no value);
+    ``occlusion_mask_weight`` > 0 supervises the map with the synthetic occluders' masks (our addition).
     """
     if backbone not in BACKBONES:
         raise ConfigError(f"occlusion_net: unknown backbone {backbone!r}; available: {', '.join(BACKBONES)}")
@@ -194,6 +228,11 @@ def occlusion_net(
         raise ConfigError(f"occlusion_net: alpha (occlusion threshold) must be in (0, 1), got {alpha}")
     if occlusion_l1_weight < 0:
         raise ConfigError(f"occlusion_net: occlusion_l1_weight must be >= 0, got {occlusion_l1_weight}")
+    if occlusion_mask_weight < 0:
+        raise ConfigError(f"occlusion_net: occlusion_mask_weight must be >= 0, got {occlusion_mask_weight}")
     trunk = BACKBONES[backbone](in_chans=in_chans, pretrained=pretrained)
-    body = OcclusionNetBackbone(trunk, map_size=map_size, alpha=alpha, occlusion_l1_weight=occlusion_l1_weight, drop_rate=drop_rate)
+    body = OcclusionNetBackbone(
+        trunk, map_size=map_size, alpha=alpha, occlusion_l1_weight=occlusion_l1_weight,
+        occlusion_mask_weight=occlusion_mask_weight, drop_rate=drop_rate,
+    )
     return FerNet(body, body.num_features, num_classes, embedding_dim=embedding_dim, normalize_embedding=normalize_embedding, dropout=dropout)

@@ -29,8 +29,22 @@ def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torc
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     """Augment a normalised batch (B, C, H, W) in [-1, 1]; returns a new tensor of the same shape."""
-    b, _, h, w = x.shape
+    return augment_batch_with_mask(x, cfg, gen)[0]
+
+
+def augment_batch_with_mask(
+    x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``augment_batch`` that also carries an occlusion mask (B, H, W) in [0, 1] through the same flips
+    and warp, and adds the randomly erased rectangles to it, so the mask keeps marking the covered
+    pixels of the augmented image (the target of occlusion-map supervision). The random draws are the
+    same with and without a mask: a run's images do not change when supervision is switched on."""
+    b, c, h, w = x.shape
     dev = x.device
+    if mask is not None:
+        if mask.shape != (b, h, w):
+            raise ValueError(f"mask must be (B, H, W) = {(b, h, w)}, got {tuple(mask.shape)}")
+        x = torch.cat([x, mask.to(x.dtype)[:, None]], dim=1)  # warped together, split before photometric ops
     if cfg.hflip:
         flip = torch.rand(b, generator=gen, device=dev) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -46,19 +60,28 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
         theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if mask is not None:
+        x, mask = x[:, :c].contiguous(), x[:, c]
     if cfg.brightness or cfg.contrast:
-        c = _uniform(b, 1 - cfg.contrast, 1 + cfg.contrast, gen, dev)[:, None, None, None]
+        contrast = _uniform(b, 1 - cfg.contrast, 1 + cfg.contrast, gen, dev)[:, None, None, None]
         bright = _uniform(b, -cfg.brightness, cfg.brightness, gen, dev)[:, None, None, None] * 2
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = ((x - mean) * c + mean + bright).clamp_(-1, 1)
+        x = ((x - mean) * contrast + mean + bright).clamp_(-1, 1)
     if cfg.erasing_p > 0:
-        x = random_erasing(x, cfg.erasing_p, cfg.erasing_area, gen)
-    return x
+        x, erased = random_erasing_with_mask(x, cfg.erasing_p, cfg.erasing_area, gen)
+        if mask is not None:
+            mask = torch.maximum(mask, erased.to(mask.dtype))
+    return x, mask
 
 
 def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
     """Random erasing (Zhong et al. 2020): with probability p, a rectangle of ``area`` fraction of the
     image, aspect ratio in [0.3, 3.3], filled with uniform noise. Vectorised over the batch."""
+    return random_erasing_with_mask(x, p, area, gen)[0]
+
+
+def random_erasing_with_mask(x: torch.Tensor, p: float, area: tuple[float, float], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``random_erasing`` and the erased pixels as a (B, H, W) bool mask."""
     b, c, h, w = x.shape
     dev = x.device
     apply = torch.rand(b, generator=gen, device=dev) < p
@@ -74,4 +97,4 @@ def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], gen: to
     mask = (rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None]) & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None])
     mask = mask & apply[:, None, None]
     noise = torch.rand(x.shape, generator=gen, device=dev, dtype=x.dtype) * 2 - 1
-    return torch.where(mask[:, None], noise, x)
+    return torch.where(mask[:, None], noise, x), mask

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ferkit.data.batching import build_batches
 from ferkit.devices import device_description, resolve_device
@@ -25,7 +26,7 @@ from ferkit.evaluate.predict import predict_probabilities
 from ferkit.io_utils import atomic_write_json, atomic_write_text
 from ferkit.losses import build_loss
 from ferkit.models import build_model
-from ferkit.train.augment import augment_batch, to_model_input
+from ferkit.train.augment import augment_batch_with_mask, to_model_input
 from ferkit.train.checkpoint import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
 
@@ -186,6 +187,11 @@ def train(
 
         occluder = RandomOcclusion(p=recipe.augment.occlusion_p, ratio_range=recipe.augment.occlusion_ratio)
 
+    aux = getattr(getattr(model, "backbone", None), "auxiliary_losses", None)
+    wants_masks = bool(getattr(getattr(model, "backbone", None), "wants_occlusion_masks", False))
+    if wants_masks and occluder is None:
+        raise ConfigError(f"recipe {recipe.tag}: the model supervises its occlusion map with synthetic occluder masks, so augment.occlusion_p must be > 0")
+
     # The whole training set lives on the device as uint8: batches are gathered by index there.
     images = torch.from_numpy(train_set.images).to(dev)
     labels = torch.from_numpy(train_set.labels).to(dev)
@@ -235,9 +241,16 @@ def train(
         for idx in bar:
             idx_t = torch.from_numpy(idx).to(dev)
             batch_u8 = images[idx_t]
+            masks = None
             if occluder is not None:
-                batch_u8 = torch.from_numpy(occluder(batch_u8.cpu().numpy(), rng)).to(dev)
-            x = augment_batch(to_model_input(batch_u8, recipe.in_chans, recipe.image_size), recipe.augment, gen)
+                occluded, covered = occluder.apply(batch_u8.cpu().numpy(), rng)
+                batch_u8 = torch.from_numpy(occluded).to(dev)
+                if wants_masks:
+                    masks = torch.from_numpy(covered).to(dev)
+            x = to_model_input(batch_u8, recipe.in_chans, recipe.image_size)
+            if masks is not None and masks.shape[-1] != x.shape[-1]:
+                masks = F.interpolate(masks[:, None].float(), size=x.shape[-2:], mode="nearest")[:, 0]
+            x, masks = augment_batch_with_mask(x, recipe.augment, gen, masks)
             x = x.contiguous(memory_format=torch.channels_last)
             y = labels[idx_t]
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -246,9 +259,8 @@ def train(
                 loss, parts = criterion.soft(logits.float(), soft_targets[idx_t])
             else:
                 loss, parts = criterion(embeddings.float(), logits.float(), y)
-            aux = getattr(getattr(model, "backbone", None), "auxiliary_losses", None)
             if aux is not None:
-                for name, value in aux().items():
+                for name, value in (aux(occlusion_masks=masks) if wants_masks else aux()).items():
                     loss = loss + value
                     parts[name] = float(value.detach())
             optimizer.zero_grad(set_to_none=True)
