@@ -26,4 +26,10 @@ run ckplus-tlstn-triplet-v2 --data "$CK" --protocol kfold10 --erased-test --fold
 # Issue 6: FER2013-pretrained (the CE baseline) fine-tuned on CK+ folds, against ckplus-ce-modres18-v1 from scratch
 run ckplus-ce-modres18-v1 --data "$CK" --protocol kfold10 --folds 0 1 2 3 4 --set init_weights=runs/fer2013-ce-modres18/best.pt --name ckplus-transfer-fer2013__kfold10
 run ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --folds 0 1 2 3 4
+# --- Second session. Issue 5: the occlusion map supervised with the occluder masks (same 5 folds as v2)
+for r in ckplus-occnet-double-v3 ckplus-occnet-single-v3; do run $r --data "$CK" --protocol kfold10 --folds 0 1 2 3 4; done
+# Issue 4: paper 002's pipeline on all 10 CK+ folds
+$PY benchmarks/embeddings_svm.py --recipe ckplus-embed-triplet-v1 --data "$CK" --curve-every 10 || echo "FAILED: embeddings_svm ckplus"
+# Issue 3: paper 000's batch of 8 triplets against 32
+run ckplus-tlstn-triplet-v2 --data "$CK" --protocol random800 --erased-test --set batch_size=32 --name ckplus-tlstn-triplet-v2-batch32__random800
 echo "== $(date -u +%H:%M) done"

@@ -30,4 +30,22 @@ for r in fer2013-loss-ce-v1 fer2013-loss-weighted-ce-v1 fer2013-loss-center-v1 f
 # Issue 2: the standard ResNet-18 CE baseline, and paper 000's STN + ResNet-18 row (twice the cost of the modified network)
 run $PY benchmarks/run_recipe.py fer2013-ce-resnet18-v1 --data "$FER"
 run $PY benchmarks/run_recipe.py fer2013-stn-resnet18-tl-v1 --data "$FER"
+# --- Second session (CPU again), one thread per queue. ---
+# Issue 7: default-model candidate 3, one stage of 60 epochs with occluders; the shipped model is chosen on PublicTest
+run $PY benchmarks/run_recipe.py fer2013-default-modres18-occ-v3 --data "$FER"
+run $PY benchmarks/ship_default_model.py runs/fer2013-default-modres18-occ-v2/best.pt runs/fer2013-default-modres18-occ-v3/best.pt
+run $PY benchmarks/cross_dataset.py
+# Issue 4: triplet embeddings warm-started from the CE network, and the same without weighted sampling
+run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v2 --data "$FER" --curve-every 2 --compare-checkpoint runs/fer2013-ce-modres18/best.pt
+run $PY benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-noweight-v2 --data "$FER" --curve-every 2
+# Issue 6: the losses at 10 epochs each, and the SE-ResNet backbone
+for r in fer2013-loss-ce-v2 fer2013-loss-weighted-ce-v2 fer2013-loss-center-v2 fer2013-loss-weighted-cluster-v2 \
+         fer2013-loss-ce-seresnet-v1 fer2013-loss-weighted-cluster-seresnet-v1; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
+# Issue 5: double channel with the occlusion map supervised by the occluder masks; then the sweeps over every FER2013 model
+run $PY benchmarks/run_recipe.py fer2013-occnet-double-v2 --data "$FER"
+run $PY benchmarks/occlusion_sweeps.py --data "$FER" --model baseline=runs/fer2013-ce-modres18/best.pt \
+    --model default_v2=runs/fer2013-default-modres18-occ-v2/best.pt --model default_v3=runs/fer2013-default-modres18-occ-v3/best.pt \
+    --model double_channel=runs/fer2013-occnet-double-v1/best.pt --model double_supervised=runs/fer2013-occnet-double-v2/best.pt
+# Issue 3: paper 000's STN + ResNet-18 + TL row with the STN at 0.1x lr
+run $PY benchmarks/run_recipe.py fer2013-stn-resnet18-tl-v2 --data "$FER"
 echo "== $(date -u +%H:%M) done"

@@ -100,7 +100,8 @@ def ck_table(names: list[tuple[str, str, str | None]], erased: bool = False) -> 
 def block_fer_baselines() -> str:
     return fer_table([("Modified ResNet-18, CE", "fer2013-ce-modres18"), ("ResNet-18, CE", "fer2013-ce-resnet18-v1"),
                       ("Default candidate 1: modified ResNet-18, CE, occluders, one stage", "fer2013-default-modres18-occ-v1"),
-                      ("Default candidate 2: stage 1 above, then 10 epochs with occluders", "fer2013-default-modres18-occ-v2")])
+                      ("Default candidate 2: stage 1 above, then 10 epochs with occluders", "fer2013-default-modres18-occ-v2"),
+                      ("Default candidate 3: one stage, 60 epochs with occluders", "fer2013-default-modres18-occ-v3")])
 
 
 def block_ck_baselines() -> str:
@@ -113,6 +114,7 @@ def block_tlstn_table2() -> str:
             ("STN + modified ResNet-18, CE; STN at 0.1x lr", "ckplus-tlstn-ce-v2__random800", "98.96"),
             ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__random800", "99.41"),
             ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__random800", "99.41"),
+            ("TL-STN (triplet); STN at 0.1x lr, 32 triplets per batch instead of 8", "ckplus-tlstn-triplet-v2-batch32__random800", "99.41"),
             ("STN + modified ResNet-18, CE; STN at 0.1x lr", "ckplus-tlstn-ce-v2__kfold10", "–"),
             ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__kfold10", "–"),
             ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__kfold10", "–")]
@@ -121,37 +123,76 @@ def block_tlstn_table2() -> str:
 
 def block_tlstn_fer() -> str:
     table = fer_table([("TL-STN: STN + modified ResNet-18 + triplet, STN at 0.1x lr (paper 73.31)", "fer2013-tlstn-v2"),
-                       ("STN + ResNet-18 + triplet (paper 72.30)", "fer2013-stn-resnet18-tl-v1")])
+                       ("STN + ResNet-18 + triplet, STN at 0.1x lr (paper 72.30)", "fer2013-stn-resnet18-tl-v2")])
     return table
 
 
+EMBED_PAPER = {"svm_linear": "74.64", "svm_rbf": "74.52", "svm_poly": "74.50", "svm_sigmoid": "74.49", "lda": "74.62", "softmax": "74.53"}
+
+
 def block_embeddings() -> str:
-    r = load("embeddings_svm__fer2013-embed-triplet-v1")
-    if r is None:
+    runs = [("Triplet from scratch (v1)", "embeddings_svm__fer2013-embed-triplet-v1"),
+            ("Triplet, warm start (v2)", "embeddings_svm__fer2013-embed-triplet-v2"),
+            ("Triplet, warm start, no weighted sampling", "embeddings_svm__fer2013-embed-triplet-noweight-v2")]
+    loaded = [(label, load(name)) for label, name in runs]
+    loaded = [(label, r) for label, r in loaded if r is not None]
+    if not loaded:
         return "Not run in this session: `python benchmarks/embeddings_svm.py --data fer2013:../shared/data/fer2013`."
-    paper = {"svm_linear": "74.64", "svm_rbf": "74.52", "svm_poly": "74.50", "svm_sigmoid": "74.49", "lda": "74.62", "softmax": "74.53"}
-    lines = ["| Classifier on embeddings | Triplet embeddings: val | Triplet embeddings: PrivateTest | CE-trained embeddings: PrivateTest | Paper 002 (FER2013) |", "|---|---|---|---|---|"]
-    ce = (r.get("cross_entropy_embeddings") or {}).get("classifiers", {})
-    for name, s in r["classifiers"].items():
-        ce_acc = pct(ce[name]["test"]["accuracy"]) if name in ce else "–"
-        lines.append(f"| {name}{' (chosen on val)' if name == r['chosen_on_validation'] else ''} | {pct(s['val']['accuracy'])} | {pct(s['test']['accuracy'])} | {ce_acc} | {paper.get(name, '–')} |")
-    lines.append(f"\nRecipe `{r['recipe']}` ({r['recipe_config']['epochs']} epochs, {r['recipe_config']['model']}), seed {r['seed']}, {r['device']}, {r.get('wall_time_s', 0) / 60:.0f} min in all "
-                 f"(training, per-epoch classifier fits and the final fits). Kernel SVMs were fitted on a stratified subsample of {r['kernel_svm_fit_samples']} training embeddings. "
-                 f"Macro one-vs-rest AUC of the chosen classifier on PrivateTest: {r.get('macro_auc', 0):.3f}. Paper 002 ablations: CE training 71.40, no weighted sampling 64.56.")
+    ce = next(((r["cross_entropy_embeddings"]["classifiers"], r["cross_entropy_embeddings"].get("recipe")) for _, r in loaded if r.get("cross_entropy_embeddings")), ({}, None))
+    head = "| Classifier on embeddings | " + " | ".join(f"{label}: val / PrivateTest" for label, _ in loaded) + " | CE-trained network's features: PrivateTest | Paper 002 (FER2013) |"
+    lines = [head, "|" + "---|" * (len(loaded) + 3)]
+    for name in loaded[0][1]["classifiers"]:
+        cells = []
+        for _, r in loaded:
+            sc = r["classifiers"].get(name)
+            mark = " ◀" if name == r["chosen_on_validation"] else ""
+            cells.append("–" if sc is None else f"{pct(sc['val']['accuracy'])} / {pct(sc['test']['accuracy'])}{mark}")
+        ce_acc = pct(ce[0][name]["test"]["accuracy"]) if name in ce[0] else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ce_acc} | {EMBED_PAPER.get(name, '–')} |")
+    lines.append("\n◀ the classifier chosen on validation (PublicTest) for that network.")
+    for label, r in loaded:
+        cfg = r["recipe_config"]
+        lines.append(f"- {label}: `{r['recipe']}`, {cfg['epochs']} epochs, {cfg['model']}, sampler {cfg['sampler']} {cfg['sampler_kwargs']}"
+                     f"{', initialised from ' + cfg['init_weights'] if cfg.get('init_weights') else ''}; seed {r['seed']}; {r['device']}; "
+                     f"{r.get('wall_time_s', 0) / 60:.0f} min in all (training, per-epoch classifier fits, final fits); macro one-vs-rest AUC of the chosen classifier {r.get('macro_auc', 0):.3f}.")
+    lines.append(f"- The CE column: the same classifiers on the penultimate features of `{ce[1]}-v1` (the 'no triplet loss' ablation; paper 71.40). "
+                 f"Kernel SVMs were fitted on a stratified subsample of {loaded[0][1]['kernel_svm_fit_samples']} training embeddings. Paper 002's other ablation, no weighted sampling: 64.56.")
+    return "\n".join(lines)
+
+
+def block_embeddings_ck() -> str:
+    r = load("embeddings_svm__ckplus-embed-triplet-v1__kfold10")
+    if r is None:
+        return "Not run in this session: `python benchmarks/embeddings_svm.py --recipe ckplus-embed-triplet-v1 --data ckplus48:../shared/data/ckplus48`."
+    s = r["summary"]
+    lines = ["| Classifier on embeddings | CK+48 test, mean ± std over folds |", "|---|---|"]
+    for name, row in s.items():
+        if name == "chosen_on_validation":
+            continue
+        lines.append(f"| {name} | {100 * row['mean_test_accuracy']:.2f} ± {100 * row['std_test_accuracy']:.2f} |")
+    chosen = s["chosen_on_validation"]
+    lines.append(f"| **chosen on each fold's validation subjects** | **{100 * chosen['mean_test_accuracy']:.2f} ± {100 * chosen['std_test_accuracy']:.2f}** |")
+    cfg = r["recipe_config"]
+    lines.append(f"\n`{r['recipe']}`, {len(r['folds'])} subject-independent folds ({r['protocol']}), {cfg['epochs']} epochs per fold, initialised from {cfg['init_weights']} "
+                 f"(FER2013: no CK+ subject seen); choices per fold: {', '.join(chosen['choices'])}; {r['device']}, {r.get('wall_time_s', 0) / 60:.0f} min in all. Paper 002 reports no CK+ figure.")
     return "\n".join(lines)
 
 
 def block_occlusion_ck() -> str:
     return ck_table([("Plain modified ResNet-18, CE, occlusion-augmented", "ckplus-ce-modres18-occ-v2__kfold10", "ResNet50: 92.12 / 88.16"),
                      ("Single-channel occlusion-aware", "ckplus-occnet-single-v2__kfold10", "96.58 / 92.69"),
-                     ("Double-channel occlusion-aware", "ckplus-occnet-double-v2__kfold10", "97.36 / 93.21")])
+                     ("Double-channel occlusion-aware", "ckplus-occnet-double-v2__kfold10", "97.36 / 93.21"),
+                     ("Single-channel, occlusion map supervised with the occluder masks", "ckplus-occnet-single-v3__kfold10", "–"),
+                     ("Double-channel, occlusion map supervised with the occluder masks", "ckplus-occnet-double-v3__kfold10", "–")])
 
 
 def block_occlusion_fer() -> str:
     return fer_table([("Modified ResNet-18, CE (no occlusion augmentation)", "fer2013-ce-modres18"),
                       ("Modified ResNet-18, CE, occlusion-augmented, one stage", "fer2013-default-modres18-occ-v1"),
                       ("Modified ResNet-18, CE, then occlusion-augmented (two stages)", "fer2013-default-modres18-occ-v2"),
-                      ("Double-channel occlusion-aware", "fer2013-occnet-double-v1")])
+                      ("Modified ResNet-18, CE, occlusion-augmented, one stage, 60 epochs", "fer2013-default-modres18-occ-v3"),
+                      ("Double-channel occlusion-aware", "fer2013-occnet-double-v1"),
+                      ("Double-channel, occlusion map supervised with the occluder masks", "fer2013-occnet-double-v2")])
 
 
 def block_occlusion_sweeps() -> str:
@@ -173,25 +214,31 @@ def block_occlusion_sweeps() -> str:
     return "\n".join(lines)
 
 
+LOSS_ROWS = [("Cross-entropy", "fer2013-loss-ce"), ("Weighted softmax", "fer2013-loss-weighted-ce"),
+             ("CE + center loss", "fer2013-loss-center"), ("CE + weighted-cluster loss", "fer2013-loss-weighted-cluster")]
+
+
 def block_losses() -> str:
-    names = [("Cross-entropy", "fer2013-loss-ce-v1"), ("Weighted softmax", "fer2013-loss-weighted-ce-v1"),
-             ("CE + center loss", "fer2013-loss-center-v1"), ("CE + weighted-cluster loss", "fer2013-loss-weighted-cluster-v1")]
-    lines = ["| Loss (recipe) | Epochs | Accuracy | Macro-F1 | Balanced accuracy | Disgust recall | Fear recall | Training time |", "|---|---|---|---|---|---|---|---|"]
+    names = [(label, f"{name}-v2") for label, name in LOSS_ROWS]
+    names += [("SE-ResNet: cross-entropy", "fer2013-loss-ce-seresnet-v1"), ("SE-ResNet: CE + weighted-cluster loss", "fer2013-loss-weighted-cluster-seresnet-v1")]
+    names += [(f"{label}, 4 epochs", f"{name}-v1") for label, name in LOSS_ROWS]
+    lines = ["| Loss (recipe) | Backbone | Epochs | Accuracy | Macro-F1 | Balanced accuracy | Disgust recall | Fear recall | Training time |", "|---|---|---|---|---|---|---|---|---|"]
     bars = {}
     for label, name in names:
         r = load(name)
         if r is None:
-            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | |")
+            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | | |")
             continue
         t = r["folds"][0]["test"]["clean_none"]
-        bars[label] = t["recall"]
-        lines.append(f"| {label} (`{r['recipe']}`) | {epochs_of(r)} | {pct(t['accuracy'])} | {pct(t['macro_f1'])} | {pct(t['balanced_accuracy'])} | "
+        if r["recipe"].endswith("-v2") and r["recipe_config"]["model"] == "modified_resnet18":
+            bars[label] = t["recall"]
+        lines.append(f"| {label} (`{r['recipe']}`) | {r['recipe_config']['model']} | {epochs_of(r)} | {pct(t['accuracy'])} | {pct(t['macro_f1'])} | {pct(t['balanced_accuracy'])} | "
                      f"{pct(t['recall']['disgust'])} | {pct(t['recall']['fear'])} | {minutes(r, name)} |")
     if bars:
         from ferkit.evaluate.plots import per_class_bars_plot
 
         classes = list(next(iter(bars.values())))
-        per_class_bars_plot(bars, classes, REPO / "docs" / "images" / "loss_per_class_recall.png", title="FER2013 PrivateTest per-class recall by loss (same budget)")
+        per_class_bars_plot(bars, classes, REPO / "docs" / "images" / "loss_per_class_recall.png", title="FER2013 PrivateTest per-class recall by loss (10 epochs each)")
     return "\n".join(lines)
 
 
@@ -265,7 +312,7 @@ def block_model_card() -> str:
 BLOCKS: dict[str, Callable[[], str]] = {
     "model_card": block_model_card,
     "fer_baselines": block_fer_baselines, "ck_baselines": block_ck_baselines, "tlstn_table2": block_tlstn_table2,
-    "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
+    "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
     "occlusion_sweeps": block_occlusion_sweeps, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
 }
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)

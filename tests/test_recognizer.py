@@ -95,6 +95,21 @@ def test_predict_on_a_short_generated_video(tiny_checkpoint, tmp_path):
     (tmp_path / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(2000))
     with pytest.raises(VideoError):
         list(Recognizer(tiny_checkpoint).predict_video(tmp_path / "corrupt.mp4"))
+    # The CLI: --max-frames stops a video early; a camera that cannot be opened is a clear error, not a traceback.
+    out = tmp_path / "video.json"
+    assert main(["predict", str(path), "--model", str(tiny_checkpoint), "--every-n", "3", "--max-frames", "2", "--json", str(out), "--quiet"]) == 0
+    assert [row["frame"] for row in json.loads(out.read_text())["faces"]] == [0, 3]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--camera", "57"], "cannot open camera 57"),
+    ([], "no inputs: give image/video paths or --camera"),
+    (["--camera", "0", "x.jpg"], "either --camera or input paths"),
+    (["x.jpg", "--max-frames", "0"], "--max-frames must be >= 1"),
+])
+def test_predict_cli_camera_and_frame_limit_errors(tiny_checkpoint, capsys, argv, message):
+    assert main(["predict", *argv, "--model", str(tiny_checkpoint)]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_onnx_and_torchscript_match_pytorch(tiny_checkpoint, tmp_path):

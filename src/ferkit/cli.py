@@ -145,6 +145,21 @@ def _rows(result) -> list[dict]:
     return rows
 
 
+def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | None) -> list:
+    """Live camera: one line per sampled frame as it comes (the stream has no end); Ctrl-C stops cleanly."""
+    target = annotated_dir / f"camera{args.camera}_annotated.avi" if annotated_dir else None
+    results = []
+    try:
+        for result in recognizer.predict_video(args.camera, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite):
+            results.append(result)
+            if not args.quiet:
+                faces = ", ".join(f"{f.label} {f.confidence:.2f}" for f in result.faces) or "no face"
+                print(f"frame {result.frame_index} ({result.timestamp_s:.1f} s): {faces}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print(f"ferkit predict: camera {args.camera} stopped after {len(results)} frames", file=sys.stderr)
+    return results
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -157,16 +172,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     detector_options = {"model_path": args.detector_model} if args.detector_model else None
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
                             detector_options=detector_options)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise FerkitError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.camera is not None and args.paths:
+        raise FerkitError("give either --camera or input paths, not both")
     inputs = _expand_inputs(args.paths)
-    if not inputs:
-        raise FerkitError("no input files found in " + ", ".join(args.paths))
+    if not inputs and args.camera is None:
+        raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
     results, errors = [], []
     annotated_dir = Path(args.save_annotated) if args.save_annotated else None
+    if args.camera is not None:
+        results += _predict_camera(recognizer, args, annotated_dir)
     for path in tqdm(inputs, desc="predicting", disable=len(inputs) < 5 or args.quiet, leave=False):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 target = annotated_dir / f"{path.stem}_annotated.avi" if annotated_dir else None
-                results += list(recognizer.predict_video(path, every_n=args.every_n, annotated_path=target, overwrite=args.overwrite))
+                results += list(recognizer.predict_video(path, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite))
                 continue
             result = recognizer.predict(path, require_face=True)
             results.append(result)
@@ -260,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     p = sub.add_parser("predict", help="expressions of the faces in images, folders and videos")
-    p.add_argument("paths", nargs="+", help="image files, folders, or video files")
+    p.add_argument("paths", nargs="*", help="image files, folders, or video files")
+    p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
     p.add_argument("--detector-model", default=None, metavar="FILE",

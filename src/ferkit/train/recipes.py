@@ -245,3 +245,4 @@ register_recipe(dataclasses.replace(
     LOSS_BASE2, name="fer2013-loss-weighted-cluster-seresnet", version=1,
     description="Paper 004: modified SE-ResNet-18 + cross-entropy + weighted-cluster loss, 10 epochs", model="modified_seresnet18", loss="weighted_cluster",
 ))
+register_recipe(dataclasses.replace(RECIPES["fer2013-stn-resnet18-tl-v1"], version=2, input_transform_lr_mult=0.1))
