@@ -183,3 +183,30 @@ def test_yunet_detector_gives_landmarks_to_the_recognizer_and_the_cli(tiny_check
     assert main(["predict", str(path), "--model", str(tiny_checkpoint), "--detector", "yunet", "--detector-model", str(model), "--json", "-", "--quiet"]) == 0
     faces = json.loads(capsys.readouterr().out)["faces"]
     assert len(faces) == 1 and len(faces[0]["landmarks"]) == 5
+
+
+def test_embedding_pipeline_is_a_model_for_the_recognizer_and_the_cli(tiny_checkpoint, tmp_path, capsys):
+    # Paper 002's saved pipeline (network + fitted SVM + labels) predicts through the same API and CLI.
+    from ferkit.classifiers import EmbeddingPipeline, fit_classifiers, is_pipeline_file
+    from ferkit.evaluate.predict import predict_embeddings
+    from ferkit.train.checkpoint import load_model
+
+    loaded = load_model(tiny_checkpoint)
+    crops = np.random.default_rng(0).integers(0, 256, (28, 48, 48), dtype=np.uint8)
+    labels = np.arange(28) % len(loaded.class_names)
+    fitted = fit_classifiers(predict_embeddings(loaded.model, crops, in_chans=1, image_size=48), labels, ["svm_linear"])["svm_linear"]
+    pipeline = EmbeddingPipeline(loaded.model, fitted, loaded.class_names, model_name=loaded.model_name,
+                                 model_kwargs={"num_classes": len(loaded.class_names), **loaded.recipe.get("model_kwargs", {})}, classifier_name="svm_linear")
+    path = pipeline.save(tmp_path / "pipeline.pt")
+    assert is_pipeline_file(path) and not is_pipeline_file(tiny_checkpoint)
+
+    recognizer = Recognizer(path, tta="none")
+    probs = recognizer.classify_crops(crops[:5])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(probs.argmax(1), pipeline.predict(crops[:5]))  # the SVM's own decision
+    result = recognizer.predict(EXAMPLES / "astronaut.jpg")
+    assert len(result.faces) == 1 and result.faces[0].label in loaded.class_names
+    assert main(["predict", str(EXAMPLES / "astronaut.jpg"), "--model", str(path), "--json", "-", "--quiet"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["faces"]) == 1
+    with pytest.raises(Exception, match="tta 'none' or 'flip'"):
+        Recognizer(path, tta="tencrop")

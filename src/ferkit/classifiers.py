@@ -164,6 +164,15 @@ PIPELINE_FORMAT = "ferkit-embedding-pipeline"
 PIPELINE_VERSION = 1
 
 
+def is_pipeline_file(path: str | Path) -> bool:
+    """True when ``path`` is a file written by ``EmbeddingPipeline.save`` (a model checkpoint gives False)."""
+    try:
+        payload = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return isinstance(payload, dict) and payload.get("format") == PIPELINE_FORMAT
+
+
 class EmbeddingPipeline:
     """Embedding network + fitted scikit-learn classifier + label set + input format, as one predictor.
 
@@ -227,6 +236,29 @@ class EmbeddingPipeline:
         if not len(emb):
             return np.zeros((0, len(self.class_names)))
         return classifier_scores(self.classifier, emb, len(self.class_names))
+
+    def predict_proba(self, images: np.ndarray, *, tta: str = "none", batch_size: int = 256) -> np.ndarray:
+        """(N, H, W) uint8 -> (N, len(class_names)) rows summing to 1, for code that expects probabilities.
+
+        Classifiers with ``predict_proba`` (LDA, softmax, k-NN, nearest centroid) give theirs; the SVMs
+        give a softmax over their one-vs-rest margins, a ranking-preserving squash rather than a
+        calibrated probability. ``tta="flip"`` averages the original and the mirrored crops.
+        """
+        if tta not in ("none", "flip"):
+            raise ConfigError(f"embedding pipelines support tta 'none' or 'flip', got {tta!r}")
+        images = np.asarray(images)
+        views = [images] + ([np.ascontiguousarray(images[..., ::-1])] if tta == "flip" and images.ndim == 3 else [])
+        rows = []
+        for view in views:
+            scores = self.predict_scores(view, batch_size=batch_size)
+            if hasattr(self.classifier, "predict_proba"):
+                probs = np.clip(scores, 0.0, None)  # classes never seen in training carry a negative floor
+                probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+            else:
+                shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+                probs = shifted / shifted.sum(axis=1, keepdims=True)
+            rows.append(probs)
+        return np.mean(rows, axis=0)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write one file atomically: weights, model name/kwargs, label set, input format and the pickled classifier."""

@@ -73,7 +73,8 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
 class Recognizer:
     """Detect faces, align them to the model's input and classify their expressions.
 
-    model: a checkpoint (.pt) or ONNX file; None = the shipped default model.
+    model: a checkpoint (.pt), an embedding pipeline saved by ``EmbeddingPipeline.save`` (paper 002:
+    network + SVM/LDA/softmax regression), or an ONNX file; None = the shipped default model.
     detector: "haar" (offline default) or "yunet" (needs its ONNX file); "none" treats the whole
     image as one face (pre-cropped faces such as FER2013's).
     """
@@ -88,6 +89,7 @@ class Recognizer:
         device: str = "cpu",
         detector_options: dict[str, Any] | None = None,
     ) -> None:
+        from ferkit.classifiers import is_pipeline_file
         from ferkit.devices import resolve_device
         from ferkit.evaluate.predict import TTA_MODES
         from ferkit.train.checkpoint import load_model
@@ -100,10 +102,21 @@ class Recognizer:
 
             model = default_model_path()
         model = Path(model)
+        self.pipeline = None
         if model.suffix == ".onnx":
             from ferkit.export import load_onnx
 
             self.loaded = load_onnx(model)
+        elif model.is_file() and is_pipeline_file(model):
+            # paper 002's embedding network + scikit-learn classifier, saved by EmbeddingPipeline.save
+            from ferkit.classifiers import EmbeddingPipeline
+            from ferkit.train.checkpoint import LoadedModel
+
+            if tta not in ("none", "flip"):
+                raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}")
+            self.pipeline = EmbeddingPipeline.load(model, device=device)
+            self.loaded = LoadedModel(self.pipeline.model, self.pipeline.class_names, self.pipeline.in_chans, self.pipeline.image_size,
+                                      self.pipeline.model_name, {"classifier": self.pipeline.classifier_name}, model)
         else:
             self.loaded = load_model(model, device=device)
         self.class_names = self.loaded.class_names
@@ -122,6 +135,8 @@ class Recognizer:
 
         if crops.ndim != 3 or crops.dtype != np.uint8:
             raise ImageReadError(f"face crops must be (N, H, W) uint8, got {crops.shape} {crops.dtype}")
+        if self.pipeline is not None:
+            return self.pipeline.predict_proba(crops, tta=self.tta)
         return predict_probabilities(self.loaded.model, crops, in_chans=self.loaded.in_chans, image_size=self.loaded.image_size, tta=self.tta, device=self.device)
 
     def predict(self, image: Any, *, color: str = "bgr", require_face: bool = False, source: str | None = None) -> ImagePrediction:
