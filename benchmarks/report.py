@@ -115,6 +115,7 @@ def block_tlstn_table2() -> str:
             ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__random800", "99.41"),
             ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__random800", "99.41"),
             ("TL-STN (triplet); STN at 0.1x lr, 32 triplets per batch instead of 8", "ckplus-tlstn-triplet-v2-batch32__random800", "99.41"),
+            ("STN + ResNet-18, CE", "ckplus-stn-resnet18-ce-v1__kfold10", "–"),
             ("STN + modified ResNet-18, CE; STN at 0.1x lr", "ckplus-tlstn-ce-v2__kfold10", "–"),
             ("TL-STN (triplet); STN at full lr", "ckplus-tlstn-triplet-v1__kfold10", "–"),
             ("TL-STN (triplet); STN at 0.1x lr", "ckplus-tlstn-triplet-v2__kfold10", "–")]
@@ -203,7 +204,8 @@ def block_occlusion_sweeps() -> str:
     lines = ["| Model | clean | " + " | ".join(f"{int(x * 100)}% occluded" for x in r["by_ratio"]["ratios"]) + " | " + " | ".join(r["by_region"]["regions"]) + " |",
              "|" + "---|" * (2 + len(r["by_ratio"]["ratios"]) + len(r["by_region"]["regions"]))]
     for n in names:
-        lines.append(f"| {n} (`{r['models'][n]['recipe']}`) | {pct(r['clean'][n])} | " + " | ".join(pct(x) for x in r["by_ratio"][n]) + " | " + " | ".join(pct(x) for x in r["by_region"][n]) + " |")
+        run = Path(r["models"][n]["checkpoint"]).parent.name  # the run directory names the recipe version
+        lines.append(f"| {n} (`{run}`) | {pct(r['clean'][n])} | " + " | ".join(pct(x) for x in r["by_ratio"][n]) + " | " + " | ".join(pct(x) for x in r["by_region"][n]) + " |")
     alpha = {n: v for n, v in r["alpha"].items() if n != "alphas"}
     if alpha:
         lines.append("\n| Alpha sweep on OCC-PrivateTest | " + " | ".join(str(a) for a in r["alpha"]["alphas"]) + " |")
@@ -216,6 +218,17 @@ def block_occlusion_sweeps() -> str:
 
 LOSS_ROWS = [("Cross-entropy", "fer2013-loss-ce"), ("Weighted softmax", "fer2013-loss-weighted-ce"),
              ("CE + center loss", "fer2013-loss-center"), ("CE + weighted-cluster loss", "fer2013-loss-weighted-cluster")]
+
+
+def block_occlusion_map_agreement() -> str:
+    r = load("occlusion_map_agreement_fer2013")
+    if r is None:
+        return "Not run in this session: `python benchmarks/occlusion_map_agreement.py` (command below)."
+    lines = ["| Model (run) | Map on covered regions | Map on clean regions | AUC covered vs clean |", "|---|---|---|---|"]
+    for name, m in r["models"].items():
+        lines.append(f"| {name} (`{m['run']}`) | {m['mean_on_covered']:.3f} | {m['mean_on_clean']:.3f} | {m['auc']:.3f} |")
+    lines.append(f"\n{r['split']}, {r['occlusion']} (seed {r['seed']}); {m['covered_cells']} covered and {m['clean_cells']} clean regions; {r['device']}.")
+    return "\n".join(lines)
 
 
 def block_losses() -> str:
@@ -313,7 +326,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "model_card": block_model_card,
     "fer_baselines": block_fer_baselines, "ck_baselines": block_ck_baselines, "tlstn_table2": block_tlstn_table2,
     "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
-    "occlusion_sweeps": block_occlusion_sweeps, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
+    "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
 }
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 

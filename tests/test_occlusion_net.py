@@ -131,3 +131,19 @@ def test_occlusion_map_supervision_against_a_hand_computed_bce() -> None:
     assert set(unsupervised.backbone.auxiliary_losses(occlusion_masks=masks)) == {"occlusion_l1"}
     with pytest.raises(ConfigError, match="occlusion_mask_weight"):
         build_model("occlusion_net", num_classes=3, backbone="modified_resnet18", occlusion_mask_weight=-1.0)
+
+
+def test_map_agreement_scores_a_perfect_an_inverted_and_a_flat_map() -> None:
+    from ferkit.evaluate.occlusion_maps import map_agreement
+
+    masks = np.zeros((3, 48, 48), bool)
+    masks[:, :24, :24] = True  # the top-left quarter of each face is covered
+    perfect = np.zeros((3, 2, 2))
+    perfect[:, 0, 0] = 0.9
+    result = map_agreement(perfect, masks)
+    assert result["auc"] == 1.0 and result["mean_on_covered"] == pytest.approx(0.9) and result["mean_on_clean"] == 0.0
+    assert result["covered_cells"] == 3 and result["clean_cells"] == 9
+    assert map_agreement(0.9 - perfect, masks)["auc"] == 0.0
+    assert map_agreement(np.full((3, 1, 2, 2), 0.1), masks)["auc"] == 0.5
+    with pytest.raises(ConfigError, match="same N"):
+        map_agreement(perfect[:2], masks)

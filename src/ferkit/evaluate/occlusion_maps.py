@@ -60,3 +60,32 @@ def occlusion_overlay_grid(
     bgr = np.ascontiguousarray(canvas[..., ::-1])
 
     return atomic_write_png(out_path, np.ascontiguousarray(bgr))
+
+
+def map_agreement(maps: np.ndarray, masks: np.ndarray, *, covered_threshold: float = 0.5) -> dict[str, float]:
+    """How well predicted occlusion maps find the occluders that are really there.
+
+    maps: (N, n, n) or (N, 1, n, n) occlusion probabilities; masks: (N, H, W) covered pixels (bool or
+    0/1). Each map cell is compared with the covered fraction of its region of the face: the mean
+    map value on covered cells (fraction >= ``covered_threshold``) and on clean cells (fraction 0),
+    and the ROC AUC of the map value for telling the two apart (0.5 = no better than chance).
+    """
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from ferkit.models.occlusion_net import region_coverage
+
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim == 4:
+        maps = maps[:, 0]
+    masks = np.asarray(masks)
+    if maps.ndim != 3 or masks.ndim != 3 or len(maps) != len(masks) or maps.shape[1] != maps.shape[2]:
+        raise ConfigError(f"map_agreement needs maps (N, n, n) and masks (N, H, W) for the same N, got {maps.shape} and {masks.shape}")
+    coverage = region_coverage(torch.from_numpy(masks.astype(np.float32)), maps.shape[-1])[:, 0].numpy()
+    covered, clean = coverage >= covered_threshold, coverage == 0
+    if not covered.any() or not clean.any():
+        raise ConfigError("map_agreement needs both covered and clean regions among the masks")
+    values = np.concatenate([maps[covered], maps[clean]])
+    truth = np.concatenate([np.ones(int(covered.sum())), np.zeros(int(clean.sum()))])
+    return {"mean_on_covered": float(maps[covered].mean()), "mean_on_clean": float(maps[clean].mean()),
+            "auc": float(roc_auc_score(truth, values)), "covered_cells": int(covered.sum()), "clean_cells": int(clean.sum())}
