@@ -115,26 +115,51 @@ def test_weighted_cluster_centre_gradient_pull_is_wen_update():
     assert torch.allclose(criterion.centers.grad, torch.tensor([[-1 / 3, -2 / 3], [0.0, -0.5]]), atol=1e-5)
 
 
-def test_weighted_cluster_centre_gradient_is_scaled_brute_force_gradient():
+def test_weighted_cluster_centre_gradient_is_scaled_pull_plus_plain_push():
+    # Brute force: the pull gradient (through ||x_i - c_k||^2, denominators fixed) scaled by
+    # s_k = B (D_k + 1) / (w_k (1 + n_k)), plus the plain push gradient (through the D's only).
     torch.manual_seed(1)
     x = torch.randn(7, 3)
     labels = torch.tensor([0, 1, 2, 0, 1, 0, 1])
     weights = torch.tensor([0.5, 1.0, 2.0])
     criterion = WeightedClusterLoss(4, 3, torch.cat([weights, torch.tensor([1.5])]))  # class 3 absent from the batch
     criterion.compute(x, torch.zeros(7, 4), labels)["cluster"].backward()
-    centers = criterion.centers.detach().clone().requires_grad_(True)
-    loss = 0.0
-    for i in range(7):
-        k = int(labels[i])
-        inter = sum(((centers[k] - centers[j]) ** 2).sum() for j in range(4) if j != k) / 3
-        loss = loss + criterion.class_weights[k] * ((x[i] - centers[k]) ** 2).sum() / (inter + 1.0)
-    (0.5 / 7 * loss).backward()
+
+    def brute(pull: bool) -> torch.Tensor:
+        centers = criterion.centers.detach().clone().requires_grad_(True)
+        fixed = centers.detach()
+        intra_c, inter_c = (centers, fixed) if pull else (fixed, centers)
+        loss = 0.0
+        for i in range(7):
+            k = int(labels[i])
+            inter = sum(((inter_c[k] - inter_c[j]) ** 2).sum() for j in range(4) if j != k) / 3
+            loss = loss + criterion.class_weights[k] * ((x[i] - intra_c[k]) ** 2).sum() / (inter + 1.0)
+        (0.5 / 7 * loss).backward()
+        return centers.grad
+
+    pull, push = brute(True), brute(False)
+    centers = criterion.centers.detach()
     for k in range(4):
         n_k = int((labels == k).sum())
-        inter = sum(float(((centers[k] - centers[j]) ** 2).sum().detach()) for j in range(4) if j != k) / 3
+        inter = sum(float(((centers[k] - centers[j]) ** 2).sum()) for j in range(4) if j != k) / 3
         scale = 7 * (inter + 1.0) / (float(criterion.class_weights[k]) * (1 + n_k))
-        assert torch.allclose(criterion.centers.grad[k], scale * centers.grad[k], rtol=1e-4, atol=1e-6)
-    assert criterion.centers.grad[3].abs().sum() > 0  # an absent class's centre is still pushed away
+        assert torch.allclose(criterion.centers.grad[k], scale * pull[k] + push[k], rtol=1e-4, atol=1e-6)
+    assert pull[3].abs().sum() == 0 and criterion.centers.grad[3].abs().sum() > 0  # an absent class's centre is still pushed away
+
+
+def test_weighted_cluster_centres_stay_finite_when_classes_are_missing_from_batches():
+    # Regression: preconditioning the push part too sent the centres of absent classes to infinity
+    # (NaN after 3 FER2013 epochs). 300 SGD steps on batches that lack most classes must stay bounded.
+    torch.manual_seed(0)
+    criterion = WeightedClusterLoss(7, 16, torch.tensor([0.8, 9.0, 0.8, 0.5, 0.7, 1.0, 0.7]))
+    optimizer = torch.optim.SGD(criterion.parameters(), lr=0.5)
+    for step in range(300):
+        labels = torch.tensor([step % 7, (step + 3) % 7] * 8)
+        x = torch.randn(16, 16) * 3 + labels[:, None].float()
+        optimizer.zero_grad()
+        criterion.compute(x, torch.zeros(16, 7), labels)["cluster"].backward()
+        optimizer.step()
+    assert torch.isfinite(criterion.centers).all() and criterion.centers.abs().max() < 1e3
 
 
 def test_cluster_weight_scales_feature_gradient_only():

@@ -166,3 +166,15 @@ def test_occlusion_map_supervision_needs_occluders_and_trains(tmp_path):
     recipe = dataclasses.replace(recipe, augment=dataclasses.replace(NO_AUG, occlusion_p=1.0))
     result = train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "b", progress=False, log=lambda s: None)
     assert all(np.isfinite(row["train_occlusion_mask"]) and row["train_occlusion_mask"] > 0 for row in result.history)
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tmp_path):
+    from ferkit.errors import TrainingDivergedError
+
+    data = tiny_dataset(4)
+
+    def poison(model):
+        model.head.weight.data.fill_(float("nan"))
+
+    with pytest.raises(TrainingDivergedError, match="training loss became nan at epoch 1.*lower the learning rate"):
+        train(tiny_recipe(epochs=2), ExperimentSplit("tiny", data, data, data), tmp_path / "run", progress=False, log=lambda s: None, model_init=poison)

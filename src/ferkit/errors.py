@@ -37,3 +37,7 @@ class WeightsUnavailableError(FerkitError):
 
 class VideoError(FerkitError):
     """A video file or camera could not be opened or decoded."""
+
+
+class TrainingDivergedError(FerkitError):
+    """The training loss became NaN or infinite; the last good checkpoint (last.pt) is kept."""

@@ -29,12 +29,14 @@ optimizer group) and ``center_weight``/``cluster_weight`` scale only the gradien
 the features, not the one that moves the centres. For ``center`` the centre gradient is exactly
 Wen et al.'s  Delta c_j = sum_{i: y_i=j} (c_j - x_i) / (1 + n_j)  (n_j = class count in the
 batch), so plain SGD at ``center_lr = 0.5`` (their alpha) reproduces their update rule. For
-``weighted_cluster`` the centres follow the gradient of L_wc preconditioned per centre by
-s_k = B (D_k + delta) / (w_k (1 + n_k)); this makes its pull part exactly Wen et al.'s Delta c_k
-(so ``center_lr`` means the same alpha in both losses and does not depend on the feature scale,
-the batch size or the class weight), while the push part (from D_k) keeps its direction and
-relative size. With plain SGD the centres therefore settle slightly outside their class means,
-further out the looser the clusters. The reported values are the true loss values; only the
+``weighted_cluster`` the pull part of the centres' gradient (through the intra-class distances) is
+preconditioned per centre by s_k = B (D_k + delta) / (w_k (1 + n_k)), which makes it exactly Wen
+et al.'s Delta c_k (so ``center_lr`` means the same alpha in both losses and does not depend on the
+feature scale, the batch size or the class weight). The push part (through the inter-centre
+distances D) keeps its plain gradient, which shrinks as centres separate: preconditioning it as
+well made centres of classes absent from a batch run away (NaN after 3 FER2013 epochs). With plain
+SGD the centres therefore settle slightly outside their class means, further out the looser the
+clusters. The reported values are the true loss values; only the
 routing and scale of gradients differ from plain autograd. Use SGD without weight decay for the
 centres' parameter group; with Adam, set ``center_lr`` near the model's learning rate instead.
 """
@@ -123,10 +125,18 @@ class CenterLoss(Criterion):
         return {"ce": F.cross_entropy(logits.float(), labels), "center": center}
 
 
-def weighted_cluster_term(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor, class_weights: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    """L_wc (scalar) of the module docstring; embeddings (B, D), labels (B,), centers (K, D), class_weights (K,)."""
+def weighted_cluster_term(
+    embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor, class_weights: torch.Tensor, delta: float = 1.0,
+    *, inter_centers: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """L_wc (scalar) of the module docstring; embeddings (B, D), labels (B,), centers (K, D), class_weights (K,).
+
+    ``inter_centers`` (same values as ``centers``) lets the loss route gradients of the pull
+    (intra-class) and push (inter-centre) parts through different tensors.
+    """
     num_classes = centers.shape[0]
     intra = (embeddings - centers[labels]).pow(2).sum(1)  # (B,)
+    centers = centers if inter_centers is None else inter_centers
     # explicit differences rather than torch.cdist: sqrt-then-square has no gradient at the zero diagonal
     center_dists = (centers[:, None, :] - centers[None, :, :]).pow(2).sum(-1)  # (K, K), zero diagonal
     inter = center_dists.sum(1) / (num_classes - 1)  # (K,)
@@ -162,10 +172,16 @@ class WeightedClusterLoss(Criterion):
     def compute(self, embeddings: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         x = embeddings.float()
         feature_term = weighted_cluster_term(x, labels, self.centers.detach(), self.class_weights, self.delta)
-        # value c, gradient scaled per centre by s_k (see module docstring: the pull part becomes Wen's Delta c_k)
+        # Centre gradients (see module docstring): the pull part through the intra-class distances,
+        # preconditioned per centre by s_k so it is Wen's Delta c_k; the push part through the
+        # inter-centre distances with its plain gradient. (Preconditioning the push too diverged:
+        # a class absent from a batch got s_k = B (D_k + delta) / w_k, pushed its centre away, which
+        # raised D_k and s_k: centres ran off to infinity and the loss became NaN after 3 epochs.)
         scale = self._center_grad_scale(labels, x.shape[0])
-        centers = self.centers.detach() + scale[:, None] * (self.centers - self.centers.detach())
-        center_term = weighted_cluster_term(x.detach(), labels, centers, self.class_weights, self.delta)
+        pull_centers = self.centers.detach() + scale[:, None] * (self.centers - self.centers.detach())
+        pull = weighted_cluster_term(x.detach(), labels, pull_centers, self.class_weights, self.delta, inter_centers=self.centers.detach())
+        push = weighted_cluster_term(x.detach(), labels, self.centers.detach(), self.class_weights, self.delta, inter_centers=self.centers)
+        center_term = pull + push
         cluster = self.cluster_weight * feature_term + (center_term - center_term.detach())
         ce = F.cross_entropy(logits.float(), labels, weight=self.class_weights if self.weighted_ce else None)
         return {"ce": ce, "cluster": cluster}

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ferkit.data.batching import build_batches
 from ferkit.devices import device_description, resolve_device
 from ferkit.data.registry import ExperimentSplit
-from ferkit.errors import ConfigError
+from ferkit.errors import ConfigError, TrainingDivergedError
 from ferkit.evaluate.metrics import classification_metrics
 from ferkit.evaluate.predict import predict_probabilities
 from ferkit.io_utils import atomic_write_json, atomic_write_text
@@ -263,6 +263,12 @@ def train(
                 for name, value in (aux(occlusion_masks=masks) if wants_masks else aux()).items():
                     loss = loss + value
                     parts[name] = float(value.detach())
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"recipe {recipe.tag}: the training loss became {float(loss)} at epoch {epoch + 1} "
+                    f"({', '.join(f'{k} {v:.4g}' for k, v in parts.items())}); lower the learning rate or the auxiliary "
+                    f"loss weights. {last_path} still holds the last finished epoch"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -246,3 +246,18 @@ register_recipe(dataclasses.replace(
     description="Paper 004: modified SE-ResNet-18 + cross-entropy + weighted-cluster loss, 10 epochs", model="modified_seresnet18", loss="weighted_cluster",
 ))
 register_recipe(dataclasses.replace(RECIPES["fer2013-stn-resnet18-tl-v1"], version=2, input_transform_lr_mult=0.1))
+# Paper 003's single-channel model on FER2013 (Table 5 layout), with the supervised occlusion map of
+# fer2013-occnet-double-v2: one channel, cross-entropy, same trunk, optimiser and budget.
+register_recipe(dataclasses.replace(
+    RECIPES["fer2013-occnet-double-v2"], name="fer2013-occnet-single", version=1,
+    description="Paper 003 single channel on FER2013: occlusion-adaptive module on a modified ResNet-18 trunk, cross-entropy, "
+                "SGD one-cycle, synthetic occluders on half the faces; occlusion map supervised with the occluder masks",
+    loss="ce", loss_kwargs={}, sampler="shuffle", batch_size=128,
+))
+# v2 of the weighted-cluster comparison diverged (NaN from epoch 4): the centre-gradient preconditioning
+# also scaled the push between centres, which ran away for classes absent from a batch. v3 is the same
+# recipe on the fixed loss (push part with its plain gradient; see ferkit.losses.centers).
+register_recipe(dataclasses.replace(
+    RECIPES["fer2013-loss-weighted-cluster-v2"], version=3,
+    description="Paper 004 comparison: cross-entropy + weighted-cluster loss (modified ResNet-18, 10 epochs), centre push with its plain gradient",
+))
