@@ -32,4 +32,6 @@ for r in ckplus-occnet-double-v3 ckplus-occnet-single-v3; do run $r --data "$CK"
 $PY benchmarks/embeddings_svm.py --recipe ckplus-embed-triplet-v1 --data "$CK" --curve-every 10 || echo "FAILED: embeddings_svm ckplus"
 # Issue 3: paper 000's batch of 8 triplets against 32
 run ckplus-tlstn-triplet-v2 --data "$CK" --protocol random800 --erased-test --set batch_size=32 --name ckplus-tlstn-triplet-v2-batch32__random800
+# Issue 3: paper 000 Table 2's three rows on all 10 subject-independent folds (finished folds resume from runs/)
+for r in ckplus-stn-resnet18-ce-v1 ckplus-tlstn-ce-v2 ckplus-tlstn-triplet-v2; do run $r --data "$CK" --protocol kfold10 --erased-test; done
 echo "== $(date -u +%H:%M) done"
