@@ -164,15 +164,6 @@ PIPELINE_FORMAT = "ferkit-embedding-pipeline"
 PIPELINE_VERSION = 1
 
 
-def is_pipeline_file(path: str | Path) -> bool:
-    """True when ``path`` is a file written by ``EmbeddingPipeline.save`` (a model checkpoint gives False)."""
-    try:
-        payload = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    return isinstance(payload, dict) and payload.get("format") == PIPELINE_FORMAT
-
-
 class EmbeddingPipeline:
     """Embedding network + fitted scikit-learn classifier + label set + input format, as one predictor.
 

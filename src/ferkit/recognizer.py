@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ferkit.errors import ConfigError, ImageReadError, NoFaceError
+from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,20 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     raise ImageReadError(f"cannot read an image from a {type(image).__name__}; pass a path, numpy array or PIL image")
 
 
+def _load_pipeline(path: Path, device: str, not_a_checkpoint: CheckpointError) -> Any:
+    """An EmbeddingPipeline file, or the checkpoint error when ``path`` is not one either."""
+    from ferkit.classifiers import PIPELINE_FORMAT, EmbeddingPipeline
+
+    if not path.is_file():
+        raise not_a_checkpoint
+    try:
+        return EmbeddingPipeline.load(path, device=device)
+    except CheckpointError as exc:
+        if PIPELINE_FORMAT in str(exc):  # neither a checkpoint nor a pipeline: the checkpoint error says more
+            raise not_a_checkpoint from None
+        raise
+
+
 class Recognizer:
     """Detect faces, align them to the model's input and classify their expressions.
 
@@ -89,10 +103,9 @@ class Recognizer:
         device: str = "cpu",
         detector_options: dict[str, Any] | None = None,
     ) -> None:
-        from ferkit.classifiers import is_pipeline_file
         from ferkit.devices import resolve_device
         from ferkit.evaluate.predict import TTA_MODES
-        from ferkit.train.checkpoint import load_model
+        from ferkit.train.checkpoint import LoadedModel, load_model
 
         if tta not in TTA_MODES:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -107,18 +120,17 @@ class Recognizer:
             from ferkit.export import load_onnx
 
             self.loaded = load_onnx(model)
-        elif model.is_file() and is_pipeline_file(model):
-            # paper 002's embedding network + scikit-learn classifier, saved by EmbeddingPipeline.save
-            from ferkit.classifiers import EmbeddingPipeline
-            from ferkit.train.checkpoint import LoadedModel
-
-            if tta not in ("none", "flip"):
-                raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}")
-            self.pipeline = EmbeddingPipeline.load(model, device=device)
-            self.loaded = LoadedModel(self.pipeline.model, self.pipeline.class_names, self.pipeline.in_chans, self.pipeline.image_size,
-                                      self.pipeline.model_name, {"classifier": self.pipeline.classifier_name}, model)
         else:
-            self.loaded = load_model(model, device=device)
+            try:
+                self.loaded = load_model(model, device=device)
+            except CheckpointError as not_a_checkpoint:
+                # maybe paper 002's embedding network + scikit-learn classifier (EmbeddingPipeline.save);
+                # only then is the file read a second time, never for ordinary checkpoints
+                self.pipeline = _load_pipeline(model, device, not_a_checkpoint)
+                if tta not in ("none", "flip"):
+                    raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}") from None
+                self.loaded = LoadedModel(self.pipeline.model, self.pipeline.class_names, self.pipeline.in_chans, self.pipeline.image_size,
+                                          self.pipeline.model_name, {"classifier": self.pipeline.classifier_name}, model)
         self.class_names = self.loaded.class_names
         self.device = device
         self.tta = tta

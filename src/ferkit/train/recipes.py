@@ -131,7 +131,7 @@ register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-center", descr
 register_recipe(dataclasses.replace(LOSS_BASE, name="fer2013-loss-weighted-cluster", description="Paper 004: cross-entropy + weighted-cluster loss", loss="weighted_cluster"))
 
 # --- The shipped default model (issue 7): the best CPU-budget recipe, trained with synthetic occluders. ---
-register_recipe(Recipe(
+DEFAULT_OCC = register_recipe(Recipe(
     name="fer2013-default-modres18-occ", version=1,
     description="Default model: modified ResNet-18, CE + label smoothing, SGD nesterov one-cycle 0.05, 20 epochs; flips, affine, "
                 "brightness/contrast, random erasing 0.25 and synthetic occluders (sunglasses, masks, hands...) on 40% of faces",
@@ -175,13 +175,11 @@ register_recipe(dataclasses.replace(TLSTN_FER, version=2, input_transform_lr_mul
 
 # Default model v3: one stage from scratch, 60 epochs (v2 had 15 clean + 10 occluded). On the CPU this is
 # the longest budget a session allows (~80 min with one thread); the GPU is where it should grow.
-register_recipe(Recipe(
-    name="fer2013-default-modres18-occ", version=3,
+register_recipe(dataclasses.replace(
+    DEFAULT_OCC, version=3,
     description="Default model: modified ResNet-18, CE + label smoothing 0.1, SGD nesterov one-cycle 0.1, 60 epochs; flips, affine, "
                 "brightness/contrast, random erasing 0.25 and synthetic occluders (sunglasses, masks, hands...) on 40% of faces",
-    model="modified_resnet18", model_kwargs={"dropout": 0.2}, loss="ce", loss_kwargs={"label_smoothing": 0.1},
-    epochs=60, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4, schedule="onecycle",
-    augment=AugmentConfig(erasing_p=0.25, occlusion_p=0.4, occlusion_ratio=(0.1, 0.5)),
+    epochs=60, lr=0.1,
 ))
 
 # Paper 002 v2: v1's pure semi-hard triplet loss from random weights stayed near chance on FER2013
