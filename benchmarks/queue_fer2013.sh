@@ -53,4 +53,15 @@ run $PY benchmarks/occlusion_sweeps.py --data "$FER" --model baseline=runs/fer20
     --model double_channel=runs/fer2013-occnet-double-v1/best.pt --model double_supervised=runs/fer2013-occnet-double-v2/best.pt
 # Issue 3: paper 000's STN + ResNet-18 + TL row with the STN at 0.1x lr
 run $PY benchmarks/run_recipe.py fer2013-stn-resnet18-tl-v2 --data "$FER"
+# --- Third session (CPU again): the default model becomes an ensemble of candidate 3 and more seeds of its recipe. ---
+# Members trained side by side, one thread each; the subset is chosen on PublicTest, then scored on PrivateTest once.
+for s in 1 2 3; do run $PY benchmarks/run_recipe.py fer2013-default-member-seed$s-v1 --data "$FER"; done
+run $PY benchmarks/ship_default_model.py --ensemble runs/fer2013-default-modres18-occ-v3/best.pt \
+    runs/fer2013-default-member-seed1-v1/best.pt runs/fer2013-default-member-seed2-v1/best.pt runs/fer2013-default-member-seed3-v1/best.pt
+run $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble
+for occ in "" 0.5 1.0; do
+  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
+done
+run $PY benchmarks/cross_dataset.py
+run $PY benchmarks/speed.py
 echo "== $(date -u +%H:%M) done"

@@ -47,7 +47,11 @@ def training_seconds(run_name: str) -> float | None:
 
 
 def minutes(r: dict, run_name: str | None = None) -> str:
-    """Training time from the epoch logs (a resumed or re-scored run's own wall time would understate it)."""
+    """Training time from the epoch logs (a resumed or re-scored run's own wall time would understate it); an ensemble's is its members' sum."""
+    if r.get("member_runs"):
+        times = [training_seconds(name) for name in r["member_runs"]]
+        seconds = None if None in times else sum(times)
+        return f"{seconds / 60:.0f} min ({len(times)} members)" if seconds else "–"
     seconds = training_seconds(run_name or r.get("run_name") or _run_name(r))
     return f"{seconds / 60:.0f} min" if seconds else "–"
 
@@ -74,7 +78,8 @@ def fer_table(names: list[tuple[str, str]]) -> str:
             continue
         fold = r["folds"][0]
         s = r["summary"]
-        lines.append(f"| {label} (`{r['recipe']}`) | {epochs_of(r)} | {pct(fold['best_val'])} (epoch {fold['best_epoch']}) | {mean_std(s, 'clean_none')} | "
+        chosen = f"epoch {fold['best_epoch']}" if fold.get("best_epoch") is not None else "member subset chosen, flip TTA"
+        lines.append(f"| {label} (`{r['recipe']}`) | {epochs_of(r)} | {pct(fold['best_val'])} ({chosen}) | {mean_std(s, 'clean_none')} | "
                      f"**{mean_std(s, 'clean_flip')}** | {mean_std(s, 'occ_half_flip')} | {mean_std(s, 'occ_all_flip')} | {r['device'].split(',')[0]}, {minutes(r, name)} |")
     return "\n".join(lines)
 
@@ -101,7 +106,11 @@ def block_fer_baselines() -> str:
     return fer_table([("Modified ResNet-18, CE", "fer2013-ce-modres18"), ("ResNet-18, CE", "fer2013-ce-resnet18-v1"),
                       ("Default candidate 1: modified ResNet-18, CE, occluders, one stage", "fer2013-default-modres18-occ-v1"),
                       ("Default candidate 2: stage 1 above, then 10 epochs with occluders", "fer2013-default-modres18-occ-v2"),
-                      ("Default candidate 3: one stage, 60 epochs with occluders", "fer2013-default-modres18-occ-v3")])
+                      ("Default candidate 3: one stage, 60 epochs with occluders", "fer2013-default-modres18-occ-v3"),
+                      ("Ensemble member: candidate 3's recipe, seed 1", "fer2013-default-member-seed1-v1"),
+                      ("Ensemble member: candidate 3's recipe, seed 2", "fer2013-default-member-seed2-v1"),
+                      ("Ensemble member: candidate 3's recipe, seed 3", "fer2013-default-member-seed3-v1"),
+                      ("**Shipped default (v4): members chosen on PublicTest, probabilities averaged**", "fer2013-default-ensemble")])
 
 
 def block_ck_baselines() -> str:
@@ -289,29 +298,66 @@ def block_speed() -> str:
     return "\n".join(lines)
 
 
+def shipped_result(meta: dict) -> dict[str, Any] | None:
+    """The test scores of the shipped file: its training run's result, or score_checkpoint.py's for an ensemble."""
+    if meta["model_name"] != "ensemble":
+        return load(Path(meta["source_checkpoint"]).parent.name)
+    for path in sorted(RESULTS.glob("*.json")):
+        r = json.loads(path.read_text())
+        if isinstance(r, dict) and "summary" in r and str(r.get("checkpoint", "")).endswith("ferkit-default.pt") and r.get("recipe") == meta["recipe"]["name"]:
+            return r
+    return None
+
+
+def training_device(r: dict) -> str:
+    """Where the model was trained: an ensemble's result was written by scoring, so ask its first member's run."""
+    member = load(r["member_runs"][0]) if r.get("member_runs") else None
+    return (member or r)["device"]
+
+
 def block_model_card() -> str:
     import torch
+
+    from ferkit.train.recipes import RECIPES
 
     path = REPO / "src" / "ferkit" / "weights" / "ferkit-default.pt"
     if not path.exists():
         return "No default model shipped yet."
     meta = torch.load(path, map_location="cpu", weights_only=False)
     recipe = meta["recipe"]
-    run = Path(meta["source_checkpoint"]).parent.name
-    lines = ["| Field | Value |", "|---|---|",
-             f"| Architecture | `{meta['model_name']}` {meta['model_kwargs']}, {sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, fp16 file of {path.stat().st_size / 1e6:.1f} MB |",
-             f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
-             f"| Classes | {', '.join(meta['class_names'])} |",
-             f"| Recipe | `{recipe['name']}-v{recipe['version']}`: {recipe['description']} |",
-             f"| Training data | FER2013 Training ({meta.get('train_size')} images); epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))}) |",
-             f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
-    r = load(run)
+    values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, fp16 file of {path.stat().st_size / 1e6:.1f} MB"
+    lines = ["| Field | Value |", "|---|---|"]
+    if meta["model_name"] == "ensemble":
+        members = meta["members"]
+        kinds = {(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]}
+        arch = " + ".join(f"`{name}` {kwargs}" for name, kwargs in sorted(kinds))
+        tags = [f"{m['recipe']}-v{m['recipe_version']}" for m in members]
+        described = RECIPES.get(tags[0])
+        member_list = ", ".join(f"`{t}` (seed {m.get('seed')})" for t, m in zip(tags, members))
+        member_epochs = ", ".join(f"epoch {m.get('epoch')}: {pct(m.get('val_metric'))}" for m in members)
+        lines += [f"| Architecture | ensemble of {len(members)} × {arch}, probabilities averaged; {values} |",
+                  f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
+                  f"| Classes | {', '.join(meta['class_names'])} |",
+                  f"| Recipe | members {member_list}"
+                  + (f": {described.description}" if described else "") + " |",
+                  f"| Training data | FER2013 Training ({meta.get('train_size')} images); each member's epoch chosen on PublicTest "
+                  f"({member_epochs}), "
+                  f"then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))} |",
+                  f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
+    else:
+        lines += [f"| Architecture | `{meta['model_name']}` {meta['model_kwargs']}, {values} |",
+                  f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
+                  f"| Classes | {', '.join(meta['class_names'])} |",
+                  f"| Recipe | `{recipe['name']}-v{recipe['version']}`: {recipe['description']} |",
+                  f"| Training data | FER2013 Training ({meta.get('train_size')} images); epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))}) |",
+                  f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
+    r = shipped_result(meta)
     if r is not None:
         s = r["summary"]
         lines += [f"| FER2013 PrivateTest | {mean_std(s, 'clean_none')} (no TTA), {mean_std(s, 'clean_flip')} (flip TTA, the recognizer's default) |",
                   f"| OCC-PrivateTest (half the faces occluded, 10–50% covered) | {mean_std(s, 'occ_half_none')} / {mean_std(s, 'occ_half_flip')} (flip) |",
                   f"| PrivateTest with every face occluded | {mean_std(s, 'occ_all_none')} / {mean_std(s, 'occ_all_flip')} (flip) |",
-                  f"| Training device and time | {r['device']}, {minutes(r, run)} of training |"]
+                  f"| Training device and time | {training_device(r)}, {minutes(r, Path(meta['source_checkpoint']).parent.name)} of training |"]
     c = load("cross_dataset_fer2013_to_ckplus48")
     if c is not None:
         recalls = ", ".join(f"{k} {100 * v['recall']:.0f}%" for k, v in c["per_class"].items())

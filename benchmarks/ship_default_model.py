@@ -1,6 +1,13 @@
 """Choose the default model among FER2013 runs on validation (PublicTest) accuracy and ship it.
 
-    python benchmarks/ship_default_model.py runs/fer2013-default-modres18-occ-v1/best.pt runs/fer2013-tlstn-v1/best.pt
+    python benchmarks/ship_default_model.py runs/fer2013-default-modres18-occ-v2/best.pt runs/fer2013-default-modres18-occ-v3/best.pt
+    python benchmarks/ship_default_model.py --ensemble runs/A/best.pt runs/B/best.pt runs/C/best.pt
+
+Without ``--ensemble`` the candidate with the best recorded validation accuracy is shipped. With it,
+every non-empty subset of the candidates is scored on PublicTest (flip TTA, averaged
+probabilities), the best subset wins (ties go to fewer members: smaller and faster), and the
+choice with every subset's score is written to ``benchmarks/results/default_model_selection.json``.
+PrivateTest is never read here.
 
 Writes ``src/ferkit/weights/ferkit-default.pt``: weights in fp16 (half the size; predictions are
 made in fp32 after loading), model name and options, label set, input format, recipe, and where
@@ -10,36 +17,95 @@ it came from. No optimizer state.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, git_commit  # noqa: E402
+from common import REPO, git_commit, provenance, write_result  # noqa: E402
 
-from ferkit.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from ferkit.train.checkpoint import load_checkpoint, load_model, save_checkpoint  # noqa: E402
 
-KEEP = ("model_name", "model_kwargs", "in_chans", "image_size", "class_names", "recipe", "split", "train_size", "epoch", "val_metric", "selected_on")
+KEEP = ("model_name", "model_kwargs", "in_chans", "image_size", "class_names", "recipe", "split", "train_size", "epoch", "val_metric",
+        "selected_on", "members")
+MAX_CANDIDATES = 8  # 255 subsets; each is a cheap average of stored probabilities
+
+
+def choose_subset(probabilities: list[np.ndarray], labels: np.ndarray) -> tuple[tuple[int, ...], list[dict]]:
+    """Every non-empty subset's validation accuracy; the best one (fewest members on a tie)."""
+    scored = []
+    for size in range(1, len(probabilities) + 1):
+        for subset in itertools.combinations(range(len(probabilities)), size):
+            mean = np.mean([probabilities[i] for i in subset], axis=0)
+            scored.append({"members": list(subset), "val_accuracy": float((mean.argmax(1) == labels).mean())})
+    best = max(scored, key=lambda row: (row["val_accuracy"], -len(row["members"])))
+    return tuple(best["members"]), scored
+
+
+def ship(payload: dict, source: str, out: Path) -> None:
+    shipped = {k: payload[k] for k in KEEP if k in payload}
+    shipped["model"] = {k: v.half() if torch.is_floating_point(v) else v for k, v in payload["model"].items()}
+    shipped["source_checkpoint"] = source
+    shipped["source_commit"] = git_commit()
+    save_checkpoint(out, shipped)
+    print(f"shipped {source} as {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("candidates", nargs="+")
+    parser.add_argument("--ensemble", action="store_true", help="choose the best subset of the candidates on PublicTest and ship it as one model")
+    parser.add_argument("--data", default="fer2013:../shared/data/fer2013")
+    parser.add_argument("--tta", default="flip", choices=["none", "flip"])
     parser.add_argument("--out", default=str(REPO / "src" / "ferkit" / "weights" / "ferkit-default.pt"))
     args = parser.parse_args()
-    scored = []
+    out = Path(args.out)
+    if not args.ensemble:
+        scored = []
+        for path in args.candidates:
+            payload = load_checkpoint(path)
+            scored.append((payload.get("val_metric") or 0.0, path, payload))
+            print(f"{path}: validation {payload.get('val_metric')}")
+        val, path, payload = max(scored, key=lambda item: item[0])
+        ship(payload, str(Path(path)), out)
+        return 0
+
+    from ferkit.data import load_split
+    from ferkit.evaluate.predict import predict_probabilities
+    from ferkit.models.ensemble import ensemble_checkpoint
+
+    if not 2 <= len(args.candidates) <= MAX_CANDIDATES:
+        parser.error(f"--ensemble takes 2 to {MAX_CANDIDATES} candidates")
+    started = time.time()
+    val = load_split(args.data, "val")
+    probabilities = []
     for path in args.candidates:
-        payload = load_checkpoint(path)
-        scored.append((payload.get("val_metric") or 0.0, path, payload))
-        print(f"{path}: validation {payload.get('val_metric')}")
-    val, path, payload = max(scored, key=lambda item: item[0])
-    shipped = {k: payload[k] for k in KEEP if k in payload}
-    shipped["model"] = {k: v.half() if torch.is_floating_point(v) else v for k, v in payload["model"].items()}
-    shipped["source_checkpoint"] = str(Path(path))
-    shipped["source_commit"] = git_commit()
-    save_checkpoint(args.out, shipped)
-    print(f"shipped {path} (validation {val:.4f}) as {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
+        loaded = load_model(path)
+        if tuple(loaded.class_names) != tuple(val.class_names):
+            parser.error(f"{path} predicts {loaded.class_names}, PublicTest has {val.class_names}")
+        labels = val.labels
+        probabilities.append(predict_probabilities(loaded.model, val.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=args.tta))
+        print(f"{path}: PublicTest ({args.tta}) {(probabilities[-1].argmax(1) == labels).mean():.4f}")
+    best, scored = choose_subset(probabilities, labels)
+    chosen = [args.candidates[i] for i in best]
+    for row in scored:
+        row["members"] = [args.candidates[i] for i in row["members"]]
+    print(f"chosen on PublicTest: {chosen} ({max(r['val_accuracy'] for r in scored):.4f})")
+    if len(chosen) == 1:
+        ship(load_checkpoint(chosen[0]), chosen[0], out)
+    else:
+        payload = ensemble_checkpoint(chosen)
+        payload["val_metric"] = max(r["val_accuracy"] for r in scored)
+        payload["selected_on"] = f"PublicTest ({args.tta} TTA): the best subset of {len(args.candidates)} candidates"
+        ship(payload, " + ".join(chosen), out)
+    write_result("default_model_selection", {
+        **provenance("cpu", started), "split": "PublicTest (validation)", "tta": args.tta, "candidates": args.candidates,
+        "chosen": chosen, "subsets": sorted(scored, key=lambda r: -r["val_accuracy"]), "shipped_size_mb": round(out.stat().st_size / 1e6, 1),
+    })
     return 0
 
 

@@ -246,6 +246,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from ferkit.errors import ConfigError
+    from ferkit.models.ensemble import ensemble_checkpoint
+    from ferkit.train.checkpoint import save_checkpoint
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it")
+    payload = ensemble_checkpoint(args.checkpoints, half=args.half)
+    save_checkpoint(out, payload)
+    print(f"wrote {out}: {payload['recipe']['name']} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ferkit.data.inspect import describe_formats, format_report, inspect_dataset
 
@@ -302,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p = sub.add_parser("ensemble", help="combine trained checkpoints into one model that averages their probabilities")
+    p.add_argument("checkpoints", nargs="+", help="member checkpoints (same labels and input format)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--half", action="store_true", help="store the weights in fp16 (half the size; predictions stay fp32)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     datasets = sub.add_parser("datasets", help="list the supported dataset formats, or inspect a dataset")
     datasets_sub = datasets.add_subparsers(dest="datasets_command")
     inspect_parser = datasets_sub.add_parser("inspect", help="recognise a dataset's format, count classes per split, list problems")
@@ -311,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes, "datasets": cmd_datasets, "predict": cmd_predict, "export": cmd_export}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes, "datasets": cmd_datasets, "predict": cmd_predict, "export": cmd_export, "ensemble": cmd_ensemble}
 
 
 def main(argv: list[str] | None = None) -> int:

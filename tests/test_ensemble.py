@@ -1,0 +1,105 @@
+"""Ensembles: averaged probabilities, one checkpoint that load_model, the Recognizer and ONNX export read."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ferkit.cli import main
+from ferkit.errors import CheckpointError, ConfigError
+from ferkit.models import build_model
+from ferkit.models.ensemble import ProbabilityEnsemble, ensemble_checkpoint
+from ferkit.train.checkpoint import load_model, save_checkpoint
+
+CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+
+
+def write_member(path: Path, seed: int, class_names=CLASSES, in_chans: int = 1) -> Path:
+    torch.manual_seed(seed)
+    model = build_model("modified_resnet18", num_classes=len(class_names), in_chans=in_chans, dropout=0.2)
+    with torch.no_grad():  # a random head gives near-uniform softmax; make the members clearly different
+        model.head.weight.mul_(50)
+    save_checkpoint(path, {
+        "model_name": "modified_resnet18", "model_kwargs": {"dropout": 0.2}, "in_chans": in_chans, "image_size": 48,
+        "class_names": list(class_names), "recipe": {"name": f"member-{seed}", "version": 1, "seed": seed},
+        "epoch": 3, "val_metric": 0.5 + seed / 100, "model": model.state_dict(),
+    })
+    return path
+
+
+@pytest.fixture()
+def members(tmp_path) -> list[Path]:
+    return [write_member(tmp_path / f"m{seed}.pt", seed) for seed in (1, 2, 3)]
+
+
+def test_forward_is_log_of_mean_member_probabilities_with_gradients():
+    torch.manual_seed(0)
+    parts = [build_model("modified_resnet18", num_classes=7) for _ in range(2)]
+    ensemble = ProbabilityEnsemble(parts).eval()
+    x = torch.randn(4, 1, 48, 48, requires_grad=True)
+    out = ensemble(x)
+    expected = (parts[0](x).softmax(1) + parts[1](x).softmax(1)) / 2
+    assert out.shape == (4, 7)
+    torch.testing.assert_close(out.softmax(1), expected)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(4))
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert ensemble.forward_embedding(x).shape == (4, 2 * 512)
+
+
+def test_checkpoint_round_trip_matches_the_members(members, tmp_path):
+    path = save_checkpoint(tmp_path / "ens.pt", ensemble_checkpoint(members))
+    loaded = load_model(path)
+    assert loaded.model_name == "ensemble" and loaded.class_names == tuple(CLASSES)
+    assert loaded.recipe["name"] == "ensemble(member-1-v1 + member-2-v1 + member-3-v1)"
+    x = torch.rand(5, 1, 48, 48)
+    with torch.no_grad():
+        expected = torch.stack([load_model(m).model(x).softmax(1) for m in members]).mean(0)
+        torch.testing.assert_close(loaded.model(x).softmax(1), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_half_precision_ensemble_is_half_the_size_and_agrees(members, tmp_path):
+    full = save_checkpoint(tmp_path / "full.pt", ensemble_checkpoint(members))
+    half = save_checkpoint(tmp_path / "half.pt", ensemble_checkpoint(members, half=True))
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(half).model(x).softmax(1), load_model(full).model(x).softmax(1), atol=2e-2, rtol=0)
+
+
+def test_members_must_agree_and_be_plain_models(members, tmp_path):
+    other = write_member(tmp_path / "other.pt", 4, class_names=CLASSES[:6])
+    with pytest.raises(CheckpointError, match="class_names"):
+        ensemble_checkpoint([members[0], other])
+    rgb = write_member(tmp_path / "rgb.pt", 5, in_chans=3)
+    with pytest.raises(CheckpointError, match="in_chans"):
+        ensemble_checkpoint([members[0], rgb])
+    with pytest.raises(ConfigError, match="at least two"):
+        ensemble_checkpoint(members[:1])
+    with pytest.raises(CheckpointError, match="not found"):
+        ensemble_checkpoint([members[0], tmp_path / "missing.pt"])
+    nested = save_checkpoint(tmp_path / "ens.pt", ensemble_checkpoint(members[:2]))
+    with pytest.raises(CheckpointError, match="already an ensemble"):
+        ensemble_checkpoint([nested, members[2]])
+    with pytest.raises(ConfigError, match="members"):
+        build_model("ensemble", num_classes=7)
+
+
+def test_ensemble_cli_then_recognizer_and_onnx(members, tmp_path, capsys):
+    from ferkit.evaluate.predict import predict_probabilities
+    from ferkit.export import export_model, load_onnx
+    from ferkit.recognizer import Recognizer
+
+    out = tmp_path / "ens.pt"
+    assert main(["ensemble", *map(str, members), "--out", str(out), "--half"]) == 0
+    assert "ensemble(member-1-v1" in capsys.readouterr().out
+    assert main(["ensemble", *map(str, members), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    faces = np.random.default_rng(0).integers(0, 255, (6, 48, 48)).astype(np.uint8)
+    reference = predict_probabilities(load_model(out).model, faces)
+    onnx_model = load_onnx(export_model(out, tmp_path / "ens.onnx", "onnx"))
+    np.testing.assert_allclose(predict_probabilities(onnx_model.model, faces), reference, atol=1e-4)
+    result = Recognizer(out, detector="none", tta="none").predict(faces[0])
+    assert len(result.faces) == 1
+    np.testing.assert_allclose(list(result.faces[0].probabilities.values()), reference[0], atol=1e-4)
