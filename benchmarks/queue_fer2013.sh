@@ -66,4 +66,6 @@ run $PY benchmarks/cross_dataset.py
 run $PY benchmarks/speed.py
 # Issue 6 follow-up: the weighted-cluster term at 0.1 and 0.05 (v3 used 0.5), weight chosen on PublicTest
 for v in 4 5; do run $PY benchmarks/run_recipe.py fer2013-loss-weighted-cluster-v$v --data "$FER"; done
+# Issue 6 follow-up: paper 004's SE-ResNet backbone, CE and the weighted-cluster term at the chosen 0.05
+for r in fer2013-loss-ce-seresnet-v1 fer2013-loss-weighted-cluster-seresnet-v2; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
 echo "== $(date -u +%H:%M) done"

@@ -243,7 +243,9 @@ def block_occlusion_map_agreement() -> str:
 
 def block_losses() -> str:
     names = [(label, f"{name}-v3" if name == "fer2013-loss-weighted-cluster" else f"{name}-v2") for label, name in LOSS_ROWS]
-    names += [("CE + 0.1 x weighted-cluster loss", "fer2013-loss-weighted-cluster-v4"), ("CE + 0.05 x weighted-cluster loss", "fer2013-loss-weighted-cluster-v5")]
+    names += [("CE + 0.1 x weighted-cluster loss", "fer2013-loss-weighted-cluster-v4"), ("CE + 0.05 x weighted-cluster loss", "fer2013-loss-weighted-cluster-v5"),
+              ("Cross-entropy, SE-ResNet backbone", "fer2013-loss-ce-seresnet-v1"),
+              ("CE + 0.05 x weighted-cluster loss, SE-ResNet backbone", "fer2013-loss-weighted-cluster-seresnet-v2")]
     names.append(("CE + weighted-cluster loss before the centre-gradient fix (diverged: NaN from epoch 4, best epoch 3 kept)", "fer2013-loss-weighted-cluster-v2"))
     names += [(f"{label}, 4 epochs", f"{name}-v1") for label, name in LOSS_ROWS]
     lines = ["| Loss (recipe) | Backbone | Epochs | Accuracy | Macro-F1 | Balanced accuracy | Disgust recall | Fear recall | Training time |", "|---|---|---|---|---|---|---|---|---|"]
