@@ -329,31 +329,26 @@ def block_model_card() -> str:
     meta = torch.load(path, map_location="cpu", weights_only=False)
     recipe = meta["recipe"]
     values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, fp16 file of {path.stat().st_size / 1e6:.1f} MB"
-    lines = ["| Field | Value |", "|---|---|"]
     if meta["model_name"] == "ensemble":
         members = meta["members"]
-        kinds = {(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]}
-        arch = " + ".join(f"`{name}` {kwargs}" for name, kwargs in sorted(kinds))
+        kinds = sorted({(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]})
+        arch = f"ensemble of {len(members)} × " + " + ".join(f"`{name}` {kwargs}" for name, kwargs in kinds) + ", probabilities averaged"
         tags = [f"{m['recipe']}-v{m['recipe_version']}" for m in members]
         described = RECIPES.get(tags[0])
-        member_list = ", ".join(f"`{t}` (seed {m.get('seed')})" for t, m in zip(tags, members))
+        recipe_text = "members " + ", ".join(f"`{t}` (seed {m.get('seed')})" for t, m in zip(tags, members)) + (f": {described.description}" if described else "")
         member_epochs = ", ".join(f"epoch {m.get('epoch')}: {pct(m.get('val_metric'))}" for m in members)
-        lines += [f"| Architecture | ensemble of {len(members)} × {arch}, probabilities averaged; {values} |",
-                  f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
-                  f"| Classes | {', '.join(meta['class_names'])} |",
-                  f"| Recipe | members {member_list}"
-                  + (f": {described.description}" if described else "") + " |",
-                  f"| Training data | FER2013 Training ({meta.get('train_size')} images); each member's epoch chosen on PublicTest "
-                  f"({member_epochs}), "
-                  f"then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))} |",
-                  f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
+        chosen = f"each member's epoch chosen on PublicTest ({member_epochs}), then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))}"
     else:
-        lines += [f"| Architecture | `{meta['model_name']}` {meta['model_kwargs']}, {values} |",
-                  f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
-                  f"| Classes | {', '.join(meta['class_names'])} |",
-                  f"| Recipe | `{recipe['name']}-v{recipe['version']}`: {recipe['description']} |",
-                  f"| Training data | FER2013 Training ({meta.get('train_size')} images); epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))}) |",
-                  f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
+        arch = f"`{meta['model_name']}` {meta['model_kwargs']}"
+        recipe_text = f"`{recipe['name']}-v{recipe['version']}`: {recipe['description']}"
+        chosen = f"epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))})"
+    lines = ["| Field | Value |", "|---|---|",
+             f"| Architecture | {arch}; {values} |",
+             f"| Input | {meta['image_size']}x{meta['image_size']} grayscale face crop, {meta['in_chans']} channel, (x/255 - 0.5)/0.5 |",
+             f"| Classes | {', '.join(meta['class_names'])} |",
+             f"| Recipe | {recipe_text} |",
+             f"| Training data | FER2013 Training ({meta.get('train_size')} images); {chosen} |",
+             f"| Source | `{meta['source_checkpoint']}` at commit {meta.get('source_commit')} |"]
     r = shipped_result(meta)
     if r is not None:
         s = r["summary"]

@@ -82,24 +82,25 @@ def main() -> int:
         parser.error(f"--ensemble takes 2 to {MAX_CANDIDATES} candidates")
     started = time.time()
     val = load_split(args.data, "val")
+    labels = val.labels
     probabilities = []
     for path in args.candidates:
         loaded = load_model(path)
         if tuple(loaded.class_names) != tuple(val.class_names):
             parser.error(f"{path} predicts {loaded.class_names}, PublicTest has {val.class_names}")
-        labels = val.labels
         probabilities.append(predict_probabilities(loaded.model, val.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=args.tta))
         print(f"{path}: PublicTest ({args.tta}) {(probabilities[-1].argmax(1) == labels).mean():.4f}")
     best, scored = choose_subset(probabilities, labels)
+    best_val = max(r["val_accuracy"] for r in scored)
     chosen = [args.candidates[i] for i in best]
     for row in scored:
         row["members"] = [args.candidates[i] for i in row["members"]]
-    print(f"chosen on PublicTest: {chosen} ({max(r['val_accuracy'] for r in scored):.4f})")
+    print(f"chosen on PublicTest: {chosen} ({best_val:.4f})")
     if len(chosen) == 1:
         ship(load_checkpoint(chosen[0]), chosen[0], out)
     else:
         payload = ensemble_checkpoint(chosen)
-        payload["val_metric"] = max(r["val_accuracy"] for r in scored)
+        payload["val_metric"] = best_val
         payload["selected_on"] = f"PublicTest ({args.tta} TTA): the best subset of {len(args.candidates)} candidates"
         ship(payload, " + ".join(chosen), out)
     write_result("default_model_selection", {

@@ -55,6 +55,10 @@ def build_ensemble(*, num_classes: int, in_chans: int = 1, members: Sequence[dic
     return ProbabilityEnsemble(built)
 
 
+def _as_key(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> dict[str, Any]:
     """One checkpoint payload from member checkpoints; refuses members whose labels or input format differ."""
     from ferkit.train.checkpoint import load_checkpoint
@@ -65,10 +69,8 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> d
     first = payloads[0]
     for path, payload in zip(paths[1:], payloads[1:]):
         for key in ("class_names", "in_chans", "image_size"):
-            mine = tuple(payload[key]) if key == "class_names" else payload[key]
-            theirs = tuple(first[key]) if key == "class_names" else first[key]
-            if mine != theirs:
-                raise CheckpointError(f"{path}: {key} {mine} differs from {paths[0]}'s {theirs}; ensemble members must agree")
+            if _as_key(payload[key]) != _as_key(first[key]):
+                raise CheckpointError(f"{path}: {key} {payload[key]} differs from {paths[0]}'s {first[key]}; ensemble members must agree")
     state: dict[str, torch.Tensor] = {}
     for index, payload in enumerate(payloads):
         if payload["model_name"] == "ensemble":
@@ -88,14 +90,14 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> d
         }
         for path, payload in zip(paths, payloads)
     ]
-    tags = [f"{meta['recipe'] or 'model'}-v{meta['recipe_version']}" if meta["recipe_version"] else meta["recipe"] or "model" for meta in members_meta]
+    tags = [f"{m['recipe']}-v{m['recipe_version']}" if m["recipe_version"] else m["recipe"] or "model" for m in members_meta]
     return {
         "model_name": "ensemble",
         "model_kwargs": {"members": [{field: payload[field] for field in MEMBER_FIELDS} for payload in payloads]},
         "in_chans": first["in_chans"],
         "image_size": first["image_size"],
         "class_names": list(first["class_names"]),
-        "recipe": {"name": "ensemble(" + " + ".join(tags) + ")", "members": members_meta},
+        "recipe": {"name": "ensemble(" + " + ".join(tags) + ")"},
         "split": first.get("split"),
         "train_size": first.get("train_size"),
         "selected_on": first.get("selected_on"),

@@ -8,6 +8,7 @@ parameters here; nothing is copied per paper.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,8 @@ def train(
             set_frozen_bn_eval(model)  # frozen stages keep their BatchNorm statistics too
         epoch_t0 = time.perf_counter()
         sums: dict[str, float] = {}
-        correct = seen = 0
+        correct = torch.zeros((), dtype=torch.long, device=dev)  # on the device: no sync per batch
+        seen = 0
         bar = tqdm(batches.epoch_batches(rng), total=len(batches), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
         for idx in bar:
             idx_t = torch.from_numpy(idx).to(dev)
@@ -263,9 +265,10 @@ def train(
                 for name, value in (aux(occlusion_masks=masks) if wants_masks else aux()).items():
                     loss = loss + value
                     parts[name] = float(value.detach())
-            if not torch.isfinite(loss):
+            loss_value = float(loss.detach())  # the one host sync per batch: divergence check, log and bar
+            if not math.isfinite(loss_value):
                 raise TrainingDivergedError(
-                    f"recipe {recipe.tag}: the training loss became {float(loss)} at epoch {epoch + 1} "
+                    f"recipe {recipe.tag}: the training loss became {loss_value} at epoch {epoch + 1} "
                     f"({', '.join(f'{k} {v:.4g}' for k, v in parts.items())}); lower the learning rate or the auxiliary "
                     f"loss weights. {last_path} still holds the last finished epoch"
                 )
@@ -276,10 +279,12 @@ def train(
                 scheduler.step()
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            correct += int((logits.argmax(1) == y).sum())
+            sums["loss"] = sums.get("loss", 0.0) + loss_value
+            correct += (logits.argmax(1) == y).sum()
             seen += len(y)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{correct / max(seen, 1):.3f}")
+            if progress and bar.n % 20 == 0:
+                bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{int(correct) / max(seen, 1):.3f}")
+        correct = int(correct)
         n_batches = max(len(batches), 1)
         row: dict[str, Any] = {
             "epoch": epoch + 1,
