@@ -68,4 +68,17 @@ run $PY benchmarks/speed.py
 for v in 4 5; do run $PY benchmarks/run_recipe.py fer2013-loss-weighted-cluster-v$v --data "$FER"; done
 # Issue 6 follow-up: paper 004's SE-ResNet backbone, CE and the weighted-cluster term at the chosen 0.05
 for r in fer2013-loss-ce-seresnet-v1 fer2013-loss-weighted-cluster-seresnet-v2; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
+# --- Fourth session (CPU again): each member continued 30 epochs (second one-cycle, peak 0.02), two at a time, one
+# thread each; then the subset of the 4 original and 4 continued networks chosen on PublicTest, and scored once.
+for s in 0 3 1 2; do run $PY benchmarks/run_recipe.py fer2013-default-continued-seed$s-v1 --data "$FER"; done
+run $PY benchmarks/ship_default_model.py --ensemble runs/fer2013-default-modres18-occ-v3/best.pt \
+    runs/fer2013-default-member-seed1-v1/best.pt runs/fer2013-default-member-seed2-v1/best.pt runs/fer2013-default-member-seed3-v1/best.pt \
+    runs/fer2013-default-continued-seed0-v1/best.pt runs/fer2013-default-continued-seed1-v1/best.pt \
+    runs/fer2013-default-continued-seed2-v1/best.pt runs/fer2013-default-continued-seed3-v1/best.pt
+run $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v5
+for occ in "" 0.5 1.0; do
+  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
+done
+run $PY benchmarks/cross_dataset.py
+run $PY benchmarks/speed.py
 echo "== $(date -u +%H:%M) done"

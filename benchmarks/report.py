@@ -46,14 +46,38 @@ def training_seconds(run_name: str) -> float | None:
     return sum(json.loads(line)["epoch_time_s"] for log in logs for line in log.read_text().splitlines() if line.strip())
 
 
+def source_run(r: dict) -> str | None:
+    """The run a two-stage recipe started from (``init_weights: runs/<name>/best.pt``), if it was one of ours."""
+    init = (r.get("recipe_config") or {}).get("init_weights") or ""
+    parts = Path(init).parts
+    return parts[-2] if len(parts) >= 3 and parts[-3] == "runs" and load(parts[-2]) else None
+
+
+def total_training_seconds(run_name: str) -> float | None:
+    """A run's epoch times plus those of the run it started from, recursively."""
+    seconds = training_seconds(run_name)
+    r = load(run_name)
+    source = source_run(r) if r else None
+    if seconds is not None and source:
+        before = total_training_seconds(source)
+        return None if before is None else seconds + before
+    return seconds
+
+
 def minutes(r: dict, run_name: str | None = None) -> str:
-    """Training time from the epoch logs (a resumed or re-scored run's own wall time would understate it); an ensemble's is its members' sum."""
+    """Training time from the epoch logs (a resumed or re-scored run's own wall time would understate it), including a
+    warm start's source run; an ensemble's is its members' sum."""
     if r.get("member_runs"):
-        times = [training_seconds(name) for name in r["member_runs"]]
+        times = [total_training_seconds(name) for name in r["member_runs"]]
         seconds = None if None in times else sum(times)
         return f"{seconds / 60:.0f} min ({len(times)} members)" if seconds else "–"
-    seconds = training_seconds(run_name or r.get("run_name") or _run_name(r))
-    return f"{seconds / 60:.0f} min" if seconds else "–"
+    name = run_name or r.get("run_name") or _run_name(r)
+    seconds, total = training_seconds(name), total_training_seconds(name)
+    if not seconds:
+        return "–"
+    if total and total != seconds:
+        return f"{seconds / 60:.0f} min (+ {(total - seconds) / 60:.0f} min for `{source_run(r)}`)"
+    return f"{seconds / 60:.0f} min"
 
 
 def _run_name(r: dict) -> str:
@@ -61,7 +85,13 @@ def _run_name(r: dict) -> str:
 
 
 def epochs_of(r: dict) -> str:
-    return str(r["recipe_config"]["epochs"])
+    """Epochs of the run, after those of the run it started from ("60 + 30"); an ensemble's per member."""
+    members = [load(name) for name in r.get("member_runs") or []]
+    if members and None not in members:
+        return " / ".join(epochs_of(m) for m in members) + " (members)"
+    source = source_run(r)
+    own = str(r["recipe_config"]["epochs"])
+    return f"{epochs_of(load(source))} + {own}" if source else own
 
 
 def missing(name: str) -> str:
@@ -110,7 +140,10 @@ def block_fer_baselines() -> str:
                       ("Ensemble member: candidate 3's recipe, seed 1", "fer2013-default-member-seed1-v1"),
                       ("Ensemble member: candidate 3's recipe, seed 2", "fer2013-default-member-seed2-v1"),
                       ("Ensemble member: candidate 3's recipe, seed 3", "fer2013-default-member-seed3-v1"),
-                      ("**Shipped default (v4): members chosen on PublicTest, probabilities averaged**", "fer2013-default-ensemble")])
+                      ("Previous default (v4): candidate 3 + seed 3, probabilities averaged", "fer2013-default-ensemble"),
+                      *[(f"Member {name} continued 30 epochs (second one-cycle, peak 0.02)", f"fer2013-default-continued-seed{seed}-v1")
+                        for seed, name in ((0, "candidate 3"), (1, "seed 1"), (2, "seed 2"), (3, "seed 3"))],
+                      ("**Shipped default (v5): members chosen on PublicTest among the 8 above, probabilities averaged**", "fer2013-default-ensemble-v5")])
 
 
 def block_ck_baselines() -> str:
@@ -328,7 +361,8 @@ def block_model_card() -> str:
         return "No default model shipped yet."
     meta = torch.load(path, map_location="cpu", weights_only=False)
     recipe = meta["recipe"]
-    values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, fp16 file of {path.stat().st_size / 1e6:.1f} MB"
+    storage = "int8 weights with per-channel scales" if meta.get("model_scales") else "fp16"
+    values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, {storage} file of {path.stat().st_size / 1e6:.1f} MB"
     if meta["model_name"] == "ensemble":
         members = meta["members"]
         kinds = sorted({(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]})

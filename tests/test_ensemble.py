@@ -10,7 +10,7 @@ from ferkit.cli import main
 from ferkit.errors import CheckpointError, ConfigError
 from ferkit.models import build_model
 from ferkit.models.ensemble import ProbabilityEnsemble, ensemble_checkpoint
-from ferkit.train.checkpoint import load_model, save_checkpoint
+from ferkit.train.checkpoint import compress_weights, load_model, model_state, save_checkpoint
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
@@ -59,13 +59,41 @@ def test_checkpoint_round_trip_matches_the_members(members, tmp_path):
         torch.testing.assert_close(loaded.model(x).softmax(1), expected, atol=1e-6, rtol=1e-5)
 
 
-def test_half_precision_ensemble_is_half_the_size_and_agrees(members, tmp_path):
+@pytest.mark.parametrize(("storage", "max_size_ratio", "atol"), [("fp16", 0.6, 2e-2), ("int8", 0.3, 5e-2)])
+def test_smaller_weight_storage_shrinks_the_file_and_agrees(members, tmp_path, storage, max_size_ratio, atol):
     full = save_checkpoint(tmp_path / "full.pt", ensemble_checkpoint(members))
-    half = save_checkpoint(tmp_path / "half.pt", ensemble_checkpoint(members, half=True))
-    assert half.stat().st_size < 0.6 * full.stat().st_size
+    small = save_checkpoint(tmp_path / f"{storage}.pt", ensemble_checkpoint(members, storage=storage))
+    assert small.stat().st_size < max_size_ratio * full.stat().st_size
     x = torch.rand(3, 1, 48, 48)
     with torch.no_grad():
-        torch.testing.assert_close(load_model(half).model(x).softmax(1), load_model(full).model(x).softmax(1), atol=2e-2, rtol=0)
+        torch.testing.assert_close(load_model(small).model(x).softmax(1), load_model(full).model(x).softmax(1), atol=atol, rtol=0)
+
+
+def test_int8_weights_round_trip_to_a_hand_computed_grid():
+    w = torch.zeros(4, 256)
+    w[0, 0], w[0, 1], w[0, 2] = 2.54, -1.0, 0.011  # row 0: scale 2.54 / 127 = 0.02
+    w[2] = 0.5  # row 2: scale 0.5 / 127, every value exactly 127 steps
+    weights, scales = compress_weights({"conv.weight": w, "bn.bias": torch.ones(4), "steps": torch.tensor(3)}, "int8")
+    assert weights["conv.weight"].dtype == torch.int8 and weights["bn.bias"].dtype == torch.float16 and weights["steps"].dtype == torch.int64
+    assert weights["conv.weight"][0, :3].tolist() == [127, -50, 1] and weights["conv.weight"][1].abs().sum() == 0
+    state = model_state({"model": weights, "model_scales": scales})
+    assert state["conv.weight"].dtype == torch.float32 and state["steps"].item() == 3
+    torch.testing.assert_close(state["conv.weight"][0, :3], torch.tensor([2.54, -1.0, 0.02]))  # 0.011 rounds to one step
+    torch.testing.assert_close(state["conv.weight"][2], torch.full((256,), 0.5))
+    with pytest.raises(CheckpointError, match="storage"):
+        compress_weights({}, "int4")
+
+
+def test_transfer_from_an_int8_checkpoint_reads_the_scaled_weights(members, tmp_path):
+    from ferkit.train.transfer import load_init_weights
+
+    path = save_checkpoint(tmp_path / "int8.pt", ensemble_checkpoint(members, storage="int8"))
+    model = ProbabilityEnsemble([build_model("modified_resnet18", num_classes=7, dropout=0.2) for _ in members])
+    report = load_init_weights(model, path)
+    assert not report.missing
+    expected = load_model(path).model.state_dict()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
 
 
 def test_members_must_agree_and_be_plain_models(members, tmp_path):
@@ -103,3 +131,22 @@ def test_ensemble_cli_then_recognizer_and_onnx(members, tmp_path, capsys):
     result = Recognizer(out, detector="none", tta="none").predict(faces[0])
     assert len(result.faces) == 1
     np.testing.assert_allclose(list(result.faces[0].probabilities.values()), reference[0], atol=1e-4)
+
+
+def test_member_subset_choice_prefers_accuracy_then_fewer_members_and_respects_the_size_cap():
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from ship_default_model import choose_subset
+
+    labels = np.array([0, 1, 2, 0])
+    one_hot = np.eye(3)[[0, 1, 2, 0]]
+    # a and b are each right on 3 of 4 and wrong on different samples; c equals a (adds nothing)
+    a = one_hot.copy(); a[1] = [0.6, 0.4, 0.0]
+    b = one_hot.copy(); b[2] = [0.0, 0.6, 0.4]
+    c = a.copy()
+    best, scored = choose_subset([a, b, c], labels)
+    assert best == (0, 1)  # the pair is right on all 4; {a, b, c} is not better, {a, c} is a with a copy
+    assert {tuple(r["members"]): r["val_accuracy"] for r in scored}[(0, 1)] == 1.0
+    assert len(scored) == 7
+    best, scored = choose_subset([a, b, c], labels, max_members=1)
+    assert best == (0,) and len(scored) == 3  # ties between a, b and c go to the first

@@ -254,7 +254,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it")
-    payload = ensemble_checkpoint(args.checkpoints, half=args.half)
+    payload = ensemble_checkpoint(args.checkpoints, storage="fp16" if args.half else args.storage)
     save_checkpoint(out, payload)
     print(f"wrote {out}: {payload['recipe']['name']} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="combine trained checkpoints into one model that averages their probabilities")
     p.add_argument("checkpoints", nargs="+", help="member checkpoints (same labels and input format)")
     p.add_argument("--out", required=True)
-    p.add_argument("--half", action="store_true", help="store the weights in fp16 (half the size; predictions stay fp32)")
+    p.add_argument("--storage", default="fp32", choices=("fp32", "fp16", "int8"),  # ferkit.train.checkpoint.WEIGHT_STORAGES
+                   help="weights on disk: fp16 halves the file, int8 (per-channel scales) quarters it; predictions stay fp32")
+    p.add_argument("--half", action="store_true", help="same as --storage fp16")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     datasets = sub.add_parser("datasets", help="list the supported dataset formats, or inspect a dataset")
     datasets_sub = datasets.add_subparsers(dest="datasets_command")

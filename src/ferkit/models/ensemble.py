@@ -59,9 +59,12 @@ def _as_key(value: Any) -> Any:
     return tuple(value) if isinstance(value, list | tuple) else value
 
 
-def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> dict[str, Any]:
-    """One checkpoint payload from member checkpoints; refuses members whose labels or input format differ."""
-    from ferkit.train.checkpoint import load_checkpoint
+def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -> dict[str, Any]:
+    """One checkpoint payload from member checkpoints; refuses members whose labels or input format differ.
+
+    ``storage``: fp32, fp16 or int8 weights (see ``ferkit.train.checkpoint.compress_weights``).
+    """
+    from ferkit.train.checkpoint import compress_weights, load_checkpoint, model_state
 
     if len(paths) < 2:
         raise ConfigError(f"an ensemble needs at least two member checkpoints, got {len(paths)}")
@@ -75,9 +78,9 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> d
     for index, payload in enumerate(payloads):
         if payload["model_name"] == "ensemble":
             raise CheckpointError(f"{paths[index]} is already an ensemble; list its members instead")
-        for key, value in payload["model"].items():
-            tensor = value.half() if half and torch.is_floating_point(value) else value
-            state[f"members.{index}.{key}"] = tensor
+        for key, value in model_state(payload).items():
+            state[f"members.{index}.{key}"] = value
+    weights, scales = compress_weights(state, storage)
     members_meta = [
         {
             "source_checkpoint": str(path),
@@ -102,5 +105,6 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, half: bool = False) -> d
         "train_size": first.get("train_size"),
         "selected_on": first.get("selected_on"),
         "members": members_meta,
-        "model": state,
+        "model": weights,
+        **({"model_scales": scales} if scales else {}),
     }

@@ -283,3 +283,26 @@ register_recipe(dataclasses.replace(
     RECIPES["fer2013-loss-weighted-cluster-seresnet-v1"], version=2, loss_kwargs={"cluster_weight": 0.05},
     description="Paper 004: modified SE-ResNet-18 + cross-entropy + 0.05 x weighted-cluster loss (the weight chosen with ResNet on PublicTest), 10 epochs",
 ))
+
+# Default model v5 (fourth session, CPU again): v3's validation accuracy rose until its learning rate reached
+# zero (62.9% at epoch 60, +1.7 points in the last 10 epochs) with the augmented training accuracy still
+# below it (58.7%), so each member gets a second, shorter one-cycle (peak 0.02, 30 epochs) from its best
+# checkpoint, same augmentation and seed. The continued members are chosen on PublicTest like before.
+_MEMBER_SOURCES = {0: "runs/fer2013-default-modres18-occ-v3/best.pt",
+                   **{s: f"runs/fer2013-default-member-seed{s}-v1/best.pt" for s in (1, 2, 3)}}
+for _seed, _source in _MEMBER_SOURCES.items():
+    register_recipe(dataclasses.replace(
+        DEFAULT_V3, name=f"fer2013-default-continued-seed{_seed}", version=1, seed=_seed,
+        description=f"Default-model member continued: {_source} (the v3 recipe, seed {_seed}) trained 30 more epochs, "
+                    "SGD nesterov one-cycle peak 0.02, same augmentation and occluders",
+        epochs=30, lr=0.02, init_weights=_source,
+    ))
+# A third cycle: the second one (above) gained 1.0-1.6 points on PublicTest with the augmented training
+# accuracy still rising (62%), so the continued members get one more identical cycle.
+for _seed in _MEMBER_SOURCES:
+    register_recipe(dataclasses.replace(
+        RECIPES[f"fer2013-default-continued-seed{_seed}-v1"], version=2,
+        description=f"Default-model member, third cycle: runs/fer2013-default-continued-seed{_seed}-v1/best.pt trained 30 more epochs, "
+                    "SGD nesterov one-cycle peak 0.02, same augmentation and occluders",
+        init_weights=f"runs/fer2013-default-continued-seed{_seed}-v1/best.pt",
+    ))

@@ -66,6 +66,10 @@ def _unwrap_state_dict(payload: object, path: Path) -> dict[str, torch.Tensor]:
     """The tensor dict inside a ferkit checkpoint ("model"), a training checkpoint ("state_dict") or a bare state_dict."""
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a state_dict or checkpoint dict; save model.state_dict() instead")
+    if isinstance(payload.get("model"), Mapping) and payload.get("model_scales"):
+        from ferkit.train.checkpoint import model_state
+
+        payload = {"model": model_state(dict(payload))}  # int8-stored weights, scaled back to fp32
     for key in ("model", "state_dict", "model_state_dict"):
         if isinstance(payload.get(key), Mapping):
             payload = payload[key]
