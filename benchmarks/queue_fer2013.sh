@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 FER=${FER:-fer2013:../shared/data/fer2013}
 # Two threads when this is the only benchmark running, one when the CK+ queue shares the 2 cores.
-# FROM=<text>: skip the steps before the first one whose command contains <text> (to restart a queue).
+# FROM=<text>: skip the steps before the first one whose command contains <text> (to restart a queue); the first match
+# counts, so pick a text only the wanted step has (e.g. FROM=--max-members, not FROM=ship_default_model).
 run() {
   if [ -n "${FROM:-}" ]; then case "$*" in *"$FROM"*) FROM="" ;; *) echo "== skip $*"; return 0 ;; esac; fi
   if pgrep -f queue_ckplus.sh >/dev/null; then export OMP_NUM_THREADS=1; else export OMP_NUM_THREADS=2; fi
@@ -68,13 +69,16 @@ run $PY benchmarks/speed.py
 for v in 4 5; do run $PY benchmarks/run_recipe.py fer2013-loss-weighted-cluster-v$v --data "$FER"; done
 # Issue 6 follow-up: paper 004's SE-ResNet backbone, CE and the weighted-cluster term at the chosen 0.05
 for r in fer2013-loss-ce-seresnet-v1 fer2013-loss-weighted-cluster-seresnet-v2; do run $PY benchmarks/run_recipe.py $r --data "$FER"; done
-# --- Fourth session (CPU again): each member continued 30 epochs (second one-cycle, peak 0.02), two at a time, one
-# thread each; then the subset of the 4 original and 4 continued networks chosen on PublicTest, and scored once.
-for s in 0 3 1 2; do run $PY benchmarks/run_recipe.py fer2013-default-continued-seed$s-v1 --data "$FER"; done
-run $PY benchmarks/ship_default_model.py --ensemble runs/fer2013-default-modres18-occ-v3/best.pt \
-    runs/fer2013-default-member-seed1-v1/best.pt runs/fer2013-default-member-seed2-v1/best.pt runs/fer2013-default-member-seed3-v1/best.pt \
+# --- Fourth session (CPU again): members continued with more one-cycles of 30 epochs (peak 0.02), two runs at a
+# time, one thread each: a second cycle for every member, a third for candidate 3 and seed 3 (the first two done);
+# then at most 3 of the 6 continued networks chosen on PublicTest, stored in int8, and scored once.
+for r in continued-seed0-v1 continued-seed3-v1 continued-seed0-v2 continued-seed3-v2 continued-seed1-v1 continued-seed2-v1; do
+  run $PY benchmarks/run_recipe.py fer2013-default-$r --data "$FER"
+done
+run $PY benchmarks/ship_default_model.py --ensemble --max-members 3 \
     runs/fer2013-default-continued-seed0-v1/best.pt runs/fer2013-default-continued-seed1-v1/best.pt \
-    runs/fer2013-default-continued-seed2-v1/best.pt runs/fer2013-default-continued-seed3-v1/best.pt
+    runs/fer2013-default-continued-seed2-v1/best.pt runs/fer2013-default-continued-seed3-v1/best.pt \
+    runs/fer2013-default-continued-seed0-v2/best.pt runs/fer2013-default-continued-seed3-v2/best.pt
 run $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v5
 for occ in "" 0.5 1.0; do
   run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}

@@ -143,7 +143,10 @@ def block_fer_baselines() -> str:
                       ("Previous default (v4): candidate 3 + seed 3, probabilities averaged", "fer2013-default-ensemble"),
                       *[(f"Member {name} continued 30 epochs (second one-cycle, peak 0.02)", f"fer2013-default-continued-seed{seed}-v1")
                         for seed, name in ((0, "candidate 3"), (1, "seed 1"), (2, "seed 2"), (3, "seed 3"))],
-                      ("**Shipped default (v5): members chosen on PublicTest among the 8 above, probabilities averaged**", "fer2013-default-ensemble-v5")])
+                      *[(f"Member {name}, third one-cycle of 30 epochs", f"fer2013-default-continued-seed{seed}-v2")
+                        for seed, name in ((0, "candidate 3"), (3, "seed 3"))],
+                      ("**Shipped default (v5): at most 3 of the 6 continued members, chosen on PublicTest, probabilities averaged**",
+                       "fer2013-default-ensemble-v5")])
 
 
 def block_ck_baselines() -> str:
@@ -362,14 +365,14 @@ def block_model_card() -> str:
     meta = torch.load(path, map_location="cpu", weights_only=False)
     recipe = meta["recipe"]
     storage = "int8 weights with per-channel scales" if meta.get("model_scales") else "fp16"
-    values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, {storage} file of {path.stat().st_size / 1e6:.1f} MB"
+    values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, {path.stat().st_size / 1e6:.1f} MB file ({storage})"
     if meta["model_name"] == "ensemble":
         members = meta["members"]
         kinds = sorted({(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]})
         arch = f"ensemble of {len(members)} × " + " + ".join(f"`{name}` {kwargs}" for name, kwargs in kinds) + ", probabilities averaged"
         tags = [f"{m['recipe']}-v{m['recipe_version']}" for m in members]
-        described = RECIPES.get(tags[0])
-        recipe_text = "members " + ", ".join(f"`{t}` (seed {m.get('seed')})" for t, m in zip(tags, members)) + (f": {described.description}" if described else "")
+        recipe_text = "members " + "; ".join(f"`{t}` (seed {m.get('seed')})" + (f": {RECIPES[t].description}" if t in RECIPES else "")
+                                             for t, m in zip(tags, members))
         member_epochs = ", ".join(f"epoch {m.get('epoch')}: {pct(m.get('val_metric'))}" for m in members)
         chosen = f"each member's epoch chosen on PublicTest ({member_epochs}), then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))}"
     else:
