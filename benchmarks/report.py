@@ -237,6 +237,8 @@ def block_occlusion_fer() -> str:
                       ("Modified ResNet-18, CE, occlusion-augmented, one stage", "fer2013-default-modres18-occ-v1"),
                       ("Modified ResNet-18, CE, then occlusion-augmented (two stages)", "fer2013-default-modres18-occ-v2"),
                       ("Modified ResNet-18, CE, occlusion-augmented, one stage, 60 epochs", "fer2013-default-modres18-occ-v3"),
+                      ("Seed 3 of that recipe, third one-cycle, occluders on 40% of faces", "fer2013-default-continued-seed3-v2"),
+                      ("The same third cycle with occluders on 70% of faces", "fer2013-default-continued-occ70-seed3-v1"),
                       ("Single-channel, occlusion map supervised with the occluder masks", "fer2013-occnet-single-v1"),
                       ("Double-channel occlusion-aware", "fer2013-occnet-double-v1"),
                       ("Double-channel, occlusion map supervised with the occluder masks", "fer2013-occnet-double-v2")])
