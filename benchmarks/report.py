@@ -339,6 +339,37 @@ def block_speed() -> str:
     return "\n".join(lines)
 
 
+def block_cpu_training_speed() -> str:
+    r = load("cpu_training_speed")
+    if r is None:
+        return "Not run yet: `python benchmarks/cpu_training_speed.py`."
+    lines = ["| Model | Precision | Runs x threads | channels_last | torch.compile | Training img/s | FER2013 epoch (s) |", "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| `{row['model']}` | {row['dtype']} | {row['runs_x_threads']} | {'yes' if row['channels_last'] else 'no'} | "
+                     f"{'yes' if row['compile'] else 'no'} | {row['images_per_s']:.1f} | {row['fer2013_epoch_s']:.0f} |")
+    cpu = r.get("cpu", {})
+    bf16 = "has" if cpu.get("avx512_bf16") or cpu.get("amx_bf16") else "has no"
+    lines.append(f"\n{r['device']} (family {cpu.get('cpu_family', '?')} model {cpu.get('model', '?')}, torch kernels {cpu.get('torch_cpu_capability', '?')}; "
+                 f"{bf16} AVX512-BF16/AMX); batch {r['batch']}, {r['steps']} timed steps; torch {r['torch']}; commit {r['commit']}; {r['date']}. "
+                 "Other processes were paused during the measurement.")
+    return "\n".join(lines)
+
+
+def block_cpu_hour_study() -> str:
+    r = load("cpu_hour_study")
+    if r is None:
+        return "Not run yet: `bash benchmarks/queue_cpu_hour.sh`, then `python benchmarks/cpu_hour_study.py`."
+    lines = ["| Candidate (recipe) | Epochs | Training minutes (one core) | img/s | PublicTest at the end | Best PublicTest | PrivateTest, flip (read once, not used to choose) |",
+             "|---|---|---|---|---|---|---|"]
+    for c in r["candidates"]:
+        mark = "**" if c["recipe"] == r["chosen"] else ""
+        teacher = f" (teacher pass {c['teacher_minutes']:.0f} min)" if c.get("teacher_minutes") else ""
+        lines.append(f"| {mark}{c['label']}{mark} (`{c['recipe']}`) | {c['epochs']} | {c['training_minutes']:.0f}{teacher} | {c['images_per_s']:.0f} | "
+                     f"{pct(c['final_public_test'])} | {pct(c['best_public_test'])} | {pct(c['private_test_flip'])} |")
+    lines.append(f"\nChosen on PublicTest: `{r['chosen']}`. {r['budget']}; {r['device']}; commit {r['commit']}; {r['date']}.")
+    return "\n".join(lines)
+
+
 def shipped_result(meta: dict) -> dict[str, Any] | None:
     """The test scores of the shipped file: its training run's result, or score_checkpoint.py's for an ensemble."""
     if meta["model_name"] != "ensemble":
@@ -411,6 +442,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "fer_baselines": block_fer_baselines, "ck_baselines": block_ck_baselines, "tlstn_table2": block_tlstn_table2,
     "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
+    "cpu_training_speed": block_cpu_training_speed, "cpu_hour_study": block_cpu_hour_study,
 }
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 

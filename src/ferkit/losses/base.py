@@ -24,9 +24,10 @@ class Criterion(nn.Module):
     def compute(self, embeddings: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def forward(self, embeddings: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, embeddings: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, **extra: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """``extra`` carries per-batch inputs that some criteria need (``teacher_logits`` for distillation)."""
         if embeddings.shape[0] != labels.shape[0] or logits.shape[0] != labels.shape[0]:
             raise ValueError(f"batch sizes differ: embeddings {tuple(embeddings.shape)}, logits {tuple(logits.shape)}, labels {tuple(labels.shape)}")
-        parts = self.compute(embeddings, logits, labels)
+        parts = self.compute(embeddings, logits, labels, **extra)
         total = torch.stack([v for v in parts.values()]).sum()
         return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -36,3 +36,10 @@ def build_loss(name: str, *, num_classes: int, embedding_dim: int, class_counts:
 @register_loss("ce")
 def _ce(*, num_classes: int, embedding_dim: int, class_counts: list[int], label_smoothing: float = 0.0) -> Criterion:
     return CrossEntropy(label_smoothing=label_smoothing)
+
+
+@register_loss("distill")
+def _distill(*, num_classes: int, embedding_dim: int, class_counts: list[int], **options) -> Criterion:
+    from ferkit.losses.distill import Distillation
+
+    return Distillation(**options)

@@ -5,12 +5,12 @@ A registry is a plain dict filled by ``register_model``; unknown names list the 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch.nn as nn
 
 from ferkit.errors import ConfigError
-from ferkit.models import resnet
+from ferkit.models import fer_resnet, resnet
 from ferkit.models.heads import FerNet
 
 ModelBuilder = Callable[..., nn.Module]
@@ -56,8 +56,11 @@ def classifier_builder(backbone_fn: Callable[..., nn.Module], *, input_transform
         normalize_embedding: bool = False,
         dropout: float = 0.0,
         drop_rate: float = 0.0,
+        **backbone_options: Any,
     ) -> FerNet:
+        """``backbone_options`` go to the backbone constructor (e.g. ``width`` of the FER-native ResNets)."""
         backbone_kwargs = {"drop_rate": drop_rate} if drop_rate else {}
+        backbone_kwargs.update(backbone_options)
         backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, **backbone_kwargs)
         return FerNet(
             backbone,
@@ -76,3 +79,5 @@ register_model("resnet18")(classifier_builder(resnet.resnet18))
 register_model("modified_resnet18")(classifier_builder(resnet.modified_resnet18))
 register_model("resnet34")(classifier_builder(resnet.resnet34))
 register_model("resnet50")(classifier_builder(resnet.resnet50))
+for _name in ("fer_resnet10_s1", "fer_resnet10_s2", "fer_resnet18_s1", "fer_resnet18_s2"):
+    register_model(_name)(classifier_builder(getattr(fer_resnet, _name)))

@@ -54,7 +54,8 @@ class Recipe:
     schedule: str = "onecycle"  # onecycle | cosine | plateau | step | none
     schedule_kwargs: dict[str, Any] = field(default_factory=dict)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    amp: bool = True  # bf16 autocast on CUDA only; ignored on CPU
+    amp: bool = True  # bf16 autocast on CUDA
+    cpu_amp: bool = False  # bf16 autocast on CPU: only where the CPU has AVX512-BF16/AMX (docs/training_on_cpu.md)
     seed: int = 0
     protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
     select_metric: str = "accuracy"  # chosen on the validation split, never on test

@@ -19,13 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from ferkit.data.batching import build_batches
-from ferkit.devices import device_description, resolve_device
+from ferkit.devices import cpu_has_native_bf16, device_description, resolve_device
 from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import ConfigError, TrainingDivergedError
 from ferkit.evaluate.metrics import classification_metrics
 from ferkit.evaluate.predict import predict_probabilities
 from ferkit.io_utils import atomic_write_json, atomic_write_text
 from ferkit.losses import build_loss
+from ferkit.losses.distill import Distillation
 from ferkit.models import build_model
 from ferkit.train.augment import augment_batch_with_mask, to_model_input
 from ferkit.train.checkpoint import load_checkpoint, save_checkpoint
@@ -188,6 +189,13 @@ def train(
 
         occluder = RandomOcclusion(p=recipe.augment.occlusion_p, ratio_range=recipe.augment.occlusion_ratio)
 
+    teacher = None
+    if isinstance(criterion, Distillation):
+        from ferkit.train.teacher import build_teacher_signal
+
+        teacher = build_teacher_signal(criterion.teacher, criterion.teacher_mode, train_set.images, train_set.class_names, in_chans=recipe.in_chans,
+                                       image_size=recipe.image_size, device=dev, cache_dir=out, log=log)
+
     aux = getattr(getattr(model, "backbone", None), "auxiliary_losses", None)
     wants_masks = bool(getattr(getattr(model, "backbone", None), "wants_occlusion_masks", False))
     if wants_masks and occluder is None:
@@ -221,7 +229,9 @@ def train(
         log(f"resumed from {last_path} at epoch {start_epoch}")
 
     atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
-    amp = recipe.amp and dev.type == "cuda"
+    amp = (recipe.amp and dev.type == "cuda") or (recipe.cpu_amp and dev.type == "cpu")
+    if amp and dev.type == "cpu" and not cpu_has_native_bf16():
+        log("warning: cpu_amp is on but this CPU has no AVX512-BF16/AMX: bf16 is emulated and trains about 10x slower than fp32 here")
     meta = {
         "model_name": recipe.model, "model_kwargs": recipe.model_kwargs, "in_chans": recipe.in_chans,
         "image_size": recipe.image_size, "class_names": list(train_set.class_names), "recipe": recipe.to_dict(),
@@ -259,6 +269,8 @@ def train(
                 embeddings, logits = model.forward_both(x)
             if soft_targets is not None:
                 loss, parts = criterion.soft(logits.float(), soft_targets[idx_t])
+            elif teacher is not None:
+                loss, parts = criterion(embeddings.float(), logits.float(), y, teacher_logits=teacher.logits(idx_t, x))
             else:
                 loss, parts = criterion(embeddings.float(), logits.float(), y)
             if aux is not None:
@@ -295,6 +307,8 @@ def train(
             "epoch_time_s": time.perf_counter() - epoch_t0,
             "images_per_s": seen / max(time.perf_counter() - epoch_t0, 1e-9),
         }
+        if teacher is not None and epoch == start_epoch:
+            row["teacher_time_s"] = teacher.build_seconds  # the teacher's cost, counted once per process
         improved = True
         if split.val is not None:
             if recipe.val_classifier == "nearest_centroid":

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 15 (accuracy per CPU hour), the order this work runs in. Every step resumes from its last.pt and a
+# finished step (its result JSON exists) is skipped, so the queue can be stopped and started again at will:
+#   nohup bash benchmarks/queue_cpu_hour.sh > runs/queue_cpu_hour.log 2>&1 &
+# On this project's 2-core machine two one-thread runs side by side train more images per second in total
+# than one two-thread run (benchmarks/results/cpu_training_speed.json), so the study's candidates run in pairs.
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+FER=${FER:-fer2013:../shared/data/fer2013}
+TEACHER=runs/teachers/ferkit-default-v5.pt  # the v5 shipped ensemble, the distillation teacher
+[ -f "$TEACHER" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$TEACHER"; }
+train() {  # train THREADS RECIPE: skipped when its result is already written
+  local threads=$1 recipe=$2
+  if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
+  echo "== $(date -u +%H:%M) threads=$threads $recipe"
+  OMP_NUM_THREADS=$threads $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
+}
+collect() { wait; $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true; }
+# 1. Equal-time study: each candidate 40 min on one core (epochs sized from the speed table), two at a time.
+train 1 fer2013-cpu-study-modres18-v1 & train 1 fer2013-cpu-study-fer10s2-v1 &
+collect
+train 1 fer2013-cpu-study-fer10s1w32-v1 & train 1 fer2013-cpu-study-modres18-kd-v1 &
+collect
+$PY benchmarks/cpu_hour_study.py || exit 1
+# 2. The long run of the chosen candidate (about 13 hours of both cores; continues across sessions).
+CHOSEN=$($PY -c "import json; print(json.load(open('benchmarks/results/cpu_hour_study.json'))['chosen'])")
+train 2 "${CHOSEN/cpu-study/cpu-long}"
+collect
