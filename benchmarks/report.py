@@ -412,6 +412,24 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
 }
+
+
+def block_serve_load() -> str:
+    r = load("serve_load")
+    if r is None:
+        return "Not run yet: `python benchmarks/serve_load.py`."
+    lat = r["latency_ms"]
+    load_avg = ", ".join(f"{x:.2f}" for x in r["loadavg_before"])
+    return "\n".join([
+        "| Requests | At a time | Failed | p50 latency | p95 latency | Requests/s | Server |", "|---|---|---|---|---|---|---|",
+        f"| {r['requests']} | {r['concurrency']} | {r['failed']} | {lat['p50']:.0f} ms | {lat['p95']:.0f} ms | {r['requests_per_s']:.2f} | "
+        f"`{r['server']['model']}`, {r['server']['detector']} detector, {r['server']['tta']} TTA, {r['server']['options']} |",
+        "",
+        f"{r['what']}; {r['device']}, commit {r['commit']}, {r['date']}; load average {load_avg} when it started "
+        f"({r['note']}). Status codes: {', '.join(f'{k}: {v}' for k, v in r['status_counts'].items())}."])
+
+
+BLOCKS["serve_load"] = block_serve_load
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 
