@@ -119,7 +119,8 @@ def test_a_batch_answers_the_good_images_and_fails_the_bad_one_alone(client):
 
 def test_a_batch_over_the_file_limit_is_refused(client):
     response = client.post("/v1/predict/batch", files=[("files", (f"{i}.png", gray_png(50), "image/png")) for i in range(5)])
-    assert response.status_code == 400 and "files" in response.json()["detail"].lower()
+    assert response.status_code == 400 and "files" in response.json()["detail"].lower() and response.json()["code"] == "bad_request"
+    assert client.get("/v1/nothing-here").json()["code"] == "not_found"
 
 
 def test_model_health_openapi_and_the_page(client, tiny_checkpoint):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferkit.errors import FerkitError
 from ferkit.serve.errors import MissingUpload, PayloadTooLarge, RequestError, UndecodableImage, UnsupportedMediaType
@@ -159,6 +161,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, PayloadTooLarge):
             headers = {"Connection": "close"}  # the rest of the body is not read
         return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # 400 multipart, 404, 405
+        return JSONResponse({"detail": str(exc.detail), "code": HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(FerkitError)
     async def bad_input(_: Request, exc: FerkitError) -> JSONResponse:

@@ -106,6 +106,7 @@ function renderFaces(result) {
 
 async function analyseFile(file) {
   if (!file) return;
+  if (stream) await toggleWebcam(); // a chosen photo replaces the webcam
   setStatus(`Analysing ${file.name}…`);
   const form = new FormData();
   form.append("file", file, file.name);
