@@ -419,14 +419,14 @@ def block_serve_load() -> str:
     if r is None:
         return "Not run yet: `python benchmarks/serve_load.py`."
     lat = r["latency_ms"]
-    load_avg = ", ".join(f"{x:.2f}" for x in r["loadavg_before"])
+    load_avg = f"1-minute load average {r['loadavg_before'][0]:.1f} at the start, {r['loadavg_after'][0]:.1f} at the end"
     return "\n".join([
         "| Requests | At a time | Failed | p50 latency | p95 latency | Requests/s | Server |", "|---|---|---|---|---|---|---|",
         f"| {r['requests']} | {r['concurrency']} | {r['failed']} | {lat['p50']:.0f} ms | {lat['p95']:.0f} ms | {r['requests_per_s']:.2f} | "
         f"`{r['server']['model']}`, {r['server']['detector']} detector, {r['server']['tta']} TTA, {r['server']['options']} |",
         "",
-        f"{r['what']}; {r['device']}, commit {r['commit']}, {r['date']}; load average {load_avg} when it started "
-        f"({r['note']}). Status codes: {', '.join(f'{k}: {v}' for k, v in r['status_counts'].items())}."])
+        f"{r['what']}; {r['device']}, commit {r['commit']}, {r['date']}; {load_avg}; "
+        f"{r['note']}. Status codes: {', '.join(f'{k}: {v}' for k, v in r['status_counts'].items())}."])
 
 
 BLOCKS["serve_load"] = block_serve_load
