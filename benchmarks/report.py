@@ -444,6 +444,24 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
     "cpu_training_speed": block_cpu_training_speed, "cpu_hour_study": block_cpu_hour_study,
 }
+
+
+def block_serve_load() -> str:
+    r = load("serve_load")
+    if r is None:
+        return "Not run yet: `python benchmarks/serve_load.py`."
+    lat = r["latency_ms"]
+    load_avg = f"1-minute load average {r['loadavg_before'][0]:.1f} at the start, {r['loadavg_after'][0]:.1f} at the end"
+    return "\n".join([
+        "| Requests | At a time | Failed | p50 latency | p95 latency | Requests/s | Server |", "|---|---|---|---|---|---|---|",
+        f"| {r['requests']} | {r['concurrency']} | {r['failed']} | {lat['p50']:.0f} ms | {lat['p95']:.0f} ms | {r['requests_per_s']:.2f} | "
+        f"`{r['server']['model']}`, {r['server']['detector']} detector, {r['server']['tta']} TTA, {r['server']['options']} |",
+        "",
+        f"{r['what']}; {r['device']}, commit {r['commit']}, {r['date']}; {load_avg}; "
+        f"{r['note']}. Status codes: {', '.join(f'{k}: {v}' for k, v in r['status_counts'].items())}."])
+
+
+BLOCKS["serve_load"] = block_serve_load
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 

@@ -45,6 +45,34 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="HTTP API and web page (photo or webcam) over one loaded model; needs ferkit[serve]")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
+    p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet)")
+    p.add_argument("--largest-only", action="store_true", help="only the largest face per image")
+    p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="threads running the model")
+    p.add_argument("--max-queue", type=int, default=16, help="requests that may wait for a worker; more get 503")
+    p.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image accepted (413 above)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request time limit, queueing included (504 after)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ferkit.serve import ServeSettings, check_extra
+
+    check_extra()  # a clear message naming the extra, before anything imports FastAPI
+    from ferkit.serve.run import serve
+
+    serve(ServeSettings(host=args.host, port=args.port, model=args.model, detector=args.detector, detector_model=args.detector_model,
+                        largest_only=args.largest_only, tta=args.tta, device=args.device, workers=args.workers, max_queue=args.max_queue,
+                        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), timeout_s=args.timeout))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.data import experiment_splits
     from ferkit.evaluate.reports import evaluate_model
@@ -138,11 +166,7 @@ def _expand_inputs(paths: list[str]) -> list[Path]:
 
 
 def _rows(result) -> list[dict]:
-    rows = []
-    for face in result.faces:
-        rows.append({"file": result.source, "frame": result.frame_index, "face": face.face_index, "box": list(face.box),
-                     "landmarks": face.landmarks, "label": face.label, "confidence": round(face.confidence, 4), "probabilities": face.probabilities})
-    return rows
+    return result.to_rows()
 
 
 def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | None) -> list:
@@ -294,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_serve(sub)
     p = sub.add_parser("predict", help="expressions of the faces in images, folders and videos")
     p.add_argument("paths", nargs="*", help="image files, folders, or video files")
     p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
@@ -333,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes, "datasets": cmd_datasets, "predict": cmd_predict, "export": cmd_export, "ensemble": cmd_ensemble}
+COMMANDS["serve"] = cmd_serve
 
 
 def main(argv: list[str] | None = None) -> int:

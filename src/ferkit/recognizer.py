@@ -45,6 +45,13 @@ class ImagePrediction:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat row per face: the schema of ``ferkit predict --json`` and of the HTTP API's faces."""
+        image = self.to_dict()
+        return [{"file": image["source"], "frame": image["frame_index"], "face": face["face_index"], "box": list(face["box"]),
+                 "landmarks": face["landmarks"], "label": face["label"], "confidence": round(face["confidence"], 4),
+                 "probabilities": face["probabilities"]} for face in image["faces"]]
+
 
 def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     """Accept a path, a numpy array (gray, BGR or RGB, per ``color``) or a PIL image; return BGR uint8."""

@@ -1,0 +1,228 @@
+"""The HTTP API through FastAPI's TestClient, on a tiny model the tests train (and the shipped model's metadata)."""
+
+import io
+import json
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'ferkit[serve]')")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from data.fixtures import write_fer2013_folder  # noqa: E402
+from ferkit.cli import main  # noqa: E402
+from ferkit.recognizer import ImagePrediction, Recognizer  # noqa: E402
+from ferkit.serve import ServeSettings, create_app  # noqa: E402
+from ferkit.serve.model_info import file_sha256, read_metadata  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
+
+
+def gray_png(size: int = 200) -> bytes:
+    return cv2.imencode(".png", np.full((size, size, 3), 128, np.uint8))[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("serve-tiny")
+    data = write_fer2013_folder(root / "fer", per_class=2)
+    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
+    return root / "run" / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_checkpoint) -> Recognizer:
+    return Recognizer(tiny_checkpoint, tta="none")
+
+
+@pytest.fixture(scope="module")
+def client(recognizer):
+    with TestClient(create_app(recognizer, settings=ServeSettings(max_upload_bytes=2_000_000, max_pixels=4_000_000, max_batch_files=4))) as c:
+        yield c
+
+
+def test_a_photo_gives_its_face_in_the_rows_of_predict_json(client, tiny_checkpoint, tmp_path):
+    response = client.post("/v1/predict", files={"file": ("astronaut.jpg", ASTRONAUT, "image/jpeg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["file"], body["width"], body["height"], len(body["faces"])) == ("astronaut.jpg", 512, 512, 1)
+    assert main(["predict", str(EXAMPLES / "astronaut.jpg"), "--model", str(tiny_checkpoint), "--tta", "none", "--json", str(tmp_path / "p.json")]) == 0
+    cli = json.loads((tmp_path / "p.json").read_text())
+    assert body["class_names"] == cli["class_names"] and body["model"] == Path(cli["model"]).name
+    server_face, cli_face = body["faces"][0], cli["faces"][0]
+    assert server_face.pop("file") == "astronaut.jpg" and Path(cli_face.pop("file")).name == "astronaut.jpg"
+    assert server_face == cli_face  # same keys, same box, label and probabilities
+
+
+def test_raw_body_upload_gives_the_same_answer_as_multipart(client):
+    raw = client.post("/v1/predict", content=ASTRONAUT, headers={"Content-Type": "image/jpeg"})
+    multipart = client.post("/v1/predict", files={"file": ("a.jpg", ASTRONAUT, "image/jpeg")})
+    assert raw.status_code == 200 and raw.json()["faces"][0]["box"] == multipart.json()["faces"][0]["box"]
+    assert raw.json()["file"] == "body"
+
+
+def test_a_photo_without_a_face_gives_an_empty_list(client):
+    response = client.post("/v1/predict", files={"file": ("gray.png", gray_png(), "image/png")})
+    assert response.status_code == 200 and response.json()["faces"] == []
+
+
+@pytest.mark.parametrize("data", [ASTRONAUT[:2000], b"\xff\xd8\xff\xe0 not really a jpeg", b"", bytes(range(256)) * 8])
+def test_a_corrupt_file_is_a_422_json_error(client, data):
+    response = client.post("/v1/predict", files={"file": ("broken.jpg", data, "image/jpeg")})
+    assert response.status_code == 422 and response.headers["content-type"] == "application/json"
+    assert response.json()["code"] == "undecodable_image" and "broken.jpg" in response.json()["detail"]
+
+
+def test_an_oversized_upload_is_a_413_json_error(recognizer):
+    settings = ServeSettings(max_upload_bytes=len(ASTRONAUT) // 2, max_pixels=100_000)
+    with TestClient(create_app(recognizer, settings=settings)) as small:
+        declared = small.post("/v1/predict", content=ASTRONAUT, headers={"Content-Type": "image/jpeg"})
+        streamed = small.post("/v1/predict", content=iter([ASTRONAUT[i:i + 4096] for i in range(0, len(ASTRONAUT), 4096)]),
+                              headers={"Content-Type": "image/jpeg"})  # chunked: no Content-Length to check up front
+        big_pixels = small.post("/v1/predict", files={"file": ("wide.png", gray_png(400), "image/png")})  # small file, 160,000 pixels
+    for response in (declared, streamed, big_pixels):
+        assert response.status_code == 413 and response.json()["code"] == "payload_too_large", response.text
+    assert "pixels" in big_pixels.json()["detail"]
+
+
+def test_a_wrong_content_type_is_a_415_json_error(client):
+    as_text = client.post("/v1/predict", content=ASTRONAUT, headers={"Content-Type": "text/plain"})
+    no_type = client.post("/v1/predict", content=ASTRONAUT, headers={"Content-Type": ""})
+    text_part = client.post("/v1/predict", files={"file": ("notes.txt", b"hello", "text/plain")})
+    batch_as_json = client.post("/v1/predict/batch", json={"path": "/etc/passwd"})
+    for response in (as_text, no_type, text_part, batch_as_json):
+        assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type", response.text
+
+
+def test_a_multipart_body_without_a_file_field_is_a_422(client):
+    response = client.post("/v1/predict", data={"path": "/etc/passwd"}, files={"other": ("a.jpg", ASTRONAUT, "image/jpeg")})
+    assert response.status_code == 422 and response.json()["code"] == "missing_upload"
+
+
+def test_a_batch_answers_the_good_images_and_fails_the_bad_one_alone(client):
+    files = [("files", ("astronaut.jpg", ASTRONAUT, "image/jpeg")), ("files", ("broken.jpg", ASTRONAUT[:1500], "image/jpeg")),
+             ("files", ("gray.png", gray_png(), "image/png")), ("files", ("notes.txt", b"hi", "text/plain"))]
+    response = client.post("/v1/predict/batch", files=files)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["index"], r["file"], r["status"]) for r in results] == [(0, "astronaut.jpg", 200), (1, "broken.jpg", 422), (2, "gray.png", 200), (3, "notes.txt", 415)]
+    assert len(results[0]["faces"]) == 1 and results[2]["faces"] == [] and results[1]["error"]["code"] == "undecodable_image"
+    single = client.post("/v1/predict", files={"file": ("astronaut.jpg", ASTRONAUT, "image/jpeg")}).json()
+    assert results[0]["faces"] == single["faces"]
+
+
+def test_a_batch_over_the_file_limit_is_refused(client):
+    response = client.post("/v1/predict/batch", files=[("files", (f"{i}.png", gray_png(50), "image/png")) for i in range(5)])
+    assert response.status_code == 400 and "files" in response.json()["detail"].lower() and response.json()["code"] == "bad_request"
+    assert client.get("/v1/nothing-here").json()["code"] == "not_found"
+
+
+def test_model_health_openapi_and_the_page(client, tiny_checkpoint):
+    card = client.get("/v1/model").json()
+    assert card["classes"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+    assert card["input"]["height"] == 48 and card["file"] == "best.pt" and str(tiny_checkpoint.parent) not in json.dumps(card)
+    assert card["accuracy"] == [] and "no metadata file" in card["accuracy_note"] and card["version"]["sha256"] == file_sha256(tiny_checkpoint)
+    assert client.get("/healthz").json()["status"] == "ok"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/predict", "/v1/predict/batch", "/v1/model", "/healthz"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"] and 'id="file-input"' in page.text
+    for asset in ("app.js", "style.css"):
+        assert client.get(f"/static/{asset}").status_code == 200
+
+
+def test_page_assets_load_nothing_from_other_hosts():
+    static = Path(__file__).resolve().parents[1] / "src" / "ferkit" / "serve" / "static"
+    host_reference = re.compile(r"(https?:)?//[\w-]+(\.[\w-]+)+")  # http://x.org/..., //cdn.x.net/...
+    for path in static.iterdir():
+        assert host_reference.search(path.read_text()) is None, f"{path.name} refers to another host"
+
+
+def test_shipped_metadata_describes_the_shipped_checkpoint():
+    from ferkit.weights import default_model_path
+
+    path = default_model_path()
+    meta, why_not = read_metadata(path, file_sha256(path))
+    assert why_not is None, why_not
+    private = [a for a in meta["accuracy"] if a["split"] == "PrivateTest" and a.get("condition") == "clean"]
+    assert {a["tta"] for a in private} == {"none", "flip"} and all(0.5 < a["accuracy"] < 1 for a in private)
+
+
+def test_metadata_of_another_file_version_is_not_shown(tmp_path):
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"weights v2")
+    (tmp_path / "m.json").write_text(json.dumps({"sha256": "0" * 64, "accuracy": [{"accuracy": 0.9}]}))
+    meta, why_not = read_metadata(model, file_sha256(model))
+    assert meta is None and "another version" in why_not
+
+
+class GatedRecognizer:
+    """Blocks in predict until ``gate`` is set, to fill the pool or pass the time limit without sleeping."""
+
+    class_names = ("happiness", "neutral")
+    tta = "none"
+    loaded = SimpleNamespace(path=Path("gated.pt"), model_name="gated", in_chans=1, image_size=48, recipe={})
+
+    def __init__(self) -> None:
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def predict(self, image, *, source):
+        self.entered.set()
+        self.gate.wait(30)
+        return ImagePrediction(source, image.shape[1], image.shape[0], [])
+
+
+def test_a_request_over_the_time_limit_is_a_504():
+    gated = GatedRecognizer()
+    with TestClient(create_app(gated, settings=ServeSettings(timeout_s=0.2))) as c:
+        response = c.post("/v1/predict", content=gray_png(), headers={"Content-Type": "image/png"})
+        gated.gate.set()
+    assert response.status_code == 504 and response.json()["code"] == "timeout"
+
+
+def test_a_burst_past_the_queue_gets_503_while_admitted_requests_finish():
+    gated = GatedRecognizer()
+    with TestClient(create_app(gated, settings=ServeSettings(workers=1, max_queue=0))) as c:
+        first: dict = {}
+        thread = threading.Thread(target=lambda: first.update(r=c.post("/v1/predict", content=gray_png(), headers={"Content-Type": "image/png"})))
+        thread.start()
+        assert gated.entered.wait(30)
+        refused = c.post("/v1/predict", content=gray_png(), headers={"Content-Type": "image/png"})
+        health = c.get("/healthz").json()  # the event loop still answers while the worker is busy
+        gated.gate.set()
+        thread.join(30)
+    assert refused.status_code == 503 and refused.json()["code"] == "server_busy" and refused.headers["retry-after"] == "1"
+    assert health["running_or_queued"] == 1 and first["r"].status_code == 200
+
+
+def test_serve_command_builds_its_settings_and_names_the_extra_when_missing(monkeypatch, capsys):
+    import ferkit.serve.run
+
+    seen = []
+    monkeypatch.setattr(ferkit.serve.run, "serve", lambda settings: seen.append(settings))
+    assert main(["serve", "--port", "8123", "--max-upload-mb", "1", "--workers", "2", "--timeout", "5"]) == 0
+    assert (seen[0].host, seen[0].port, seen[0].max_upload_bytes, seen[0].workers, seen[0].timeout_s) == ("127.0.0.1", 8123, 1024 * 1024, 2, 5.0)
+    assert main(["serve", "--workers", "0"]) == 2 and "workers must be >= 1" in capsys.readouterr().err
+    monkeypatch.setitem(__import__("sys").modules, "fastapi", None)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'ferkit[serve]'" in err and "fastapi" in err and "Traceback" not in err
+
+
+def test_images_are_decoded_with_their_exif_orientation():
+    """A phone photo stored sideways is analysed as the browser shows it (the page draws boxes on that)."""
+    from PIL import Image
+
+    from ferkit.serve.images import decode_image
+
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.new("RGB", (60, 30), "white").save(buffer, "JPEG", exif=exif)
+    assert decode_image(buffer.getvalue(), name="x.jpg", max_bytes=10**6, max_pixels=10**6).shape[:2] == (60, 30)
