@@ -66,6 +66,8 @@ def main() -> int:
     folds = []
     for k in chosen:
         split = splits[k]
+        if split.test is None:  # before training, not after it
+            raise SystemExit(f"{args.data} has no test split (a FER2013 pack); train with benchmarks/gpu_sprint.sh or `ferkit train --no-test`")
         run_dir = run_root if len(splits) == 1 else run_root / split.name
         resume = (run_dir / "last.pt").exists()
         result = train(recipe, split, run_dir, device=args.device, resume=resume, progress=False)

@@ -93,6 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not 0 <= k < len(splits):
             raise FerkitError(f"--fold must be in 0..{len(splits) - 1}, got {k}")
         split = splits[k]
+        if split.test is None and not args.no_test:
+            raise FerkitError(f"{args.data} has no test split (a FER2013 pack never holds PrivateTest); pass --no-test and score the test split where the dataset lives")
         run_dir = out if len(splits) == 1 else out / split.name
         result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet)
         summary = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}

@@ -34,9 +34,14 @@ def normalise_split(split: str) -> str:
 
 
 def load_fer2013(path: str | Path, split: str, *, use_cache: bool = True) -> FaceDataset:
-    """Load one FER2013 split from a ``fer2013.csv`` file or an ImageFolder root (``train/``, ``test/``)."""
+    """Load one FER2013 split from a ``fer2013.csv`` file, an ImageFolder root (``train/``, ``test/``) or a
+    Training + PublicTest pack (``.npz``, see ``ferkit.data.fer2013_pack``)."""
     split = normalise_split(split)
     path = Path(path).expanduser()
+    if path.is_file() and path.suffix == ".npz":  # a Training + PublicTest pack (benchmarks/pack_fer2013.py)
+        from ferkit.data.fer2013_pack import load_fer2013_pack
+
+        return load_fer2013_pack(path, split, use_cache=use_cache)
     if path.is_file():
         return load_fer2013_csv(path, split)
     root = require_dir(path, "FER2013 root")
@@ -46,8 +51,8 @@ def load_fer2013(path: str | Path, split: str, *, use_cache: bool = True) -> Fac
     return load_fer2013_folder(root, split, use_cache=use_cache)
 
 
-def load_fer2013_folder(root: Path, split: str, *, use_cache: bool = True) -> FaceDataset:
-    """ImageFolder re-pack: ``train|test/<class>/<Usage>_<id>.jpg``; the file-name prefix is the split."""
+def fer2013_folder_files(root: Path, split: str) -> tuple[list[Path], list[int]]:
+    """Image paths of one split of the ImageFolder re-pack and their label indices, in class order."""
     sub = "train" if split == "Training" else "test"
     split_dir = require_dir(root / sub, f"FER2013 {sub}/ folder")
     by_class = scan_class_folders(split_dir, keep=lambda p: p.name.startswith(split + "_"), allow_empty=True)
@@ -62,6 +67,12 @@ def load_fer2013_folder(root: Path, split: str, *, use_cache: bool = True) -> Fa
         labels += [FER2013_LABELS.index(name)] * len(files)
     if not paths:
         raise DatasetError(f"no {split}_*.jpg files under {split_dir}")
+    return paths, labels
+
+
+def load_fer2013_folder(root: Path, split: str, *, use_cache: bool = True) -> FaceDataset:
+    """ImageFolder re-pack: ``train|test/<class>/<Usage>_<id>.jpg``; the file-name prefix is the split."""
+    paths, labels = fer2013_folder_files(root, split)
     key = "fer2013-" + split + "-" + fingerprint(paths, extra="fer2013-folder-v1")
     arrays = cached_arrays(
         key,

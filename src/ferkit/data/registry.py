@@ -23,12 +23,13 @@ from ferkit.errors import ConfigError, DatasetError
 
 @dataclass(frozen=True)
 class ExperimentSplit:
-    """One train/validation/test triple; ``name`` says which fold or protocol it is."""
+    """One train/validation/test triple; ``name`` says which fold or protocol it is. ``test`` is None
+    only for data shipped without its test split (a FER2013 pack for a GPU machine)."""
 
     name: str
     train: FaceDataset
     val: FaceDataset | None
-    test: FaceDataset
+    test: FaceDataset | None
     leaks_subjects: bool = False
 
 
@@ -105,7 +106,10 @@ def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int 
 
 @register_dataset("fer2013", ("official",))
 def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
-    return [ExperimentSplit("fer2013", load_fer2013(path, "Training"), load_fer2013(path, "PublicTest"), load_fer2013(path, "PrivateTest"))]
+    from ferkit.data.fer2013_pack import is_fer2013_pack
+
+    test = None if is_fer2013_pack(path) else load_fer2013(path, "PrivateTest")  # a pack never holds PrivateTest
+    return [ExperimentSplit("fer2013", load_fer2013(path, "Training"), load_fer2013(path, "PublicTest"), test)]
 
 
 @register_dataset("ckplus48", ("kfold10", "random800"))

@@ -1,0 +1,327 @@
+"""Train one recipe with several seeds on a lent GPU inside a wall-clock budget; return the checkpoints.
+
+Run by ``benchmarks/gpu_sprint.sh`` (which reads the environment and picks the Python); see
+docs/gpu_sprint.md. The data is a FER2013 Training + PublicTest pack (benchmarks/pack_fer2013.py):
+checkpoints are selected on PublicTest here, and PrivateTest is scored once on the machine that has
+it (benchmarks/score_sprint.py).
+
+Time budget: every seed is a ``ferkit train`` process (resumable from its last.pt). Up to
+``--parallel`` run at once, since a 48x48 network leaves an H200 mostly idle and the per-batch host
+work (occluders are drawn on the CPU) is what bounds one process. A watchdog polls each run's
+metrics.jsonl and projects its end from its last epoch time. Fewer finished seeds beat more
+unfinished ones: while two or more run and one is projected to end after the deadline, the
+highest-numbered seed is stopped so the others speed up; a queued seed starts only if the longest
+finished seed would still fit; at the deadline whatever still runs is stopped (its best.pt is
+returned, marked unfinished). The deadline keeps ``--reserve-s`` for collecting the results.
+
+What comes back under --out (the device tool returns at most 8 files of 16 MiB, 64 MiB in all):
+``seed<N>/best.pt`` (stored in fp32, fp16 or int8, the first that fits), ``summary.json`` and
+``logs.tar.gz`` (each run's recipe.json, metrics.jsonl, train.log, train_summary.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, git_commit  # noqa: E402
+
+MIB = 2**20
+FILE_LIMIT = 15.5 * MIB  # the device tool returns files of at most 16 MiB
+TOTAL_LIMIT = 60 * MIB  # ... and 64 MiB together
+POLL_S = 2.0
+
+
+@dataclass
+class SeedRun:
+    """One seed's training process and what the watchdog has seen of it."""
+
+    seed: int
+    run_dir: Path
+    status: str = "pending"  # pending | running | finished | failed | stopped_deadline | stopped_for_time | skipped
+    process: subprocess.Popen | None = None
+    started: float | None = None
+    ended: float | None = None
+    rows_at_start: int = 0
+    epoch_seen: list[float] = field(default_factory=list)  # wall time when each new epoch row appeared
+
+    @property
+    def wall_s(self) -> float | None:
+        return None if self.started is None or self.ended is None else self.ended - self.started
+
+
+def projected_end(run: SeedRun, epochs: int) -> float | None:
+    """Wall time at which ``run`` should finish, from its last epoch interval (None before its first epoch).
+
+    The first epoch's interval counts process start and data loading too, so early projections err late.
+    """
+    seen = run.epoch_seen
+    if not seen or run.started is None:
+        return None
+    per_epoch = seen[-1] - seen[-2] if len(seen) >= 2 else seen[0] - run.started
+    done = run.rows_at_start + len(seen)
+    return seen[-1] + max(epochs - done, 0) * per_epoch
+
+
+def seed_to_stop(running: list[SeedRun], epochs: int, deadline: float, last_stop: float) -> SeedRun | None:
+    """The run to stop so that the others finish in time, or None.
+
+    Only while two or more run, one is projected past the deadline, and every run has a full epoch
+    interval measured after the last stop (the remaining runs speed up once one stops).
+    """
+    if len(running) < 2:
+        return None
+    ends = [projected_end(r, epochs) for r in running]
+    if any(e is None for e in ends) or max(ends) <= deadline:  # type: ignore[type-var]
+        return None
+    if last_stop > 0 and any(len(r.epoch_seen) < 2 or r.epoch_seen[-2] < last_stop for r in running):
+        return None
+    return max(running, key=lambda r: r.seed)
+
+
+def can_start(now: float, deadline: float, finished_walls: list[float], margin: float = 1.05) -> bool:
+    """A queued seed starts only if the slowest finished seed would still fit (always, before any finished)."""
+    if now >= deadline:
+        return False
+    return not finished_walls or now + margin * max(finished_walls) <= deadline
+
+
+def count_rows(run_dir: Path) -> int:
+    path = run_dir / "metrics.jsonl"
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
+
+
+def train_command(python: str, recipe: str, pack: Path, run: SeedRun, overrides: list[str], device: str) -> list[str]:
+    cmd = [python, "-m", "ferkit.cli", "train", "--recipe", recipe, "--data", f"fer2013:{pack}", "--out", str(run.run_dir),
+           "--set", f"seed={run.seed}", *[a for o in overrides for a in ("--set", o)], "--no-test", "--quiet", "--device", device]
+    return cmd + (["--resume"] if (run.run_dir / "last.pt").exists() else [])
+
+
+class Sprint:
+    """The watchdog loop: start, watch, stop; one instance per call."""
+
+    def __init__(self, args: argparse.Namespace, epochs: int, runs_root: Path, started: float) -> None:
+        self.args, self.epochs = args, epochs
+        self.t0 = started  # the budget counts the setup (imports, decoding the pack) too
+        self.deadline = started + args.budget_s - args.reserve_s
+        self.runs = [SeedRun(seed, runs_root / f"seed{seed}") for seed in args.seeds]
+        self.events: list[str] = []
+        self.last_stop = 0.0
+
+    def log(self, text: str) -> None:
+        line = f"[{time.time() - self.t0:6.1f}s] {text}"
+        self.events.append(line)
+        print(line, flush=True)
+
+    def start(self, run: SeedRun) -> None:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        threads = max(1, (os.cpu_count() or 1) // self.args.parallel)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+        cmd = train_command(sys.executable, self.args.recipe, self.args.pack, run, self.args.overrides, self.args.device)
+        run.rows_at_start = count_rows(run.run_dir)
+        with open(run.run_dir / "train.log", "ab") as log_file:
+            run.process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        run.started, run.status = time.time(), "running"
+        self.log(f"seed {run.seed}: started ({'resuming at epoch ' + str(run.rows_at_start) if run.rows_at_start else 'new run'}, {threads} CPU threads)")
+
+    def stop(self, run: SeedRun, status: str, why: str) -> None:
+        assert run.process is not None
+        run.process.terminate()  # last.pt holds the last finished epoch (written atomically)
+        try:
+            run.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            run.process.kill()
+            run.process.wait()
+        run.ended, run.status = time.time(), status
+        self.log(f"seed {run.seed}: stopped after {count_rows(run.run_dir)}/{self.epochs} epochs ({why})")
+
+    def watch(self, run: SeedRun, now: float) -> None:
+        rows = count_rows(run.run_dir) - run.rows_at_start
+        while len(run.epoch_seen) < rows:
+            run.epoch_seen.append(now)
+            end = projected_end(run, self.epochs)
+            last = json.loads((run.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+            self.log(f"seed {run.seed}: epoch {last['epoch']}/{self.epochs} val {last.get('val_accuracy', float('nan')):.4f} "
+                     f"({last['epoch_time_s']:.1f}s train, {last['images_per_s']:.0f} img/s); projected end {end - self.t0:.0f}s, deadline {self.deadline - self.t0:.0f}s")
+        code = run.process.poll() if run.process else None
+        if code is not None:
+            run.ended = now
+            run.status = "finished" if code == 0 and count_rows(run.run_dir) >= self.epochs else "failed"
+            self.log(f"seed {run.seed}: {run.status} (exit {code}, {run.wall_s:.0f}s)")
+
+    def run(self) -> None:
+        queue = list(self.runs)
+        while True:
+            now = time.time()
+            running = [r for r in self.runs if r.status == "running"]
+            for r in running:
+                self.watch(r, now)
+            running = [r for r in self.runs if r.status == "running"]
+            if now >= self.deadline:
+                for r in running:
+                    self.stop(r, "stopped_deadline", "deadline reached; resumable from last.pt")
+                break
+            victim = seed_to_stop(running, self.epochs, self.deadline, self.last_stop)
+            if victim is not None:
+                self.stop(victim, "stopped_for_time", "projected past the deadline; fewer finished seeds beat unfinished ones")
+                self.last_stop = time.time()
+                running.remove(victim)
+            finished_walls = [r.wall_s for r in self.runs if r.status == "finished" and r.wall_s]
+            while queue and len(running) < self.args.parallel:
+                if self.last_stop or not can_start(now, self.deadline, finished_walls):  # type: ignore[arg-type]
+                    slowest = f"a seed took {max(finished_walls):.0f}s" if finished_walls else "a seed was stopped for time"
+                    for r in queue:
+                        r.status = "skipped"
+                        self.log(f"seed {r.seed}: skipped ({slowest}, {self.deadline - now:.0f}s left)")
+                    queue.clear()
+                    break
+                run = queue.pop(0)
+                self.start(run)
+                running.append(run)
+            if not running and not queue:
+                break
+            time.sleep(POLL_S)
+
+
+def storage_that_fits(best: Path, dest: Path, cap: float) -> str:
+    """Write ``best`` to ``dest`` in the first of fp32, fp16, int8 whose file is under ``cap`` bytes."""
+    from ferkit.train.checkpoint import compress_weights, load_checkpoint, save_checkpoint
+
+    payload = load_checkpoint(best)
+    for storage in ("fp32", "fp16", "int8"):
+        weights, scales = compress_weights(payload["model"], storage)
+        save_checkpoint(dest, {**payload, "model": weights, "model_scales": scales, "storage": storage})
+        if dest.stat().st_size <= cap:
+            return storage
+    raise SystemExit(f"{best}: even int8 storage is {dest.stat().st_size / MIB:.1f} MiB, over the {cap / MIB:.1f} MiB the device tool returns")
+
+
+def public_test_scores(checkpoint: Path, val, device: str) -> dict[str, float]:
+    """PublicTest accuracy of the returned file (checks that its storage lost nothing that matters)."""
+    from ferkit.evaluate.metrics import classification_metrics
+    from ferkit.evaluate.predict import predict_probabilities
+    from ferkit.train.checkpoint import load_model
+
+    loaded = load_model(checkpoint, device=device)
+    scores = {}
+    for tta in ("none", "flip"):
+        pred = predict_probabilities(loaded.model, val.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=tta, device=device).argmax(1)
+        scores[f"public_test_{tta}"] = classification_metrics(val.labels, pred, val.class_names)["accuracy"]
+    return scores
+
+
+def seed_record(run: SeedRun, epochs: int) -> dict[str, Any]:
+    rows = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()] if (run.run_dir / "metrics.jsonl").exists() else []
+    vals = [r.get("val_accuracy") for r in rows]
+    best_epoch = max(range(len(vals)), key=lambda i: vals[i] or 0.0) + 1 if rows else None
+    record: dict[str, Any] = {
+        "seed": run.seed, "status": run.status, "epochs_planned": epochs, "epochs_done": len(rows), "wall_s": run.wall_s and round(run.wall_s, 1),
+        "epoch_time_s": [round(r["epoch_time_s"], 2) for r in rows], "images_per_s": [round(r["images_per_s"]) for r in rows],
+        "val_accuracy": vals, "best_epoch": best_epoch, "best_public_test": vals[best_epoch - 1] if best_epoch else None,
+    }
+    if run.status == "failed":
+        log = run.run_dir / "train.log"
+        record["log_tail"] = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+    return record
+
+
+def collect(sprint: Sprint, out: Path, device: str, pack: Path) -> dict[str, Any]:
+    """Checkpoints in a storage that fits, their PublicTest scores, the logs and the summary, under ``out``."""
+    from ferkit.data.fer2013_pack import load_fer2013_pack, pack_info
+    from ferkit.devices import device_description, resolve_device
+    import torch
+
+    dev = resolve_device(device)
+    val = load_fer2013_pack(pack, "PublicTest")
+    with_best = [r for r in sprint.runs if (r.run_dir / "best.pt").exists()]
+    cap = min(FILE_LIMIT, (TOTAL_LIMIT - 2 * MIB) / max(len(with_best), 1))
+    seeds = []
+    for run in sprint.runs:
+        record = seed_record(run, sprint.epochs)
+        if run in with_best:
+            dest = out / f"seed{run.seed}" / "best.pt"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            storage = storage_that_fits(run.run_dir / "best.pt", dest, cap)
+            record["returned"] = {"path": f"seed{run.seed}/best.pt", "storage": storage, "bytes": dest.stat().st_size,
+                                  "finished": run.status == "finished", **public_test_scores(dest, val, str(dev))}
+        seeds.append(record)
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
+        for run in sprint.runs:
+            for name in ("recipe.json", "metrics.jsonl", "train.log", "train_summary.json"):
+                if (run.run_dir / name).exists():
+                    tar.add(run.run_dir / name, arcname=f"seed{run.seed}/{name}")
+        events = "\n".join(sprint.events).encode() + b"\n"
+        info = tarfile.TarInfo("sprint_events.log")
+        info.size = len(events)
+        tar.addfile(info, io.BytesIO(events))
+    pack_summary = pack_info(pack)
+    pack_summary.pop("path")
+    return {
+        "recipe": sprint.args.recipe, "overrides": sprint.args.overrides, "epochs": sprint.epochs, "seeds": seeds,
+        "device": device_description(dev), "torch": torch.__version__, "cuda": torch.version.cuda,
+        "commit": os.environ.get("SPRINT_COMMIT") or git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "budget_s": sprint.args.budget_s, "reserve_s": sprint.args.reserve_s, "parallel": sprint.args.parallel,
+        "dry_run": sprint.args.dry_run, "load_average": os.getloadavg(), "pack": pack_summary,
+        "selection": "best PublicTest epoch of each seed (the training loop's best.pt); PrivateTest is not on this machine",
+        "events": sprint.events, "wall_time_s": round(time.time() - sprint.t0, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", required=True)
+    parser.add_argument("--pack", type=Path, required=True, help="FER2013 Training + PublicTest pack (.npz)")
+    parser.add_argument("--out", type=Path, required=True, help="what comes back: seed<N>/best.pt, summary.json, logs.tar.gz")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "sprint", help="run directories (resumable)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="recipe overrides for every seed, e.g. epochs=30")
+    parser.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget of the whole call, setup and collection included")
+    parser.add_argument("--reserve-s", type=float, default=45.0, help="kept at the end for converting, scoring PublicTest and packing logs")
+    parser.add_argument("--parallel", type=int, default=3, help="seeds trained at once")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dry-run", action="store_true", help="one epoch on a small subset of the pack, on the CPU")
+    args = parser.parse_args()
+    if len(args.seeds) > 6 or args.parallel < 1:
+        raise SystemExit("use 1..6 seeds (the device tool returns at most 8 files) and --parallel >= 1")
+
+    from ferkit.data.fer2013_pack import load_fer2013_pack, subset_pack
+    from ferkit.train.config import override
+    from ferkit.train.recipes import get_recipe
+
+    started = float(os.environ.get("SPRINT_T0") or time.time())  # gpu_sprint.sh's start: the budget counts the imports too
+    if args.dry_run:
+        args.pack = subset_pack(args.pack, args.runs / "dry_run_pack.npz", {"Training": 512, "PublicTest": 256})
+        args.overrides = [*args.overrides, "epochs=1"]
+    recipe = override(get_recipe(args.recipe), args.overrides)  # fails here, not in three child processes
+    for split in ("Training", "PublicTest"):  # decoded once into the cache the seeds then read
+        load_fer2013_pack(args.pack, split)
+    name = recipe.tag + ("__set-" + hashlib.sha1("\n".join(sorted(args.overrides)).encode()).hexdigest()[:8] if args.overrides else "")
+    sprint = Sprint(args, recipe.epochs, args.runs / name, started)
+    sprint.log(f"{recipe.tag}: {recipe.epochs} epochs x seeds {args.seeds}, {args.parallel} at once; deadline {sprint.deadline - started:.0f}s")
+    sprint.run()
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = collect(sprint, args.out, args.device, args.pack)
+    from ferkit.io_utils import atomic_write_json
+
+    atomic_write_json(args.out / "summary.json", summary)
+    for s in summary["seeds"]:
+        ret = s.get("returned") or {}
+        print(f"seed {s['seed']}: {s['status']}, {s['epochs_done']}/{s['epochs_planned']} epochs, best PublicTest {s['best_public_test']} "
+              f"(epoch {s['best_epoch']}); returned {ret.get('storage')} {ret.get('public_test_none')} / flip {ret.get('public_test_flip')}")
+    print(f"wrote {args.out}/summary.json after {summary['wall_time_s']}s")
+    return 0 if any(s["status"] == "finished" for s in summary["seeds"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The FER2013 pack for a GPU machine, the sprint's watchdog policy, and its dry run end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.fixtures import SHARED_DATA, write_fer2013_folder
+from ferkit.cli import main as cli_main
+from ferkit.data import experiment_splits, load_fer2013
+from ferkit.data.fer2013_pack import load_fer2013_pack, pack_folder, pack_splits, read_encoded, subset_pack, write_pack
+from ferkit.errors import DatasetError
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gpu_sprint import SeedRun, can_start, projected_end, seed_to_stop  # noqa: E402
+
+
+@pytest.fixture()
+def fer_folder(tmp_path: Path) -> Path:
+    return write_fer2013_folder(tmp_path / "fer", per_class=3)
+
+
+def test_pack_with_original_bytes_decodes_to_the_folder_loaders_pixels(fer_folder, tmp_path):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    assert pack_splits(pack) == ("PublicTest", "Training")
+    for split in ("Training", "PublicTest"):
+        packed, folder = load_fer2013(pack, split), load_fer2013(fer_folder, split)
+        np.testing.assert_array_equal(packed.images, folder.images)
+        np.testing.assert_array_equal(packed.labels, folder.labels)
+        assert packed.ids == folder.ids and packed.name == folder.name
+
+
+def test_reencoded_training_is_recorded_and_public_test_stays_exact(fer_folder, tmp_path):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=60)
+    assert read_encoded(pack, "Training")[3] == "jpeg-q60"
+    assert read_encoded(pack, "PublicTest")[3] == "original"
+    np.testing.assert_array_equal(load_fer2013(pack, "PublicTest").images, load_fer2013(fer_folder, "PublicTest").images)
+    train, original = load_fer2013(pack, "Training").images, load_fer2013(fer_folder, "Training").images
+    diff = np.abs(train.astype(int) - original.astype(int))
+    assert diff.max() > 0 and diff.mean() < 10  # lossy, but the same images
+
+
+def test_a_pack_never_holds_private_test(fer_folder, tmp_path):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    with pytest.raises(DatasetError, match="never holds the test split"):
+        load_fer2013(pack, "PrivateTest")
+    with pytest.raises(DatasetError, match="only Training, PublicTest"):
+        write_pack(tmp_path / "bad.npz", {"PrivateTest": ([b"x"], [0], ["a"], "original")})
+    split = experiment_splits(f"fer2013:{pack}")[0]
+    assert split.test is None and len(split.train) == 21 and len(split.val) == 21
+
+
+def test_ferkit_train_on_a_pack_needs_no_test(fer_folder, tmp_path, capsys):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    code = cli_main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{pack}", "--out", str(tmp_path / "run"), "--device", "cpu", "--quiet"])
+    assert code == 2
+    assert "--no-test" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "last.pt").exists()  # refused before training
+
+
+def test_broken_packs_are_named(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, images=np.zeros((2, 48, 48), np.uint8))
+    with pytest.raises(DatasetError, match="not a FER2013 pack"):
+        load_fer2013_pack(other, "Training")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match="cannot read"):
+        load_fer2013_pack(garbage, "Training")
+    undecodable = write_pack(tmp_path / "undecodable.npz", {"Training": ([b"\xff\xd8junk"], [0], ["a"], "original")})
+    with pytest.raises(DatasetError, match="not a decodable 48x48"):
+        load_fer2013_pack(undecodable, "Training")
+
+
+def test_subset_pack_keeps_a_seeded_subset(fer_folder, tmp_path):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    small = subset_pack(pack, tmp_path / "small.npz", {"Training": 5})
+    ids = load_fer2013(small, "Training").ids
+    assert len(ids) == 5 and set(ids) <= set(load_fer2013(pack, "Training").ids)
+    assert len(load_fer2013(small, "PublicTest")) == 21  # no limit given: all of it
+    assert load_fer2013(subset_pack(pack, tmp_path / "again.npz", {"Training": 5}), "Training").ids == ids
+
+
+def _run(seed: int, started: float, seen: list[float], rows_at_start: int = 0) -> SeedRun:
+    return SeedRun(seed, Path(f"seed{seed}"), status="running", started=started, rows_at_start=rows_at_start, epoch_seen=seen)
+
+
+def test_projection_uses_the_last_epoch_interval():
+    assert projected_end(_run(0, 0.0, []), 10) is None
+    assert projected_end(_run(0, 0.0, [30.0]), 10) == 30.0 + 9 * 30.0  # first interval includes start-up: errs late
+    assert projected_end(_run(0, 0.0, [30.0, 40.0, 45.0]), 10) == 45.0 + 7 * 5.0
+    assert projected_end(_run(0, 0.0, [30.0, 35.0], rows_at_start=6), 10) == 35.0 + 2 * 5.0  # a resumed run
+
+
+def test_the_highest_seed_is_stopped_only_when_a_run_would_miss_the_deadline():
+    on_time = [_run(0, 0.0, [10.0, 20.0]), _run(1, 0.0, [10.0, 20.0])]  # 10 epochs -> ends at 100
+    assert seed_to_stop(on_time, 10, deadline=120.0, last_stop=0.0) is None
+    late = [_run(0, 0.0, [10.0, 20.0]), _run(2, 0.0, [10.0, 30.0]), _run(1, 0.0, [10.0, 20.0])]
+    assert seed_to_stop(late, 10, deadline=120.0, last_stop=0.0).seed == 2
+    assert seed_to_stop(late[:1], 10, deadline=50.0, last_stop=0.0) is None  # the last one runs to the deadline
+    # after a stop, wait for a full epoch interval measured without the stopped run
+    assert seed_to_stop(late[:2], 10, deadline=50.0, last_stop=15.0) is None
+    fresh = [_run(0, 0.0, [20.0, 30.0]), _run(1, 0.0, [20.0, 30.0])]
+    assert seed_to_stop(fresh, 10, deadline=50.0, last_stop=15.0).seed == 1
+
+
+def test_a_queued_seed_starts_only_if_the_slowest_finished_one_fits():
+    assert can_start(0.0, 100.0, [])
+    assert can_start(10.0, 100.0, [80.0])
+    assert not can_start(30.0, 100.0, [80.0])
+    assert not can_start(100.0, 100.0, [])
+
+
+@pytest.mark.slow
+def test_dry_run_returns_checkpoints_and_a_summary(fer_folder, tmp_path):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    out = tmp_path / "out"
+    env = {**os.environ, "DRY_RUN": "1", "PYTHON": sys.executable, "RECIPE": "tiny-smoke-v1", "SEEDS": "0 1", "PACK": str(pack),
+           "RUNS": str(tmp_path / "runs"), "OUT": str(out), "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_sprint.sh")], env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dry_run"] and summary["epochs"] == 1 and summary["recipe"] == "tiny-smoke-v1"
+    assert "Training" in summary["pack"]["splits"] and "PrivateTest" not in summary["pack"]["splits"]
+    for record in summary["seeds"]:
+        assert record["status"] == "finished" and record["epochs_done"] == 1 and len(record["epoch_time_s"]) == 1
+        returned = record["returned"]
+        assert returned["storage"] == "fp32" and 0.0 <= returned["public_test_none"] <= 1.0
+        assert (out / returned["path"]).is_file()
+    from ferkit.train.checkpoint import load_model
+
+    assert load_model(out / "seed1" / "best.pt").recipe["seed"] == 1
+    with tarfile.open(out / "logs.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"seed0/metrics.jsonl", "seed1/recipe.json", "sprint_events.log"} <= names
+    assert len([p for p in out.rglob("*") if p.is_file()]) <= 8  # what the device tool returns
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SHARED_DATA / "fer2013").is_dir(), reason="needs ../shared/data/fer2013")
+def test_real_public_test_packs_to_the_same_pixels(tmp_path):
+    pack = pack_folder(SHARED_DATA / "fer2013", tmp_path / "pack.npz", train_quality=90, limits={"Training": 300})
+    packed, folder = load_fer2013(pack, "PublicTest"), load_fer2013(SHARED_DATA / "fer2013", "PublicTest")
+    assert len(packed) == 3589
+    np.testing.assert_array_equal(packed.images, folder.images)
+    np.testing.assert_array_equal(packed.labels, folder.labels)
