@@ -412,6 +412,24 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
 }
+def block_bulk_predict() -> str:
+    r = load("bulk_predict")
+    if r is None:
+        return missing("bulk_predict")
+    lines = ["| run | inputs | detector | workers | peak RSS (MB) | RSS at 25/50/75/100% of the run (MB) | wall (s) | inputs/s |", "|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        what = f"{run['video_minutes']:g}-min video, {run['inputs']} frames" if "video_minutes" in run else f"{run['inputs']} images"
+        lines.append(f"| {run['name']} | {what} | {run['detector']} | {run['workers']} | {run['peak_rss_mb']:.0f} | "
+                     f"{' / '.join(f'{v:.0f}' for v in run['rss_mb_at_quarters'])} | {run['wall_s']:.0f} | {run['inputs_per_s']:.0f} |")
+    c = r["checks"]
+    lines += ["", f"Every run below {r['bound_mb']} MB: {'yes' if c['all_below_bound'] else 'NO'}. Peak RSS, large over small: "
+              f"{c['images_peak_ratio_large_over_small']:.2f} (images), {c['video_peak_ratio_long_over_short']:.2f} (video). "
+              f"2 workers over 1: x{c['speedup_2_workers_none']:.2f} without detection, x{c['speedup_2_workers_haar']:.2f} with Haar.",
+              "", f"{r['device']}, commit {r['commit']}, {r['date']}; load average {r['loadavg_start'][0]:.1f} at the start. {r['note']}."]
+    return "\n".join(lines)
+
+
+BLOCKS["bulk_predict"] = block_bulk_predict
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 
