@@ -130,7 +130,32 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     load_start = os.getloadavg()
-    runs = []
+    runs: list[dict] = []
+
+    def save(complete: bool) -> None:  # after every run, so a long benchmark cut short still leaves its measurements
+        for run in runs:
+            run["inputs_per_s"] = round(run["inputs"] / run["wall_s"], 1)
+        by_name = {run["name"]: run for run in runs}
+
+        def ratio(a: str, b: str, key: str) -> float | None:
+            return round(by_name[a][key] / by_name[b][key], 3) if a in by_name and b in by_name else None
+
+        write_result(args.name, {
+            **provenance("cpu", started), "complete": complete,
+            "loadavg_start": [round(v, 2) for v in load_start], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+            "note": "CPU shared with training runs (2 cores, this benchmark at nice -n 5): wall times and throughputs are lower "
+                    "bounds; peak RSS is the predict process's ru_maxrss (its threads included), which load does not change",
+            "model": "shipped default (ferkit.weights), --tta none",
+            "bound_mb": BOUND_MB,
+            "runs": runs,
+            "checks": {
+                "all_below_bound": all(run["peak_rss_mb"] < BOUND_MB for run in runs),
+                "images_peak_ratio_large_over_small": ratio("images_large", "images_small", "peak_rss_mb"),
+                "video_peak_ratio_long_over_short": ratio("video_long", "video_short", "peak_rss_mb"),
+                "speedup_2_workers_none": ratio("throughput_none_w2", "throughput_none_w1", "inputs_per_s"),
+                "speedup_2_workers_haar": ratio("throughput_haar_w2", "throughput_haar_w1", "inputs_per_s"),
+            },
+        })
     with tempfile.TemporaryDirectory(prefix="ferkit-bulk-") as tmp_name:
         tmp = Path(tmp_name)
         write_images(tmp / "images", args.images)
@@ -144,36 +169,20 @@ def main() -> None:
         write_video(tmp / "short.avi", args.short_video_minutes)
         write_video(tmp / "long.avi", args.video_minutes)
         runs.append({**run_predict("images_small", small, tmp / "a.jsonl", detector="none", workers=1), "inputs": args.small_images})
+        save(False)
         runs.append({**run_predict("images_large", tmp / "images", tmp / "b.jsonl", detector="none", workers=1), "inputs": args.images})
+        save(False)
+        for name, path, minutes in (("video_short", tmp / "short.avi", args.short_video_minutes), ("video_long", tmp / "long.avi", args.video_minutes)):
+            run = run_predict(name, path, tmp / f"{name}.jsonl", detector="haar", workers=0, extra=["--every-n", "5"])
+            runs.append({**run, "inputs": int(minutes * 60 * 5), "video_minutes": minutes, "video": "640x480 MJPG, 5 fps, every 5th frame classified"})
+            save(False)
         for workers in (1, 2):
             runs.append({**run_predict(f"throughput_none_w{workers}", through, tmp / f"t{workers}.jsonl", detector="none", workers=workers),
                          "inputs": args.throughput_images})
             runs.append({**run_predict(f"throughput_haar_w{workers}", tmp / "detect", tmp / f"d{workers}.jsonl", detector="haar", workers=workers),
                          "inputs": args.detect_images})
-        for name, path, minutes in (("video_short", tmp / "short.avi", args.short_video_minutes), ("video_long", tmp / "long.avi", args.video_minutes)):
-            run = run_predict(name, path, tmp / f"{name}.jsonl", detector="haar", workers=0, extra=["--every-n", "5"])
-            runs.append({**run, "inputs": int(minutes * 60 * 5), "video_minutes": minutes, "video": "640x480 MJPG, 5 fps, every 5th frame classified"})
-    for run in runs:
-        run["inputs_per_s"] = round(run["inputs"] / run["wall_s"], 1)
-    by_name = {run["name"]: run for run in runs}
-    payload = {
-        **provenance("cpu", started),
-        "loadavg_start": [round(v, 2) for v in load_start], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "note": "CPU shared with a training run (2 cores, nice -n 5): wall times and throughputs are lower bounds; "
-                "peak RSS is the predict process's ru_maxrss (threads included), which load does not change",
-        "model": "shipped default (ferkit.weights), --tta none",
-        "bound_mb": BOUND_MB,
-        "runs": runs,
-        "checks": {
-            "all_below_bound": all(run["peak_rss_mb"] < BOUND_MB for run in runs),
-            "images_peak_ratio_large_over_small": round(by_name["images_large"]["peak_rss_mb"] / by_name["images_small"]["peak_rss_mb"], 3),
-            "video_peak_ratio_long_over_short": round(by_name["video_long"]["peak_rss_mb"] / by_name["video_short"]["peak_rss_mb"], 3),
-            "speedup_2_workers_none": round(by_name["throughput_none_w2"]["inputs_per_s"] / by_name["throughput_none_w1"]["inputs_per_s"], 2),
-            "speedup_2_workers_haar": round(by_name["throughput_haar_w2"]["inputs_per_s"] / by_name["throughput_haar_w1"]["inputs_per_s"], 2),
-        },
-    }
-    write_result(args.name, payload)
-
+            save(False)
+    save(True)
 
 if __name__ == "__main__":
     main()

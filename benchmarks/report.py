@@ -422,10 +422,16 @@ def block_bulk_predict() -> str:
         lines.append(f"| {run['name']} | {what} | {run['detector']} | {run['workers']} | {run['peak_rss_mb']:.0f} | "
                      f"{' / '.join(f'{v:.0f}' for v in run['rss_mb_at_quarters'])} | {run['wall_s']:.0f} | {run['inputs_per_s']:.0f} |")
     c = r["checks"]
-    lines += ["", f"Every run below {r['bound_mb']} MB: {'yes' if c['all_below_bound'] else 'NO'}. Peak RSS, large over small: "
-              f"{c['images_peak_ratio_large_over_small']:.2f} (images), {c['video_peak_ratio_long_over_short']:.2f} (video). "
-              f"2 workers over 1: x{c['speedup_2_workers_none']:.2f} without detection, x{c['speedup_2_workers_haar']:.2f} with Haar.",
-              "", f"{r['device']}, commit {r['commit']}, {r['date']}; load average {r['loadavg_start'][0]:.1f} at the start. {r['note']}."]
+
+    def num(value: float | None, fmt: str = ".2f") -> str:
+        return "–" if value is None else format(value, fmt)
+
+    lines += ["", f"Every run below {r['bound_mb']} MB: {'yes' if c['all_below_bound'] else 'NO'}. Peak RSS, large over small input: "
+              f"{num(c['images_peak_ratio_large_over_small'])} (images), {num(c['video_peak_ratio_long_over_short'])} (video). "
+              f"2 decode workers over 1: x{num(c['speedup_2_workers_none'])} without detection, x{num(c['speedup_2_workers_haar'])} with Haar."
+              + ("" if r.get("complete", True) else " (Benchmark cut short: runs missing above were not measured.)"),
+              "", f"{r['device']}, commit {r['commit']}, {r['date']}; load average {r['loadavg_start'][0]:.1f} at the start, "
+              f"{r['loadavg_end'][0]:.1f} at the end. {r['note']}."]
     return "\n".join(lines)
 
 

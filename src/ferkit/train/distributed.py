@@ -164,10 +164,10 @@ def wrap_model(ctx: DistContext, model: nn.Module, device: torch.device, *, sync
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if converted is not model:
             raise ConfigError("SyncBatchNorm: the model itself is a BatchNorm layer; nothing to synchronise")
-    # find_unused_parameters: metric-learning losses leave the softmax head unused, and some models use
-    # parts of themselves only for some inputs; DDP must then not wait for those gradients.
+    # static_graph: the same parameters take part in every step of a run, but not always all of them (a
+    # metric-learning loss leaves the softmax head unused); DDP learns which in the first step.
     return nn.parallel.DistributedDataParallel(
-        _ForwardBoth(model), device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True,
+        _ForwardBoth(model), device_ids=[device.index] if device.type == "cuda" else None, static_graph=True,
     )
 
 
