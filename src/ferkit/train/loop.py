@@ -225,7 +225,7 @@ def train(
         gen.set_state(state["torch_gen"].cpu())  # Generator.set_state takes a CPU ByteTensor, whatever the device
         if "torch_rng" in state:  # dropout and other global draws continue where they stopped
             torch.set_rng_state(state["torch_rng"].cpu())
-            if dev.type == "cuda" and state.get("cuda_rng") is not None:
+            if dev.type == "cuda" and state.get("cuda_rng") is not None and not ctx.active:  # ranks reseed per epoch; GPU counts may differ
                 torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
         start_epoch, best_val, best_epoch, history = state["epoch"], state["best_val"], state["best_epoch"], state["history"]
         log(f"resumed from {last_path} at epoch {start_epoch}")
