@@ -63,7 +63,7 @@ def write_video(path: Path, minutes: float, fps: int = 5) -> Path:
     """640x480 MJPG video: a 160 px FER2013 face moving over a noisy background, one new face every 10 s."""
     faces = face_crops(64)
     rng = np.random.default_rng(2)
-    background = rng.integers(80, 160, (480, 640, 3), dtype=np.uint8)
+    background = cv2.GaussianBlur(rng.integers(80, 160, (480, 640, 3), dtype=np.uint8), (0, 0), 8)  # smooth: small MJPG frames
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
     for i in range(int(minutes * 60 * fps)):
         frame = background.copy()
