@@ -462,6 +462,32 @@ def block_serve_load() -> str:
 
 
 BLOCKS["serve_load"] = block_serve_load
+
+
+def block_bulk_predict() -> str:
+    r = load("bulk_predict")
+    if r is None:
+        return missing("bulk_predict")
+    lines = ["| run | inputs | detector | workers | peak RSS (MB) | RSS at 25/50/75/100% of the run (MB) | wall (s) | inputs/s |", "|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        what = f"{run['video_minutes']:g}-min video, {run['inputs']} frames" if "video_minutes" in run else f"{run['inputs']} images"
+        lines.append(f"| {run['name']} | {what} | {run['detector']} | {run['workers']} | {run['peak_rss_mb']:.0f} | "
+                     f"{' / '.join(f'{v:.0f}' for v in run['rss_mb_at_quarters'])} | {run['wall_s']:.0f} | {run['inputs_per_s']:.0f} |")
+    c = r["checks"]
+
+    def num(value: float | None, fmt: str = ".2f") -> str:
+        return "–" if value is None else format(value, fmt)
+
+    lines += ["", f"Every run below {r['bound_mb']} MB: {'yes' if c['all_below_bound'] else 'NO'}. Peak RSS, large over small input: "
+              f"{num(c['images_peak_ratio_large_over_small'])} (images), {num(c['video_peak_ratio_long_over_short'])} (video). "
+              f"2 decode workers over 1: x{num(c['speedup_2_workers_none'])} without detection, x{num(c['speedup_2_workers_haar'])} with Haar."
+              + ("" if r.get("complete", True) else " (Benchmark cut short: runs missing above were not measured.)"),
+              "", f"{r['device']}, commit {r['commit']}, {r['date']}; load average {r['loadavg_start'][0]:.1f} at the start, "
+              f"{r['loadavg_end'][0]:.1f} at the end. {r['note']}."]
+    return "\n".join(lines)
+
+
+BLOCKS["bulk_predict"] = block_bulk_predict
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 

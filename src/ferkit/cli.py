@@ -25,7 +25,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", default=None, help="dataset protocol (e.g. kfold10, random800, 7class); default: the recipe's, else the dataset's")
     p.add_argument("--fold", type=int, default=None, help="train only this fold (k-fold protocols); default: all folds")
     p.add_argument("--device", default="auto")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt (with any number of torchrun ranks)")
+    p.add_argument("--sync-bn", action="store_true", help="torchrun on CUDA: SyncBatchNorm, batch statistics over the global batch instead of each rank's shard")
     p.add_argument("--no-test", action="store_true", help="do not score the test split after training")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES, help="test-time augmentation for the final test score")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -77,6 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.data import experiment_splits
     from ferkit.evaluate.reports import evaluate_model
     from ferkit.io_utils import atomic_write_json
+    from ferkit.train import distributed
     from ferkit.train.checkpoint import load_model
     from ferkit.train.config import override
     from ferkit.train.loop import train
@@ -85,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = override(get_recipe(args.recipe), args.overrides)
     if args.protocol:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
+    ctx = distributed.init_from_env(args.device)  # under torchrun: one process per rank; rank 0 alone writes and prints
     splits = experiment_splits(args.data, recipe.protocol, recipe.seed)
     chosen = range(len(splits)) if args.fold is None else [args.fold]
     out = Path(args.out)
@@ -96,8 +99,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if split.test is None and not args.no_test:
             raise FerkitError(f"{args.data} has no test split (a FER2013 pack never holds PrivateTest); pass --no-test and score the test split where the dataset lives")
         run_dir = out if len(splits) == 1 else out / split.name
-        result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet)
+        result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet, sync_batchnorm=args.sync_bn)
         summary = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}
+        if not ctx.is_main:
+            continue  # the test split is scored once, by rank 0
         if not args.no_test:
             loaded = load_model(result.best_path, device=result.torch_device)
             metrics = evaluate_model(loaded, split.test, tta=args.tta, device=result.torch_device, out_dir=run_dir, tag="test")
@@ -111,6 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         accs = [s["test_accuracy"] for s in summaries]
         atomic_write_json(out / "folds_summary.json", {"recipe": recipe.tag, "folds": summaries, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs))})
         print(f"{len(accs)} folds: accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}")
+    distributed.close()
     return 0
 
 
@@ -150,27 +156,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-
-
-def _expand_inputs(paths: list[str]) -> list[Path]:
-    """Files as given; folders expanded to the images and videos inside them (sorted, recursive)."""
-    from ferkit.data.image_io import is_image_file
-
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and (is_image_file(p) or p.suffix.lower() in VIDEO_SUFFIXES))
-        else:
-            out.append(path)
-    return out
-
-
-def _rows(result) -> list[dict]:
-    return result.to_rows()
-
-
 def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | None) -> list:
     """Live camera: one line per sampled frame as it comes (the stream has no end); Ctrl-C stops cleanly."""
     target = annotated_dir / f"camera{args.camera}_annotated.avi" if annotated_dir else None
@@ -187,75 +172,52 @@ def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | 
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Streams: each input's rows are written (and flushed) as soon as they are computed; see ferkit.bulk."""
+    import itertools
+
     from tqdm.auto import tqdm
 
-    from ferkit.io_utils import atomic_write_json, atomic_write_text
+    from ferkit.bulk import FailedInput, iter_input_paths, predict_stream
+    from ferkit.bulk_output import check_output_paths, open_outputs
     from ferkit.recognizer import Recognizer
 
-    for out_file in (args.json, args.csv):
-        if out_file and out_file != "-" and Path(out_file).exists() and not args.overwrite:
-            raise FerkitError(f"{out_file} exists; pass --overwrite to replace it")
-    detector_options = {"model_path": args.detector_model} if args.detector_model else None
-    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
-                            detector_options=detector_options)
+    check_output_paths([args.json, args.jsonl, args.csv], overwrite=args.overwrite, resume=args.resume)
     if args.max_frames is not None and args.max_frames < 1:
         raise FerkitError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.camera is not None and args.paths:
         raise FerkitError("give either --camera or input paths, not both")
-    inputs = _expand_inputs(args.paths)
-    if not inputs and args.camera is None:
+    if args.camera is not None and args.resume:
+        raise FerkitError("--resume skips files already in the output; a camera has none")
+    detector_options = {"model_path": args.detector_model} if args.detector_model else None
+    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
+                            detector_options=detector_options)
+    inputs = iter_input_paths(args.paths)
+    first = next(inputs, None)
+    if first is None and args.camera is None:
         raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
-    results, errors = [], []
+    to_stdout = "-" in (args.json, args.jsonl, args.csv)
+    outputs = open_outputs(jsonl=args.jsonl, csv_path=args.csv, json_path=args.json, table=None if to_stdout else sys.stdout, resume=args.resume,
+                           model=str(recognizer.loaded.path), class_names=recognizer.class_names)
     annotated_dir = Path(args.save_annotated) if args.save_annotated else None
-    if args.camera is not None:
-        results += _predict_camera(recognizer, args, annotated_dir)
-    for path in tqdm(inputs, desc="predicting", disable=len(inputs) < 5 or args.quiet, leave=False):
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                target = annotated_dir / f"{path.stem}_annotated.avi" if annotated_dir else None
-                results += list(recognizer.predict_video(path, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite))
-                continue
-            result = recognizer.predict(path, require_face=True)
-            results.append(result)
-            if annotated_dir is not None:
-                annotated_dir.mkdir(parents=True, exist_ok=True)
-                target = annotated_dir / f"{path.stem}_annotated.png"
-                if target.exists() and not args.overwrite:
-                    raise FerkitError(f"{target} exists; pass --overwrite to replace it")
-                from ferkit.io_utils import atomic_write_png
-
-                atomic_write_png(target, recognizer.annotate(path, result))
-        except FerkitError as exc:
-            errors.append({"file": str(path), "error": str(exc)})
-            print(f"ferkit predict: {path}: {exc}", file=sys.stderr)
-    rows = [row for r in results for row in _rows(r)]
-    if args.json:
-        payload = {"model": str(recognizer.loaded.path), "class_names": list(recognizer.class_names), "faces": rows, "errors": errors}
-        if args.json == "-":
-            print(json.dumps(payload, indent=2))
-        else:
-            atomic_write_json(args.json, payload)
-    if args.csv:
-        import csv
-        import io
-
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["file", "frame", "face", "x", "y", "w", "h", "landmarks", "label", "confidence", *recognizer.class_names])
-        for row in rows:
-            writer.writerow([row["file"], "" if row["frame"] is None else row["frame"], row["face"], *row["box"],
-                             "" if row["landmarks"] is None else json.dumps(row["landmarks"]), row["label"], row["confidence"],
-                             *[row["probabilities"][n] for n in recognizer.class_names]])
-        if args.csv == "-":
-            print(buf.getvalue(), end="")
-        else:
-            atomic_write_text(args.csv, buf.getvalue())
-    if args.json != "-" and args.csv != "-":
-        print(f"{'file':<40} {'frame':>5} {'face':>4}  {'box':<20} {'label':<10} {'conf':>5}")
-        for row in rows:
-            name = row["file"] if len(row["file"]) <= 40 else "..." + row["file"][-37:]
-            frame = "" if row["frame"] is None else str(row["frame"])
-            print(f"{name:<40} {frame:>5} {row['face']:>4}  {str(tuple(row['box'])):<20} {row['label']:<10} {row['confidence']:>5.2f}")
+    errors = 0
+    try:
+        if args.camera is not None:
+            for result in _predict_camera(recognizer, args, annotated_dir):
+                outputs.write(result)
+        todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
+        stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
+                                every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite)
+        for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
+            outputs.write(item)
+            if isinstance(item, FailedInput):
+                errors += 1
+                print(f"ferkit predict: {item.source}: {item.error}", file=sys.stderr)
+    except BaseException:
+        outputs.close(complete=False)  # streamed rows stay; a --json document is not written half
+        raise
+    outputs.close()
+    if outputs.done:
+        print(f"ferkit predict: --resume skipped {len(outputs.done)} inputs already in the output", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -331,11 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
-    p.add_argument("--json", default=None, metavar="FILE", help="write results as JSON ('-' for stdout)")
-    p.add_argument("--csv", default=None, metavar="FILE", help="write results as CSV ('-' for stdout)")
+    p.add_argument("--json", default=None, metavar="FILE", help="write results as one JSON document at the end ('-' for stdout; holds all rows in memory)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="stream results as CSV rows, flushed as they come ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")
+    p.add_argument("--jsonl", default=None, metavar="FILE", help="stream results as JSON lines, one per face, flushed as they come ('-' for stdout)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep --jsonl/--csv rows and skip the inputs they hold")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="threads that decode images and detect faces ahead (0: in the main thread)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images whose face crops are classified together")
     p.add_argument("--every-n", type=int, default=5, help="video: classify every n-th frame")
-    p.add_argument("--overwrite", action="store_true", help="replace existing annotated files, --json and --csv outputs")
+    p.add_argument("--overwrite", action="store_true", help="replace existing annotated files, --json, --jsonl and --csv outputs")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("export", help="export a model to ONNX or TorchScript")

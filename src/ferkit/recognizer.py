@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -142,11 +142,15 @@ class Recognizer:
         self.device = device
         self.tta = tta
         self.largest_only = largest_only
-        self.detector = None
-        if detector != "none":
-            from ferkit.faces import build_detector
+        self.detector_spec = (detector, {"largest_only": largest_only, **(detector_options or {})})
+        self.detector = self.make_detector()
 
-            self.detector = build_detector(detector, largest_only=largest_only, **(detector_options or {}))
+    def make_detector(self) -> Any:
+        """A new detector like this recognizer's (None for "none"): one per thread, since OpenCV's are not thread-safe."""
+        from ferkit.faces import build_detector
+
+        name, options = self.detector_spec
+        return None if name == "none" else build_detector(name, **options)
 
     def classify_crops(self, crops: np.ndarray) -> np.ndarray:
         """Pre-cropped grayscale faces (N, H, W) uint8 -> probabilities (N, C)."""
@@ -160,22 +164,48 @@ class Recognizer:
 
     def predict(self, image: Any, *, color: str = "bgr", require_face: bool = False, source: str | None = None) -> ImagePrediction:
         """Faces and expressions in one image. With ``require_face`` an image without a face raises NoFaceError."""
-        import cv2
-
-        from ferkit.faces import Face, align_face
-
         bgr = to_bgr(image, color)
         h, w = bgr.shape[:2]
         source = source or (str(image) if isinstance(image, (str, Path)) else "<array>")
-        faces = self.detector.detect(bgr) if self.detector is not None else [Face(0, 0, w, h, 1.0)]
+        faces, crops = self.locate_faces(bgr)
         if not faces:
             if require_face:
                 raise NoFaceError(f"no face found in {source}; try --detector yunet, a larger image, or --detector none for pre-cropped faces")
             return ImagePrediction(source, w, h, [])
+        return self.prediction(source, w, h, faces, self.classify_crops(crops))
+
+    def locate_faces(self, bgr: np.ndarray, *, detector: Any = None) -> tuple[list[Any], np.ndarray | None]:
+        """Faces in a BGR image (largest first) and their aligned gray crops (N, S, S) uint8 (None without faces).
+
+        ``detector`` replaces ``self.detector`` (``make_detector``'s, one per thread)."""
+        import cv2
+
+        from ferkit.faces import Face, align_face
+
+        detector = self.detector if detector is None else detector
+        h, w = bgr.shape[:2]
+        faces = detector.detect(bgr) if detector is not None else [Face(0, 0, w, h, 1.0)]
+        if not faces:
+            return [], None
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        crops = np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
-        probs = self.classify_crops(crops)
-        return ImagePrediction(source, w, h, [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))])
+        return faces, np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
+
+    def prediction(self, source: str, width: int, height: int, faces: list[Any], probs: np.ndarray) -> ImagePrediction:
+        """The result of one image from its faces and their class probabilities (N, C)."""
+        return ImagePrediction(source, width, height, [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))])
+
+    def predict_many(self, inputs: Iterable[Any], *, workers: int = 0, batch_size: int = 64, color: str = "bgr", require_face: bool = False,
+                     errors: str = "raise", every_n: int = 5, max_frames: int | None = None) -> Iterator[Any]:
+        """Results for many images and videos, yielded in input order as they are computed; memory stays bounded.
+
+        ``workers`` threads decode and detect ahead while crops of ``batch_size`` images are classified together.
+        Yields ``ImagePrediction`` (one per image, one per sampled video frame) and, with ``errors="record"``,
+        ``ferkit.bulk.FailedInput`` for inputs that could not be read. See ``ferkit.bulk.predict_stream``.
+        """
+        from ferkit.bulk import predict_stream
+
+        return predict_stream(self, inputs, workers=workers, batch_size=batch_size, color=color, require_face=require_face,
+                              errors=errors, every_n=every_n, max_frames=max_frames)
 
     def _face_prediction(self, index: int, face: Any, probs: np.ndarray) -> FacePrediction:
         best = int(probs.argmax())

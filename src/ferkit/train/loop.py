@@ -28,6 +28,7 @@ from ferkit.io_utils import atomic_write_json, atomic_write_text
 from ferkit.losses import build_loss
 from ferkit.losses.distill import Distillation
 from ferkit.models import build_model
+from ferkit.train import distributed
 from ferkit.train.augment import augment_batch_with_mask, to_model_input
 from ferkit.train.checkpoint import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
@@ -138,11 +139,13 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     model_init: Callable[[torch.nn.Module], None] | None = None,
+    sync_batchnorm: bool = False,
 ) -> TrainResult:
     """Train ``recipe`` on ``split.train``, select on ``split.val`` (last epoch when there is none).
 
     Writes into ``out_dir``: recipe.json, metrics.jsonl (one row per epoch), last.pt (resumable,
     every epoch), best.pt (the selected model), curves.png. The test split is not touched here.
+    Under torchrun every rank calls this; rank 0 alone writes and logs (see ``distributed``).
     """
     from tqdm.auto import tqdm
 
@@ -154,9 +157,14 @@ def train(
     if recipe.schedule == "plateau" and split.val is None:
         raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
     out.mkdir(parents=True, exist_ok=True)
-    dev = resolve_device(device)
+    ctx = distributed.current()
+    if not ctx.is_main:
+        log, progress = (lambda _: None), False
+    dev = distributed.rank_device(ctx, resolve_device(device))
     log(f"recipe {recipe.tag} on {split.name} ({len(split.train)} train, {len(split.val) if split.val else 0} val) device {device_description(dev)}")
     log(recipe.to_json())
+    if ctx.active:
+        log(distributed.describe(ctx, recipe.batch_size, recipe.lr, sync_batchnorm=sync_batchnorm))
 
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
@@ -179,10 +187,12 @@ def train(
     if model_init is not None:
         model_init(model)
     model.to(dev).to(memory_format=torch.channels_last)  # 1.6x faster convolutions on CPU (oneDNN), fine on GPU
+    forward_both = distributed.wrap_model(ctx, model, dev, sync_batchnorm=sync_batchnorm)
     criterion = build_loss(recipe.loss, num_classes=num_classes, embedding_dim=getattr(model, "embedding_dim", 0), class_counts=class_counts, **recipe.loss_kwargs).to(dev)
-    batches = build_batches(recipe.sampler, train_set.labels, recipe.batch_size, **recipe.sampler_kwargs)
+    batches = build_batches(recipe.sampler, train_set.labels, distributed.per_rank_batch(ctx, recipe.batch_size), **recipe.sampler_kwargs)
+    steps = distributed.steps_per_epoch(ctx, len(batches))
     optimizer = build_optimizer(recipe, model, criterion)
-    scheduler, per_batch = build_scheduler(recipe, optimizer, len(batches))
+    scheduler, per_batch = build_scheduler(recipe, optimizer, steps)
     occluder = None
     if recipe.augment.occlusion_p > 0:
         from ferkit.occlusion import RandomOcclusion
@@ -223,12 +233,13 @@ def train(
         gen.set_state(state["torch_gen"].cpu())  # Generator.set_state takes a CPU ByteTensor, whatever the device
         if "torch_rng" in state:  # dropout and other global draws continue where they stopped
             torch.set_rng_state(state["torch_rng"].cpu())
-            if dev.type == "cuda" and state.get("cuda_rng") is not None:
+            if dev.type == "cuda" and state.get("cuda_rng") is not None and not ctx.active:  # ranks reseed per epoch; GPU counts may differ
                 torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
         start_epoch, best_val, best_epoch, history = state["epoch"], state["best_val"], state["best_epoch"], state["history"]
         log(f"resumed from {last_path} at epoch {start_epoch}")
 
-    atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
+    if ctx.is_main:
+        atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
     amp = (recipe.amp and dev.type == "cuda") or (recipe.cpu_amp and dev.type == "cpu")
     if amp and dev.type == "cpu" and not cpu_has_native_bf16():
         log("warning: cpu_amp is on but this CPU has no AVX512-BF16/AMX: bf16 is emulated and trains about 10x slower than fp32 here")
@@ -249,7 +260,8 @@ def train(
         sums: dict[str, float] = {}
         correct = torch.zeros((), dtype=torch.long, device=dev)  # on the device: no sync per batch
         seen = 0
-        bar = tqdm(batches.epoch_batches(rng), total=len(batches), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
+        epoch_batches = distributed.local_batches(ctx, batches, rng, gen, recipe.seed, epoch)
+        bar = tqdm(epoch_batches, total=steps, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
         for idx in bar:
             idx_t = torch.from_numpy(idx).to(dev)
             batch_u8 = images[idx_t]
@@ -266,7 +278,7 @@ def train(
             x = x.contiguous(memory_format=torch.channels_last)
             y = labels[idx_t]
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
-                embeddings, logits = model.forward_both(x)
+                embeddings, logits = forward_both(x)
             if soft_targets is not None:
                 loss, parts = criterion.soft(logits.float(), soft_targets[idx_t])
             elif teacher is not None:
@@ -278,6 +290,7 @@ def train(
                     loss = loss + value
                     parts[name] = float(value.detach())
             loss_value = float(loss.detach())  # the one host sync per batch: divergence check, log and bar
+            loss_value = distributed.mean_over_ranks(ctx, loss_value, dev)  # all ranks see one value and stop together
             if not math.isfinite(loss_value):
                 raise TrainingDivergedError(
                     f"recipe {recipe.tag}: the training loss became {loss_value} at epoch {epoch + 1} "
@@ -286,6 +299,7 @@ def train(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(ctx, criterion)  # e.g. class centres, outside the DDP model
             optimizer.step()
             if scheduler is not None and per_batch:
                 scheduler.step()
@@ -296,8 +310,9 @@ def train(
             seen += len(y)
             if progress and bar.n % 20 == 0:
                 bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{int(correct) / max(seen, 1):.3f}")
+        sums, correct, seen = distributed.reduce_epoch_stats(ctx, sums, correct, seen)
         correct = int(correct)
-        n_batches = max(len(batches), 1)
+        n_batches = max(steps, 1)
         row: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": sums.pop("loss", 0.0) / n_batches,
@@ -314,7 +329,8 @@ def train(
             if recipe.val_classifier == "nearest_centroid":
                 val_pred = nearest_centroid_predictions(model, train_set, split.val.images, recipe, dev, np.random.default_rng(recipe.seed))
             else:
-                val_pred = predict_probabilities(model, split.val.images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=dev).argmax(1)
+                val_pred = distributed.predict_sharded(ctx, lambda images: predict_probabilities(
+                    model, images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=dev), split.val.images, dev).argmax(1)
             val = classification_metrics(split.val.labels, val_pred, split.val.class_names)
             row.update({"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_balanced_accuracy": val["balanced_accuracy"]})
             score = val[recipe.select_metric]
@@ -328,26 +344,30 @@ def train(
         if scheduler is not None and not per_batch and recipe.schedule != "plateau":
             scheduler.step()
         history.append(row)
-        if improved:
-            save_checkpoint(best_path, {**meta, "model": model.state_dict(), "epoch": epoch + 1, "val_metric": best_val, "selected_on": "val" if split.val is not None else "last_epoch"})
-        save_checkpoint(last_path, {
-            **meta, "model": model.state_dict(), "criterion": criterion.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None, "numpy_rng": rng.bit_generator.state,
-            "torch_gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
-            "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch, "history": history,
-        })
-        # The log is rewritten from the checkpointed history, so a crash never leaves duplicate rows.
-        atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in history))
+        if ctx.is_main:
+            if improved:
+                save_checkpoint(best_path, {**meta, "model": model.state_dict(), "epoch": epoch + 1, "val_metric": best_val, "selected_on": "val" if split.val is not None else "last_epoch"})
+            save_checkpoint(last_path, {
+                **meta, "model": model.state_dict(), "criterion": criterion.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None, "numpy_rng": rng.bit_generator.state,
+                "torch_gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
+                "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch, "history": history,
+            })
+            # The log is rewritten from the checkpointed history, so a crash never leaves duplicate rows.
+            atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in history))
         val_text = f" val {row['val_accuracy']:.4f}" if "val_accuracy" in row else ""
         log(f"epoch {epoch + 1}/{recipe.epochs} loss {row['train_loss']:.4f} train_acc {row['train_accuracy']:.4f}{val_text} ({row['epoch_time_s']:.1f}s, {row['images_per_s']:.0f} img/s)")
     wall = time.perf_counter() - t0
-    if history:
+    if history and ctx.is_main:
         from ferkit.evaluate.plots import training_curves_plot
 
         training_curves_plot(history, out / "curves.png", title=f"{recipe.tag} on {split.name}")
-    atomic_write_json(out / "train_summary.json", {
-        "recipe": recipe.tag, "split": split.name, "best_epoch": best_epoch, "best_val": best_val, "select_metric": recipe.select_metric,
-        "wall_time_s": wall, "device": device_description(dev), "epochs": recipe.epochs,
-    })
+    if ctx.is_main:
+        atomic_write_json(out / "train_summary.json", {
+            "recipe": recipe.tag, "split": split.name, "best_epoch": best_epoch, "best_val": best_val, "select_metric": recipe.select_metric,
+            "wall_time_s": wall, "device": device_description(dev), "epochs": recipe.epochs,
+            "distributed": distributed.summary(ctx, recipe.batch_size, sync_batchnorm=sync_batchnorm),
+        })
+    distributed.barrier(ctx)  # the run is complete on disk before any rank returns
     return TrainResult(out, best_path, last_path, history, best_epoch, best_val, wall, device_description(dev), dev)

@@ -1,0 +1,205 @@
+"""Bulk inference that streams: results come out, in input order, as soon as they are computed, and
+memory stays bounded whatever the number of files or the length of a video.
+
+- Inputs are expanded lazily: folders are walked one directory listing at a time, sorted.
+- Image decoding, face detection and alignment run in ``workers`` threads (OpenCV releases the GIL),
+  each with its own detector, with at most ``batch_size + 2 * workers`` images in flight; the face
+  crops of consecutive images are classified together, ``batch_size`` images at a time.
+- Videos are decoded frame by frame (``Recognizer.predict_video``), never held whole.
+
+Writing results as they come, and resuming, is ``ferkit.bulk_output``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+import numpy as np
+
+from ferkit.errors import ConfigError, FerkitError
+
+if TYPE_CHECKING:
+    from ferkit.recognizer import ImagePrediction, Recognizer
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass(frozen=True)
+class FailedInput:
+    """An input that could not be processed (unreadable file, no face where one was required, bad video)."""
+
+    source: str
+    error: str
+
+
+def is_video_path(item: Any) -> bool:
+    return isinstance(item, (str, os.PathLike)) and Path(item).suffix.lower() in VIDEO_SUFFIXES
+
+
+def iter_input_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Files as given; folders walked recursively for images and videos, each directory's entries sorted.
+
+    Lazy, so a folder of a million files is never listed whole in memory at once (only one directory's names).
+    """
+    from ferkit.data.image_io import is_image_file
+
+    def walk(folder: Path) -> Iterator[Path]:
+        with os.scandir(folder) as entries:
+            names = sorted((entry.name, entry.is_dir(follow_symlinks=True)) for entry in entries)
+        for name, is_dir in names:
+            path = folder / name
+            if is_dir:
+                yield from walk(path)
+            elif is_image_file(path) or path.suffix.lower() in VIDEO_SUFFIXES:
+                yield path
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from walk(path)
+        else:
+            yield path
+
+
+@dataclass
+class _Located:
+    """One image after decoding, detection and alignment (in a worker), before classification."""
+
+    source: str
+    width: int = 0
+    height: int = 0
+    faces: list = field(default_factory=list)
+    crops: np.ndarray | None = None
+    error: FerkitError | None = None
+
+
+class _Locator:
+    """Decode + detect + align, callable from several threads: each thread builds its own detector
+    (OpenCV's cascade and YuNet objects keep per-call state and are not safe to share)."""
+
+    def __init__(self, recognizer: "Recognizer", color: str, require_face: bool) -> None:
+        self.recognizer = recognizer
+        self.color = color
+        self.require_face = require_face
+        self.local = threading.local()
+
+    def __call__(self, item: Any, source: str) -> _Located:
+        from ferkit.errors import NoFaceError
+        from ferkit.recognizer import to_bgr
+
+        if not hasattr(self.local, "detector"):
+            self.local.detector = self.recognizer.make_detector()
+        try:
+            bgr = to_bgr(item, self.color)
+            faces, crops = self.recognizer.locate_faces(bgr, detector=self.local.detector)
+            if not faces and self.require_face:
+                raise NoFaceError(f"no face found in {source}; try --detector yunet, a larger image, or --detector none for pre-cropped faces")
+            return _Located(source, bgr.shape[1], bgr.shape[0], faces, crops)
+        except FerkitError as exc:
+            return _Located(source, error=exc)
+
+
+def predict_stream(
+    recognizer: "Recognizer",
+    inputs: Iterable[Any],
+    *,
+    workers: int = 0,
+    batch_size: int = 64,
+    color: str = "bgr",
+    require_face: bool = False,
+    errors: str = "raise",
+    every_n: int = 5,
+    max_frames: int | None = None,
+    annotated_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> Iterator["ImagePrediction | FailedInput"]:
+    """Predictions for ``inputs`` (image/video paths, arrays, PIL images), yielded in input order.
+
+    errors: "raise" stops at the first bad input; "record" yields a ``FailedInput`` for it and goes on.
+    A video yields one ``ImagePrediction`` per sampled frame (``every_n``, ``max_frames``).
+    annotated_dir: annotated copies of images (PNG) and videos (AVI) are written there.
+    """
+    if workers < 0 or batch_size < 1:
+        raise ConfigError(f"workers must be >= 0 and batch_size >= 1, got {workers} and {batch_size}")
+    if errors not in ("raise", "record"):
+        raise ConfigError(f"errors must be 'raise' or 'record', got {errors!r}")
+    locate = _Locator(recognizer, color, require_face)
+    window = batch_size + 2 * workers
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ferkit-decode") if workers else None
+    pending: deque[Future | _Located] = deque()
+    finish = _Finisher(recognizer, errors, annotated_dir, overwrite)
+    try:
+        for position, item in enumerate(inputs):
+            if is_video_path(item):
+                while pending:  # the images before the video come out first
+                    yield from finish.batch(pending, batch_size)
+                yield from finish.video(Path(item), every_n=every_n, max_frames=max_frames)
+                continue
+            source = str(item) if isinstance(item, (str, os.PathLike)) else f"<input {position}>"
+            pending.append(pool.submit(locate, item, source) if pool else locate(item, source))
+            if len(pending) >= window:
+                yield from finish.batch(pending, batch_size)
+        while pending:
+            yield from finish.batch(pending, batch_size)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Finisher:
+    """Classification of located images, a batch at a time, and the video path."""
+
+    def __init__(self, recognizer: "Recognizer", errors: str, annotated_dir: str | Path | None, overwrite: bool) -> None:
+        self.recognizer = recognizer
+        self.errors = errors
+        self.annotated_dir = None if annotated_dir is None else Path(annotated_dir)
+        self.overwrite = overwrite
+
+    def _failed(self, source: str, exc: FerkitError) -> FailedInput:
+        if self.errors == "raise":
+            raise exc
+        return FailedInput(source, str(exc))
+
+    def batch(self, pending: deque, batch_size: int) -> Iterator["ImagePrediction | FailedInput"]:
+        from ferkit.recognizer import ImagePrediction
+
+        located = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
+        located = [item.result() if isinstance(item, Future) else item for item in located]
+        crops = [item.crops for item in located if item.error is None and item.faces]
+        probs = self.recognizer.classify_crops(np.concatenate(crops)) if crops else np.zeros((0, len(self.recognizer.class_names)))
+        start = 0
+        for item in located:
+            if item.error is not None:
+                yield self._failed(item.source, item.error)
+                continue
+            n = len(item.faces)
+            result = self.recognizer.prediction(item.source, item.width, item.height, item.faces, probs[start : start + n]) if n else ImagePrediction(item.source, item.width, item.height, [])
+            start += n
+            yield result
+            if self.annotated_dir is not None and not item.source.startswith("<input "):
+                try:
+                    self._annotate_image(Path(item.source), result)
+                except FerkitError as exc:
+                    yield self._failed(item.source, exc)
+
+    def _annotate_image(self, path: Path, result: "ImagePrediction") -> None:
+        from ferkit.io_utils import atomic_write_png
+
+        target = self.annotated_dir / f"{path.stem}_annotated.png"
+        if target.exists() and not self.overwrite:
+            raise ConfigError(f"{target} exists; pass --overwrite to replace it")
+        self.annotated_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_png(target, self.recognizer.annotate(path, result))
+
+    def video(self, path: Path, *, every_n: int, max_frames: int | None) -> Iterator["ImagePrediction | FailedInput"]:
+        target = self.annotated_dir / f"{path.stem}_annotated.avi" if self.annotated_dir is not None else None
+        try:
+            yield from self.recognizer.predict_video(path, every_n=every_n, max_frames=max_frames, annotated_path=target, overwrite=self.overwrite)
+        except FerkitError as exc:
+            yield self._failed(str(path), exc)

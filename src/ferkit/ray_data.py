@@ -1,0 +1,72 @@
+"""Bulk inference on a Ray cluster with Ray Data (optional extra: ``pip install "ferkit[ray]"``).
+
+Ray Data's ``map_batches`` with a callable class starts a pool of actors; each builds one
+``Recognizer`` in its constructor (model and detector loaded once per worker, not once per batch)
+and turns batches of file paths into rows, one per face (``error`` set, ``face`` -1, for an input that
+could not be read or has no face)::
+
+    import ray
+    from ferkit.ray_data import predict_paths
+
+    ray.init()                                   # or ray.init(address="auto") on a cluster
+    rows = predict_paths(paths, model="model.pt", detector="haar", concurrency=8, batch_size=64)
+    rows.write_parquet("s3://bucket/fer/")      # or rows.iter_rows(), rows.to_pandas() for small jobs
+
+Paths must be readable from every node (shared filesystem or object store mount). Nothing here is
+imported by the rest of ferkit, so Ray is needed only by who uses this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+
+class RecognizerPredictor:
+    """The callable class given to ``Dataset.map_batches``: one Recognizer per Ray worker.
+
+    batch: ``{"path": array of str}`` -> ``{"file", "face", "x", "y", "w", "h", "label", "confidence",
+    "prob_<class>"..., "error"}`` columns, one row per face.
+    """
+
+    def __init__(self, model: str | None = None, *, detector: str = "haar", tta: str = "flip", device: str = "cpu",
+                 largest_only: bool = False, require_face: bool = True) -> None:
+        from ferkit.recognizer import Recognizer
+
+        self.recognizer = Recognizer(model, detector=detector, tta=tta, device=device, largest_only=largest_only)
+        self.require_face = require_face
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from ferkit.bulk import FailedInput
+
+        names = self.recognizer.class_names
+        columns: dict[str, list[Any]] = {k: [] for k in ("file", "face", "x", "y", "w", "h", "label", "confidence", *[f"prob_{n}" for n in names], "error")}
+
+        def add(file: str, face: int, box: tuple, label: str, confidence: float, probs: list[float], error: str) -> None:
+            for key, value in zip(("file", "face", "x", "y", "w", "h", "label", "confidence", "error"), (file, face, *box, label, confidence, error)):
+                columns[key].append(value)
+            for name, p in zip(names, probs):
+                columns[f"prob_{name}"].append(p)
+
+        paths = [str(p) for p in batch["path"]]
+        for item in self.recognizer.predict_many(paths, batch_size=max(len(paths), 1), require_face=self.require_face, errors="record"):
+            if isinstance(item, FailedInput):
+                add(item.source, -1, (0, 0, 0, 0), "", 0.0, [0.0] * len(names), item.error)
+                continue
+            for face in item.faces:
+                add(item.source, face.face_index, face.box, face.label, face.confidence, [face.probabilities[n] for n in names], "")
+        return {key: np.asarray(values) for key, values in columns.items()}
+
+
+def predict_paths(paths: Iterable[str], *, model: str | None = None, concurrency: int = 1, batch_size: int = 64,
+                  num_cpus: float = 1.0, **recognizer_options: Any) -> Any:
+    """A lazy Ray ``Dataset`` of face rows for image ``paths``; ``concurrency`` actors, each with one Recognizer.
+
+    ``recognizer_options`` go to ``RecognizerPredictor`` (detector, tta, device, largest_only, require_face).
+    """
+    import ray
+
+    dataset = ray.data.from_items([{"path": str(p)} for p in paths])
+    return dataset.map_batches(RecognizerPredictor, fn_constructor_kwargs={"model": model, **recognizer_options},
+                               batch_size=batch_size, concurrency=concurrency, num_cpus=num_cpus, batch_format="numpy")
