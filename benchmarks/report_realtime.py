@@ -1,0 +1,95 @@
+"""Tables of docs/realtime.md, rendered from benchmarks/results/realtime_cpu.json (see report.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from common import RESULTS
+
+NOT_RUN = "Not run in this session: `python benchmarks/realtime.py --sections {}`."
+STAGES = ("decode", "detect", "follow", "align", "classify", "smooth", "annotate", "write")
+
+
+def _section(name: str) -> dict[str, Any] | None:
+    path = RESULTS / "realtime_cpu.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get(name)
+
+
+def _footer(section: dict[str, Any]) -> str:
+    load = ", ".join(f"{v:.2f}" for v in section["loadavg"])
+    return f"\n{section['device']}; commit {section['commit']}; {section['date']}; load average {load} ({section['cpu_note']})."
+
+
+def block_crops() -> str:
+    s = _section("crops")
+    if s is None:
+        return NOT_RUN.format("crops")
+    lines = ["| Model | Backend | TTA | Faces/s (batch 64) |", "|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['model']} | {r['backend']} | {r['tta']} | {r['faces_per_s']:.0f} |")
+    return "\n".join(lines) + "\n" + _footer(s)
+
+
+def block_tta() -> str:
+    s = _section("tta")
+    if s is None:
+        return NOT_RUN.format("tta")
+    lines = ["| Model | TTA | PublicTest accuracy | Faces/s (ONNX Runtime, all 3589 at once) |", "|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['model']} | {r['tta']} | {100 * r['accuracy']:.2f} | {r['faces_per_s']:.0f} |")
+    return "\n".join(lines) + "\n" + _footer(s)
+
+
+def block_detectors() -> str:
+    s = _section("detectors")
+    if s is None:
+        return NOT_RUN.format("detectors")
+    lines = ["| Detector | Detection scale | ms per 640x480 frame | Recall, clean faces | Recall, occluded faces | False positives per frame |",
+             "|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['detector']} | {r['scale']} | {r['ms_per_frame']:.1f} | {100 * r['recall_clean']:.1f} | "
+                     f"{100 * r['recall_occluded']:.1f} | {r['false_positives_per_frame']:.2f} |")
+    first = s["rows"][0]
+    return "\n".join(lines) + f"\n\n{first['frames']} frames (every 5th of the benchmark video), {first['faces_clean']} clean and {first['faces_occluded']} occluded faces." + _footer(s)
+
+
+def block_video() -> str:
+    s = _section("video")
+    if s is None:
+        return NOT_RUN.format("video")
+    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Frames/s | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
+             "|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | "
+                     f"{r['frames_per_s']:.1f} | {100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f} | "
+                     f"{100 * r['recall_clean']:.1f} / {100 * r['recall_occluded']:.1f} |")
+    return "\n".join(lines) + f"\n\n{s['rows'][0]['frames']} frames per run, every frame classified." + _footer(s)
+
+
+def block_stages() -> str:
+    s = _section("video")
+    if s is None:
+        return NOT_RUN.format("video")
+    lines = ["| Run | " + " | ".join(STAGES) + " | Frames/s |", "|---|" + "---|" * (len(STAGES) + 1)]
+    for r in s["rows"]:
+        ms = r["stages_ms_per_frame"]
+        lines.append(f"| {r['name']} | " + " | ".join(f"{ms[k]:.2f}" if k in ms else "–" for k in STAGES) + f" | {r['frames_per_s']:.1f} |")
+    return "\n".join(lines) + "\n\nMilliseconds per frame. decode = waiting for the next decoded frame (with read-ahead the decoding itself runs on a thread)." + _footer(s)
+
+
+def block_camera() -> str:
+    s = _section("camera")
+    if s is None:
+        return NOT_RUN.format("camera")
+    r = s["rows"]
+    return (f"`{r['command']}`: {r['frames_per_s']:.1f} frames/s over {r['frames']} frames, every frame classified with the default settings; "
+            f"{r['note']}." + _footer(s))
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "realtime_crops": block_crops, "realtime_tta": block_tta, "realtime_detectors": block_detectors,
+    "realtime_video": block_video, "realtime_stages": block_stages, "realtime_camera": block_camera,
+}
