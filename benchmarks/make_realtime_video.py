@@ -3,7 +3,7 @@
     python benchmarks/make_realtime_video.py --out /tmp/ferkit-realtime/realtime.avi
 
 Two to four faces per frame, each a PublicTest image (never PrivateTest: that split stays for final
-scores) shown for 40-100 frames while it drifts across its quarter of the frame and grows and shrinks
+scores) shown for 15-40 frames while it drifts across its quarter of the frame and grows and shrinks
 between 64 and 150 pixels; a third of the faces carry one of ferkit's synthetic occluders (masks, hands,
 sunglasses, ...; 15-45% of the face covered). The ground truth (box, label, occluded) of every face in
 every frame is written next to the video as ``<name>.json``. Both go to a temporary path: the video is
@@ -89,7 +89,7 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
     from ferkit.occlusion import OCCLUDER_KINDS, REGIONS, apply_occlusion
 
     dataset = load_fer2013(SHARED_DATA / "fer2013", "PublicTest")
-    if not all(i.startswith("PublicTest") for i in dataset.ids):
+    if not all(Path(i).name.startswith("PublicTest") for i in dataset.ids):
         raise SystemExit("refusing: the benchmark video must use PublicTest faces only")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(dataset))
@@ -97,7 +97,7 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
     for cell in range(4):
         t = 0 if cell < 2 else int(rng.integers(0, 40))
         while t < frames:
-            length = int(rng.integers(40, 101))
+            length = int(rng.integers(15, 41))
             index = int(order[len(tracks)])
             image = cv2.cvtColor(dataset.images[index], cv2.COLOR_GRAY2BGR)
             occluded = bool(rng.random() < occluded_share)
@@ -114,11 +114,11 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
                 phase=float(rng.uniform(0, 2 * np.pi)), x0=float(rng.uniform(0, 100)), y0=float(rng.uniform(0, 60)),
                 vx=float(rng.choice([-1, 1]) * rng.uniform(0.8, 2.5)), vy=float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5)),
             ))
-            t += length + (0 if cell < 2 else int(rng.integers(0, 60)))
+            t += length + (0 if cell < 2 else int(rng.integers(0, 30)))
     return tracks
 
 
-def make_video(out: Path, *, frames: int = 500, fps: float = 25.0, seed: int = 0, occluded_share: float = 1 / 3) -> Path:
+def make_video(out: Path, *, frames: int = 600, fps: float = 25.0, seed: int = 0, occluded_share: float = 1 / 3) -> Path:
     """Write the video to ``out`` and its ground truth to ``out.with_suffix('.json')``; returns the JSON path."""
     import cv2
 
@@ -153,7 +153,7 @@ def make_video(out: Path, *, frames: int = 500, fps: float = 25.0, seed: int = 0
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--frames", type=int, default=500)
+    parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     path = make_video(args.out, frames=args.frames, seed=args.seed)

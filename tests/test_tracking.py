@@ -136,3 +136,24 @@ def test_read_ahead_keeps_order_raises_producer_errors_and_stops_early():
     assert [next(consumer) for _ in range(3)] == [0, 1, 2]
     consumer.close()
     assert closed == [True]  # the source (a video capture in practice) was closed
+
+
+def test_redetect_keeps_a_followed_face_the_detector_misses_for_keep_missed_rounds():
+    patch, other = textured_patch(), textured_patch(seed=3)
+    follower = FaceFollower(keep_missed=2)
+    frame = scene(40, 40, patch)
+    frame[100:160, 200:260] = other
+    follower.start(frame, [Face(40, 40, 60, 60, 0.9)])
+    # The detector now finds only the second face: the first is still followed, up to two re-detections that miss it.
+    for round_ in range(3):
+        faces = follower.redetect(frame, [Face(200, 100, 60, 60, 0.8)])
+        boxes = sorted(f.box for f in faces)
+        if round_ < 2:
+            assert len(boxes) == 2 and boxes[1] == (200, 100, 60, 60)
+            assert np.abs(np.subtract(boxes[0], (40, 40, 60, 60))).max() <= 2  # followed, to the template's 2.5 px grid
+        else:
+            assert boxes == [(200, 100, 60, 60)]
+    # A detection overlapping a followed face replaces it (its box and size come from the detector).
+    follower.start(frame, [Face(40, 40, 60, 60, 0.9)])
+    faces = follower.redetect(frame, [Face(38, 42, 64, 64, 0.95)])
+    assert [f.box for f in faces] == [(38, 42, 64, 64)]

@@ -86,6 +86,9 @@ class OnnxClassifier(nn.Module):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle worker threads sleep instead of spinning: on a CPU shared with other work (a training run, the
+        # video decoder thread) spinning steals the cores the other threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:

@@ -299,8 +299,9 @@ class Recognizer:
             return [Face(0, 0, frame.shape[1], frame.shape[0], 1.0)]
         if schedule.due():
             with timed(timer, "detect"):
-                faces = detector.detect(frame)
-                follower.start(gray, faces)
+                detections = detector.detect(frame)
+            with timed(timer, "follow"):
+                faces = follower.redetect(gray, detections) if schedule.every > 1 else detections
             schedule.record(detected=True)
             return faces
         with timed(timer, "follow"):

@@ -24,17 +24,21 @@ class FaceFollower:
     faster). ``min_score``: normalised correlation in [-1, 1] under which a face counts as lost.
     """
 
-    def __init__(self, *, search: float = 0.35, template_size: int = 24, min_score: float = 0.5) -> None:
+    def __init__(self, *, search: float = 0.35, template_size: int = 24, min_score: float = 0.5, keep_missed: int = 2) -> None:
         if search <= 0:
             raise ConfigError(f"search (window half-width as a fraction of the box) must be > 0, got {search}")
         if template_size < 8:
             raise ConfigError(f"template_size must be >= 8 pixels, got {template_size}")
         if not -1.0 <= min_score <= 1.0:
             raise ConfigError(f"min_score (normalised correlation) must lie in [-1, 1], got {min_score}")
+        if keep_missed < 0:
+            raise ConfigError(f"keep_missed (re-detections a followed face may be missed by) must be >= 0, got {keep_missed}")
+        self.keep_missed = int(keep_missed)
         self.search = float(search)
         self.template_size = int(template_size)
         self.min_score = float(min_score)
         self._tracks: list[tuple[Face, np.ndarray, float]] = []
+        self._missed: list[int] = []  # per track: re-detections in a row that did not find it
 
     @property
     def faces(self) -> list[Face]:
@@ -42,10 +46,33 @@ class FaceFollower:
 
     def start(self, gray: np.ndarray, faces: list[Face]) -> None:
         """Remember ``faces`` (just detected in ``gray``, (H, W) uint8) and their appearance."""
-        self._tracks = []
+        self._tracks, self._missed = [], []
         for face in faces:
-            factor = self.template_size / max(face.w, face.h)
-            self._tracks.append((face, self._patch(gray, face.box, factor), factor))
+            self._tracks.append(self._track(gray, face))
+            self._missed.append(0)
+
+    def redetect(self, gray: np.ndarray, detections: list[Face]) -> list[Face]:
+        """Merge a new detection with the followed faces; returns this frame's faces.
+
+        Why: detectors miss a covered face on some frames and find it on others; once found, the face stays
+        followed while its template still matches, for up to ``keep_missed`` re-detections that miss it. A
+        detection overlapping a followed face (IoU >= 0.3) replaces it (fresh box, size and template).
+        """
+        from ferkit.video import box_iou
+
+        followed, _ = self.follow(gray)  # drops faces whose template no longer matches
+        kept, kept_missed = [], []
+        for face, missed in zip(followed, self._missed):
+            if not any(box_iou(face.box, d.box) >= 0.3 for d in detections) and missed < self.keep_missed:
+                kept.append(face)
+                kept_missed.append(missed + 1)
+        self.start(gray, list(detections) + kept)
+        self._missed = [0] * len(detections) + kept_missed
+        return list(detections) + kept
+
+    def _track(self, gray: np.ndarray, face: Face) -> tuple[Face, np.ndarray, float]:
+        factor = self.template_size / max(face.w, face.h)
+        return face, self._patch(gray, face.box, factor), factor
 
     def follow(self, gray: np.ndarray) -> tuple[list[Face], bool]:
         """Faces moved to their best match in ``gray``; ``lost`` is True when any face scored under ``min_score``.
@@ -56,8 +83,8 @@ class FaceFollower:
         import cv2
 
         height, width = gray.shape[:2]
-        kept, tracks, lost = [], [], False
-        for face, template, factor in self._tracks:
+        kept, tracks, missed, lost = [], [], [], False
+        for (face, template, factor), missed_before in zip(self._tracks, self._missed):
             pad = int(round(self.search * max(face.w, face.h)))
             window = clip_box(face.x - pad, face.y - pad, face.w + 2 * pad, face.h + 2 * pad, width, height)
             if window is None:
@@ -82,7 +109,8 @@ class FaceFollower:
             moved = Face(*box, score=face.score, landmarks=landmarks)
             kept.append(moved)
             tracks.append((moved, template, factor))  # the next frame searches around the new place
-        self._tracks = tracks
+            missed.append(missed_before)
+        self._tracks, self._missed = tracks, missed
         return kept, lost
 
     @staticmethod
