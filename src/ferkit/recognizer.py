@@ -24,8 +24,8 @@ DEFAULT_TTA = "flip"
 DEFAULT_BACKEND = "auto"  # ONNX Runtime for checkpoints on a CPU, PyTorch on a GPU
 BACKENDS = ("auto", "onnx", "torch")
 # Video path knobs (Recognizer.predict_video); chosen with benchmarks/realtime.py.
-DEFAULT_DETECT_EVERY = 1
-DEFAULT_DETECT_SCALE = 1.0
+DEFAULT_DETECT_EVERY = 5
+DEFAULT_DETECT_SCALE = 0.5
 DEFAULT_READ_AHEAD = 4
 
 
