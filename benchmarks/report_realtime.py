@@ -1,0 +1,126 @@
+"""Tables of docs/realtime.md, rendered from benchmarks/results/realtime_cpu.json (see report.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from common import RESULTS
+
+NOT_RUN = "Not run in this session: `python benchmarks/realtime.py --sections {}`."
+STAGES = ("decode", "detect", "follow", "align", "classify", "smooth", "annotate", "write")
+
+
+def _section(name: str) -> dict[str, Any] | None:
+    path = RESULTS / "realtime_cpu.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get(name)
+
+
+def _footer(section: dict[str, Any]) -> str:
+    load = ", ".join(f"{v:.2f}" for v in section["loadavg"])
+    return f"\n{section['device']}; commit {section['commit']}; {section['date']}; load average {load} ({section['cpu_note']})."
+
+
+def block_crops() -> str:
+    s = _section("crops")
+    if s is None:
+        return NOT_RUN.format("crops")
+    lines = ["| Model | Backend | TTA | Faces/s (batch 64), median batch | Faces/s, mean | Faces per CPU-second |", "|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['model']} | {r['backend']} | {r['tta']} | {r['faces_per_s']:.0f} | {r['faces_per_s_mean']:.0f} | {r['faces_per_cpu_s']:.0f} |")
+    return "\n".join(lines) + f"\n\n{s['rows'][0]['batches']} batches of 64 each; the median batch time is robust to bursts of the other jobs on the CPU." + _footer(s)
+
+
+def block_tta() -> str:
+    s = _section("tta")
+    if s is None:
+        return NOT_RUN.format("tta")
+    lines = ["| Model | TTA | PublicTest accuracy | Faces/s (ONNX Runtime, all 3589 at once) |", "|---|---|---|---|"]
+    for r in s["rows"]:
+        speed = "–" if r["faces_per_s"] is None else f"{r['faces_per_s']:.0f}"
+        lines.append(f"| {r['model']} | {r['tta']} | {100 * r['accuracy']:.2f} | {speed} |")
+    sources = sorted({r["source"] for r in s["rows"] if r.get("source")})
+    if sources:
+        lines.append(f"\nThe ensemble's rows come from {', '.join(sources)}, which scored the shipped file.")
+    return "\n".join(lines) + "\n" + _footer(s)
+
+
+def block_detectors() -> str:
+    s = _section("detectors")
+    if s is None:
+        return NOT_RUN.format("detectors")
+    lines = ["| Detector | Detection scale | ms per 640x480 frame (median, wall) | CPU ms per frame | Recall, clean faces | Recall, occluded faces | False positives per frame |",
+             "|---|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['detector']} | {r['scale']} | {r['ms_per_frame']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['recall_clean']:.1f} | "
+                     f"{100 * r['recall_occluded']:.1f} | {r['false_positives_per_frame']:.2f} |")
+    first = s["rows"][0]
+    return "\n".join(lines) + f"\n\n{first['frames']} frames (every 10th of the benchmark video), {first['faces_clean']} clean and {first['faces_occluded']} occluded faces." + _footer(s)
+
+
+def block_video() -> str:
+    s = _section("video")
+    if s is None:
+        return NOT_RUN.format("video")
+    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Frames/s (median / wall) | CPU ms per frame | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | "
+                     f"{r['frames_per_s_median']:.1f} / {r['frames_per_s']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f} | "
+                     f"{100 * r['recall_clean']:.1f} / {100 * r['recall_occluded']:.1f} |")
+    return "\n".join(lines) + (f"\n\n{s['rows'][0]['frames']} frames per run, every frame classified. Frames/s: *median* from the median time per "
+                                "window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _footer(s)
+
+
+def block_stages() -> str:
+    s = _section("video")
+    if s is None:
+        return NOT_RUN.format("video")
+    lines = ["| Run | " + " | ".join(STAGES) + " | Frames/s |", "|---|" + "---|" * (len(STAGES) + 1)]
+    for r in s["rows"]:
+        ms = r["stages_ms_per_frame"]
+        lines.append(f"| {r['name']} | " + " | ".join(f"{ms[k]:.2f}" if k in ms else "–" for k in STAGES) + f" | {r['frames_per_s']:.1f} |")
+    return "\n".join(lines) + "\n\nMilliseconds per frame. decode = waiting for the next decoded frame (with read-ahead the decoding itself runs on a thread)." + _footer(s)
+
+
+def block_camera() -> str:
+    s = _section("camera")
+    if s is None:
+        return NOT_RUN.format("camera")
+    r = s["rows"]
+    return (f"`{r['command']}`: {r['frames_per_s_median']:.1f} frames/s (median; {r['frames_per_s']:.1f} from the wall time) over {r['frames']} frames, every frame classified with the default settings; "
+            f"{r['note']}." + _footer(s))
+
+
+def _find(rows: list[dict], **fields: Any) -> dict | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in fields.items())), None)
+
+
+def block_targets() -> str:
+    """Issue 17's targets against the measured rows: the shipped model's defaults and the single-network option."""
+    crops, video = _section("crops"), _section("video")
+    if crops is None or video is None:
+        return NOT_RUN.format("crops video")
+    lines = ["| Target | Setting | Measured (wall, shared CPU) | Measured from CPU time |", "|---|---|---|---|"]
+    for model, tta in (("ensemble", "flip"), ("single", "none")):
+        r = _find(crops["rows"], model=model, backend="onnx", tta=tta)
+        if r:
+            lines.append(f"| >= 2000 faces/s, 48x48 crops at batch 64 | {model}, ONNX Runtime, TTA {tta} | {r['faces_per_s']:.0f} faces/s | "
+                         f"{r['faces_per_cpu_s']:.0f} faces per CPU-second (x2 cores) |")
+    for name in ("mtcnn, scale 0.5, every 5, ensemble + flip", "mtcnn, scale 0.5, every 5"):
+        r = _find(video["rows"], name=name)
+        if r:
+            lines.append(f"| >= 60 frames/s at >= 65% face accuracy, every frame classified | {r['model']}, TTA {r['tta']}, {r['detector']} every "
+                         f"{r['detect_every']} at scale {r['detect_scale']} | {r['frames_per_s_median']:.1f} frames/s, {100 * r['accuracy']:.1f}% | "
+                         f"{1000 / r['cpu_ms_per_frame']:.0f} frames per CPU-second |")
+    return "\n".join(lines) + ("\n\nCPU-time figures divide the work done by the CPU time this process was given (all its threads), so they "
+                               "estimate one idle core; the wall-clock figures were measured while other jobs held most of the two cores.")
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "realtime_targets": block_targets,
+    "realtime_crops": block_crops, "realtime_tta": block_tta, "realtime_detectors": block_detectors,
+    "realtime_video": block_video, "realtime_stages": block_stages, "realtime_camera": block_camera,
+}

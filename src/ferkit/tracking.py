@@ -1,0 +1,146 @@
+"""Follow detected faces between detections, so a video needs the detector only every k-th frame.
+
+Why: detection is the costliest stage of the video path (tens of ms per 640x480 frame), while moving a
+known face box to where it went costs well under a millisecond: each face's patch from the last
+detection is searched for (normalised cross-correlation, ``cv2.matchTemplate``) in a window around its
+last box. A face whose best match scores under ``min_score`` is *lost* (it left, turned or was covered
+beyond recognition): the caller then detects again on the next frame instead of waiting for the k-th.
+Box sizes are kept from the detection; the regular re-detection every k frames corrects them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferkit.errors import ConfigError
+from ferkit.faces.base import Face, clip_box
+
+
+class FaceFollower:
+    """``start(gray, faces)`` after a detection, then ``follow(gray) -> (faces, lost)`` on later frames.
+
+    ``search``: half-width of the search window around the last box, as a fraction of the box side (how far a
+    face may move between two frames). ``template_size``: patches are matched at this side in pixels (smaller is
+    faster). ``min_score``: normalised correlation in [-1, 1] under which a face counts as lost.
+    """
+
+    def __init__(self, *, search: float = 0.35, template_size: int = 24, min_score: float = 0.5, keep_missed: int = 2) -> None:
+        if search <= 0:
+            raise ConfigError(f"search (window half-width as a fraction of the box) must be > 0, got {search}")
+        if template_size < 8:
+            raise ConfigError(f"template_size must be >= 8 pixels, got {template_size}")
+        if not -1.0 <= min_score <= 1.0:
+            raise ConfigError(f"min_score (normalised correlation) must lie in [-1, 1], got {min_score}")
+        if keep_missed < 0:
+            raise ConfigError(f"keep_missed (re-detections a followed face may be missed by) must be >= 0, got {keep_missed}")
+        self.keep_missed = int(keep_missed)
+        self.search = float(search)
+        self.template_size = int(template_size)
+        self.min_score = float(min_score)
+        self._tracks: list[tuple[Face, np.ndarray, float]] = []
+        self._missed: list[int] = []  # per track: re-detections in a row that did not find it
+
+    @property
+    def faces(self) -> list[Face]:
+        return [face for face, _, _ in self._tracks]
+
+    def start(self, gray: np.ndarray, faces: list[Face]) -> None:
+        """Remember ``faces`` (just detected in ``gray``, (H, W) uint8) and their appearance."""
+        self._tracks, self._missed = [], []
+        for face in faces:
+            self._tracks.append(self._track(gray, face))
+            self._missed.append(0)
+
+    def redetect(self, gray: np.ndarray, detections: list[Face]) -> list[Face]:
+        """Merge a new detection with the followed faces; returns this frame's faces.
+
+        Why: detectors miss a covered face on some frames and find it on others; once found, the face stays
+        followed while its template still matches, for up to ``keep_missed`` re-detections that miss it. A
+        detection overlapping a followed face (IoU >= 0.3) replaces it (fresh box, size and template).
+        """
+        from ferkit.video import box_iou
+
+        followed, _ = self.follow(gray)  # drops faces whose template no longer matches
+        kept, kept_missed = [], []
+        for face, missed in zip(followed, self._missed):
+            if not any(box_iou(face.box, d.box) >= 0.3 for d in detections) and missed < self.keep_missed:
+                kept.append(face)
+                kept_missed.append(missed + 1)
+        self.start(gray, list(detections) + kept)
+        self._missed = [0] * len(detections) + kept_missed
+        return list(detections) + kept
+
+    def _track(self, gray: np.ndarray, face: Face) -> tuple[Face, np.ndarray, float]:
+        factor = self.template_size / max(face.w, face.h)
+        return face, self._patch(gray, face.box, factor), factor
+
+    def follow(self, gray: np.ndarray) -> tuple[list[Face], bool]:
+        """Faces moved to their best match in ``gray``; ``lost`` is True when any face scored under ``min_score``.
+
+        Lost faces are dropped (from the result and from the tracks). Landmarks move with their box; the
+        patches stay those of the detection, so following does not drift with accumulated matching errors.
+        """
+        import cv2
+
+        height, width = gray.shape[:2]
+        kept, tracks, missed, lost = [], [], [], False
+        for (face, template, factor), missed_before in zip(self._tracks, self._missed):
+            pad = int(round(self.search * max(face.w, face.h)))
+            window = clip_box(face.x - pad, face.y - pad, face.w + 2 * pad, face.h + 2 * pad, width, height)
+            if window is None:
+                lost = True
+                continue
+            region = self._patch(gray, window, factor)
+            if region.shape[0] < template.shape[0] or region.shape[1] < template.shape[1]:
+                lost = True  # pushed against the border: too little of the face is left in view
+                continue
+            scores = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)
+            _, best, _, (best_x, best_y) = cv2.minMaxLoc(scores)
+            if not np.isfinite(best) or best < self.min_score:
+                lost = True
+                continue
+            dx, dy = window[0] + best_x / factor - face.x, window[1] + best_y / factor - face.y
+            box = clip_box(face.x + dx, face.y + dy, face.w, face.h, width, height)
+            if box is None:
+                lost = True
+                continue
+            shift = np.array([box[0] - face.x, box[1] - face.y], np.float32)  # landmarks move exactly as the box does
+            landmarks = None if face.landmarks is None else face.landmarks + shift
+            moved = Face(*box, score=face.score, landmarks=landmarks)
+            kept.append(moved)
+            tracks.append((moved, template, factor))  # the next frame searches around the new place
+            missed.append(missed_before)
+        self._tracks, self._missed = tracks, missed
+        return kept, lost
+
+    @staticmethod
+    def _patch(gray: np.ndarray, box: tuple[int, int, int, int], factor: float) -> np.ndarray:
+        import cv2
+
+        x, y, w, h = box
+        patch = gray[y : y + h, x : x + w]
+        size = (max(1, int(round(w * factor))), max(1, int(round(h * factor))))
+        return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+
+
+class DetectionSchedule:
+    """When to run the detector: on the first frame, every ``every``-th frame after the last detection, and on
+    the frame after a face was lost. ``every=1`` detects on every frame (no following)."""
+
+    def __init__(self, every: int = 1) -> None:
+        if every < 1:
+            raise ConfigError(f"detect_every must be >= 1 (1 = detect on every frame), got {every}")
+        self.every = int(every)
+        self._since = None  # frames since the last detection; None before the first
+
+    def due(self) -> bool:
+        return self._since is None or self._since >= self.every
+
+    def record(self, *, detected: bool, lost: bool = False) -> None:
+        """After a frame: ``detected`` if the detector ran on it, ``lost`` if following lost a face."""
+        if detected:
+            self._since = 1
+        elif lost:
+            self._since = self.every  # due on the next frame
+        else:
+            self._since = (self._since or 0) + 1
