@@ -24,6 +24,34 @@ from ferkit.evaluate.reports import evaluate_model  # noqa: E402
 from ferkit.train.checkpoint import load_checkpoint, load_model  # noqa: E402
 
 
+def score_checkpoint(checkpoint: str | Path, name: str, *, data: str, runs: str | Path, seed: int = 0) -> dict:
+    """Score ``checkpoint`` on the test split (clean, half / all occluded; no TTA and flip) into results/<name>.json."""
+    started = time.perf_counter()
+    payload = load_checkpoint(checkpoint)
+    loaded = load_model(checkpoint)
+    test = load_split(data, "test")
+    members = payload.get("members") or []
+    row = {"split": test.name, "best_epoch": payload.get("epoch"), "best_val": payload.get("val_metric"), "test_size": len(test),
+           "selected_on": payload.get("selected_on"), "test": {}}
+    out_dir = Path(runs) / name / "eval"  # confusion matrices; never next to a shipped checkpoint
+    for set_name, dataset in test_sets(test, False, seed).items():
+        for tta in ("none", "flip"):
+            metrics = evaluate_model(loaded, dataset, tta=tta, out_dir=out_dir, tag=f"{set_name}_{tta}")
+            row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
+            row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    print(f"{name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
+    summary = {key: {"mean_accuracy": v["accuracy"], "std_accuracy": 0.0, "n_folds": 1, "mean_macro_f1": v["macro_f1"]} for key, v in row["test"].items()}
+    recipe = payload.get("recipe") or {}
+    result = {
+        "recipe": recipe.get("name", payload["model_name"]), "checkpoint": str(checkpoint), "data": data, "protocol": None,
+        "recipe_config": {"epochs": " + ".join(str(m.get("epochs")) for m in members) if members else recipe.get("epochs")},
+        "member_runs": [Path(m["source_checkpoint"]).parent.name for m in members],
+        "members": members, "selection": payload.get("selected_on"), "summary": summary, "folds": [row], **provenance("cpu", started),
+    }
+    write_result(name, result)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
@@ -32,29 +60,7 @@ def main() -> int:
     parser.add_argument("--runs", default=str(REPO / "runs"))
     parser.add_argument("--seed", type=int, default=0, help="occluder seed (run_recipe.py uses the recipe seed, 0 for the default models)")
     args = parser.parse_args()
-
-    started = time.perf_counter()
-    payload = load_checkpoint(args.checkpoint)
-    loaded = load_model(args.checkpoint)
-    test = load_split(args.data, "test")
-    members = payload.get("members") or []
-    row = {"split": test.name, "best_epoch": payload.get("epoch"), "best_val": payload.get("val_metric"), "test_size": len(test),
-           "selected_on": payload.get("selected_on"), "test": {}}
-    out_dir = Path(args.runs) / args.name / "eval"  # confusion matrices; never next to a shipped checkpoint
-    for set_name, dataset in test_sets(test, False, args.seed).items():
-        for tta in ("none", "flip"):
-            metrics = evaluate_model(loaded, dataset, tta=tta, out_dir=out_dir, tag=f"{set_name}_{tta}")
-            row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
-            row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
-    print(f"{args.name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
-    summary = {key: {"mean_accuracy": v["accuracy"], "std_accuracy": 0.0, "n_folds": 1, "mean_macro_f1": v["macro_f1"]} for key, v in row["test"].items()}
-    recipe = payload.get("recipe") or {}
-    write_result(args.name, {
-        "recipe": recipe.get("name", payload["model_name"]), "checkpoint": str(args.checkpoint), "data": args.data, "protocol": None,
-        "recipe_config": {"epochs": " + ".join(str(m.get("epochs")) for m in members) if members else recipe.get("epochs")},
-        "member_runs": [Path(m["source_checkpoint"]).parent.name for m in members],
-        "members": members, "selection": payload.get("selected_on"), "summary": summary, "folds": [row], **provenance("cpu", started),
-    })
+    score_checkpoint(args.checkpoint, args.name, data=args.data, runs=args.runs, seed=args.seed)
     return 0
 
 

@@ -120,10 +120,10 @@ def test_a_queued_seed_starts_only_if_the_slowest_finished_one_fits():
 
 
 @pytest.mark.slow
-def test_dry_run_returns_checkpoints_and_a_summary(fer_folder, tmp_path):
+def test_dry_run_returns_checkpoints_and_a_summary_and_private_test_is_scored_here(fer_folder, tmp_path, monkeypatch):
     pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
     out = tmp_path / "out"
-    env = {**os.environ, "DRY_RUN": "1", "PYTHON": sys.executable, "RECIPE": "tiny-smoke-v1", "SEEDS": "0 1", "PACK": str(pack),
+    env = {**os.environ, "DRY_RUN": "1", "PYTHON": sys.executable, "RECIPE": "tiny-smoke-v1", "SEEDS": "0 1", "PARALLEL": "2", "PACK": str(pack),
            "RUNS": str(tmp_path / "runs"), "OUT": str(out), "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_sprint.sh")], env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -133,8 +133,8 @@ def test_dry_run_returns_checkpoints_and_a_summary(fer_folder, tmp_path):
     for record in summary["seeds"]:
         assert record["status"] == "finished" and record["epochs_done"] == 1 and len(record["epoch_time_s"]) == 1
         returned = record["returned"]
-        assert returned["storage"] == "fp32" and 0.0 <= returned["public_test_none"] <= 1.0
-        assert (out / returned["path"]).is_file()
+        assert returned["storage"] in ("fp32", "fp16") and 0.0 <= returned["public_test_none"] <= 1.0
+        assert (out / returned["path"]).stat().st_size == returned["bytes"] <= 16 * 2**20  # the device tool's limit per file
     from ferkit.train.checkpoint import load_model
 
     assert load_model(out / "seed1" / "best.pt").recipe["seed"] == 1
@@ -142,6 +142,22 @@ def test_dry_run_returns_checkpoints_and_a_summary(fer_folder, tmp_path):
         names = set(tar.getnames())
     assert {"seed0/metrics.jsonl", "seed1/recipe.json", "sprint_events.log"} <= names
     assert len([p for p in out.rglob("*") if p.is_file()]) <= 8  # what the device tool returns
+
+    # back here: PrivateTest (of the generated folder) scored once per returned seed
+    import common
+    import score_sprint
+
+    results = tmp_path / "results"
+    monkeypatch.setattr(common, "RESULTS", results)
+    monkeypatch.setattr(score_sprint, "RESULTS", results)
+    argv = ["score_sprint.py", str(out), "--name", "sprint-test", "--data", f"fer2013:{fer_folder}", "--runs", str(tmp_path / "runs")]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert score_sprint.main() == 0
+    scored = json.loads((results / "sprint-test.json").read_text())
+    assert scored["seeds_scored"] == [0, 1] and scored["sprint"]["recipe"] == "tiny-smoke-v1"
+    assert 0.0 <= scored["private_test"]["1"]["clean_flip"] <= 1.0 and (results / "sprint-test-seed0.json").is_file()
+    with pytest.raises(SystemExit, match="already scored"):
+        score_sprint.main()
 
 
 @pytest.mark.realdata
