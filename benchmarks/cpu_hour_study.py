@@ -63,11 +63,12 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    candidates = []
+    candidates, missing = [], []
     for run, label in CANDIDATES.items():
         rows = epoch_log(run)
-        if not rows:
-            print(f"{run}: no log yet", file=sys.stderr)
+        if not rows or not (RESULTS / f"{run}.json").exists():  # unfinished runs are not candidates yet
+            print(f"{run}: not finished yet", file=sys.stderr)
+            missing.append(run)
             continue
         result = json.loads((RESULTS / f"{run}.json").read_text()) if (RESULTS / f"{run}.json").exists() else None
         config = json.loads((REPO / "runs" / run / "recipe.json").read_text()) if (REPO / "runs" / run / "recipe.json").exists() else result["recipe_config"]
@@ -101,6 +102,7 @@ def main() -> int:
     write_result("cpu_hour_study", {
         **provenance(), "budget": "equal budget per candidate: epochs x its epoch time on one idle core (cpu_training_speed.json); run two at a time, one core each, beside other work",
         "selection": "highest PublicTest accuracy at the end of the budget", "chosen": chosen["recipe"], "candidates": candidates,
+        "not_finished": missing,
     })
     print(f"chosen for the long run: {chosen['recipe']} (PublicTest {100 * chosen['final_public_test']:.2f})")
     return 0

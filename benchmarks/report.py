@@ -367,7 +367,9 @@ def block_cpu_hour_study() -> str:
         teacher = f" (teacher pass {c['teacher_minutes']:.0f} min)" if c.get("teacher_minutes") else ""
         lines.append(f"| {mark}{c['label']}{mark} (`{c['recipe']}`) | {c['epochs']} | {c['training_minutes']:.0f}{teacher} | {c['images_per_s']:.0f} | "
                      f"{pct(c['final_public_test'])} | {pct(c['best_public_test'])} | {pct(c['private_test_flip'])} |")
-    lines.append(f"\nChosen on PublicTest: `{r['chosen']}`. {r['budget']}; {r['device']}; commit {r['commit']}; {r['date']}.")
+    pending = r.get("not_finished") or []
+    chosen = f"Chosen on PublicTest: `{r['chosen']}`" + (f", among the finished candidates only (still training: {', '.join(f'`{p}`' for p in pending)})" if pending else "")
+    lines.append(f"\n{chosen}. {r['budget']}; {r['device']}; commit {r['commit']}; {r['date']}.")
     return "\n".join(lines)
 
 
