@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -219,15 +219,18 @@ VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
 ]
 
 
-def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path], tmp: Path, only: list[str] | None, max_frames: int | None) -> list[dict]:
+def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path], tmp: Path, only: list[str] | None, max_frames: int | None,
+                  on_row: Callable[[list[dict]], None] | None = None) -> list[dict]:
     from ferkit.recognizer import Recognizer
     from ferkit.timing import StageTimer
 
     rows = []
     recognizers: dict[tuple, Any] = {}
-    for name, model, backend, tta, detector, every, scale, ahead, annotate in VIDEO_RUNS:
-        if only and name not in only:
-            continue
+    runs = {run[0]: run for run in VIDEO_RUNS}
+    unknown = [name for name in only or [] if name not in runs]
+    if unknown:
+        raise SystemExit(f"unknown video runs {unknown}; known: {list(runs)}")
+    for name, model, backend, tta, detector, every, scale, ahead, annotate in [runs[n] for n in only] if only else VIDEO_RUNS:
         key = (model, backend, detector)
         if key not in recognizers:
             recognizers[key] = Recognizer(models[model], detector=detector, backend=backend)
@@ -252,6 +255,8 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
                **score_video(results, truth), "stages_ms_per_frame": timer.per_frame_ms(len(results)), "loadavg": [round(v, 2) for v in os.getloadavg()]}
         rows.append(row)
         print({k: v for k, v in row.items() if k != "stages_ms_per_frame"}, flush=True)
+        if on_row is not None:
+            on_row(rows)  # saved after every run: a slow run on a busy CPU loses nothing measured before it
     return rows
 
 
@@ -318,10 +323,15 @@ def main() -> int:
             elif section == "detectors":
                 rows = detectors_section(args.video, truth)
             elif section == "video":
-                rows = video_section(args.video, truth, models, tmp, args.runs, args.max_frames)
-                if args.runs and "video" in result:  # keep the runs not re-measured now
-                    rows = [r for r in result["video"]["rows"] if r["name"] not in args.runs] + rows
-                    rows.sort(key=lambda r: [run[0] for run in VIDEO_RUNS].index(r["name"]) if r["name"] in [run[0] for run in VIDEO_RUNS] else 99)
+                kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs]  # runs not re-measured now
+
+                def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started) -> None:
+                    order = [run[0] for run in VIDEO_RUNS]
+                    result["video"] = {"rows": sorted(kept + new_rows, key=lambda r: order.index(r["name"])), **section_provenance(started)}
+                    write_result(RESULT_NAME, result)
+
+                rows = video_section(args.video, truth, models, tmp, args.runs, args.max_frames, on_row=save)
+                rows = sorted(kept + rows, key=lambda r: [run[0] for run in VIDEO_RUNS].index(r["name"]))
             else:
                 rows = camera_section(args.video)
             result[section] = {"rows": rows, **section_provenance(started)}

@@ -108,7 +108,7 @@ def block_targets() -> str:
         r = _find(crops["rows"], model=model, backend="onnx", tta=tta)
         if r:
             lines.append(f"| >= 2000 faces/s, 48x48 crops at batch 64 | {model}, ONNX Runtime, TTA {tta} | {r['faces_per_s']:.0f} faces/s | "
-                         f"{r['faces_per_cpu_s']:.0f} faces per CPU-second (x2 cores) |")
+                         f"{r['faces_per_cpu_s']:.0f} faces per CPU-second |")
     for name in ("mtcnn, scale 0.5, every 5, ensemble + flip", "mtcnn, scale 0.5, every 5"):
         r = _find(video["rows"], name=name)
         if r:

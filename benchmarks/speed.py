@@ -71,7 +71,9 @@ def video_fps(checkpoint: str, frames: int = 60) -> dict:
         t0 = time.perf_counter()
         results = list(recognizer.predict_video(path, every_n=1))
         seconds = time.perf_counter() - t0
-    return {"frames": len(results), "frames_with_face": sum(bool(r.faces) for r in results), "frames_per_s": len(results) / seconds, "resolution": "640x480", "detector": "haar", "tta": "none"}
+    return {"frames": len(results), "frames_with_face": sum(bool(r.faces) for r in results), "frames_per_s": len(results) / seconds, "resolution": "640x480",
+            "detector": type(recognizer.detector).__name__, "backend": recognizer.backend, "tta": "none",
+            "note": "the Recognizer's default video settings; benchmarks/realtime.py has the per-stage table and the knobs"}
 
 
 def main() -> int:
