@@ -370,7 +370,7 @@ def block_cpu_hour_study() -> str:
                      f"{pct(c['final_public_test'])} | {pct(c['best_public_test'])} | {pct(c['private_test_flip'])} |")
     pending = r.get("not_finished") or []
     chosen = f"Chosen on PublicTest: `{r['chosen']}`" + (f", among the finished candidates only (still training: {', '.join(f'`{p}`' for p in pending)})" if pending else "")
-    lines.append(f"\n{chosen}. {r['budget']}; {r['device']}; commit {r['commit']}; {r['date']}.")
+    lines.append(f"\n{chosen}. {r['budget'][0].upper() + r['budget'][1:]}; {r['device']}; commit {r['commit']}; {r['date']}.")
     return "\n".join(lines)
 
 
