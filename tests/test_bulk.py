@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from data.fixtures import class_pattern, write_fer2013_folder
+from data.fixtures import class_pattern
 from ferkit.bulk import FailedInput, iter_input_paths
 from ferkit.cli import main
 from ferkit.errors import ConfigError, ImageReadError
@@ -19,13 +19,6 @@ from ferkit.recognizer import Recognizer
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_fer2013_folder(root / "fer", per_class=2)
-    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
-    return root / "run" / "best.pt"
 
 
 def write_faces(folder: Path, n: int, seed: int = 0) -> list[Path]:

