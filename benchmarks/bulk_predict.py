@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--name", default="bulk_predict")
     parser.add_argument("--sections", default="memory,throughput", help="memory (images and video at two sizes) and/or throughput (1 vs 2 workers)")
     args = parser.parse_args()
+    args.small_images, args.throughput_images = min(args.small_images, args.images), min(args.throughput_images, args.images)  # subsets of the images
     started = time.perf_counter()
     load_start = os.getloadavg()
     runs: list[dict] = []

@@ -425,7 +425,7 @@ def block_bulk_predict() -> str:
              "|---|---|---|---|---|---|---|---|"]
     for r in parts:
         for run in r["runs"]:
-            what = f"{run['video_minutes']:g}-min video, {run['inputs']} frames" if "video_minutes" in run else f"{run['inputs']} images"
+            what = f"{run['video_minutes']:g}-min video, {run['inputs']} frames" if "video_minutes" in run else f"{run['rows']} images"
             lines.append(f"| {run['name']} | {what} | {run['detector']} | {run['workers']} | {run['peak_rss_mb']:.0f} | "
                          f"{' / '.join(f'{v:.0f}' for v in run['rss_mb_at_quarters'])} | {run['wall_s']:.0f} | {num(run.get('steady_rows_per_s'), '.1f')} |")
     checks: dict = {}
@@ -438,7 +438,7 @@ def block_bulk_predict() -> str:
     for r in parts:
         lines += ["", f"{'Throughput' if r is parts[-1] and len(parts) > 1 else 'Memory'} runs: {r['device']}, commit {r['commit']}, {r['date']}, "
                   f"load average {r['loadavg_start'][0]:.1f} at the start and {r['loadavg_end'][0]:.1f} at the end"
-                  f"{'' if r.get('complete', True) else ' (cut short: the runs missing above were not measured)'}. {r['note']}."]
+                  f"{'' if r.get('complete', True) else ' (stopped early: only the runs listed were measured)'}. {r['note']}."]
     return "\n".join(lines)
 
 
