@@ -90,6 +90,7 @@ def run_predict(name: str, inputs: Path, out: Path, *, detector: str, workers: i
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", MEASURE, *cmd], stdout=subprocess.PIPE, text=True, env=env)
     samples: list[tuple[float, float]] = []
+    written: list[tuple[float, int]] = []  # (time, bytes of output): steady throughput, without start-up and model loading
     stop = threading.Event()
 
     def sample() -> None:  # RSS of the predict process (the measuring process's only child) every 0.25 s
@@ -102,6 +103,8 @@ def run_predict(name: str, inputs: Path, out: Path, *, detector: str, workers: i
             for line in status.splitlines():
                 if line.startswith("VmRSS:"):
                     samples.append((round(time.perf_counter() - started, 2), int(line.split()[1]) / 1024))
+            if out.exists() and out.stat().st_size:
+                written.append((time.perf_counter(), out.stat().st_size))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -112,7 +115,11 @@ def run_predict(name: str, inputs: Path, out: Path, *, detector: str, workers: i
     code, maxrss_kb = (int(v) for v in output.split())
     rows = sum(1 for _ in out.open()) if out.exists() else 0
     quarters = [samples[min(len(samples) - 1, int(q * len(samples)))][1] for q in (0.25, 0.5, 0.75, 1.0)] if samples else []
+    steady = None
+    if rows and len(written) >= 2 and written[-1][0] > written[0][0]:
+        steady = round((written[-1][1] - written[0][1]) / (out.stat().st_size / rows) / (written[-1][0] - written[0][0]), 1)
     result = {"name": name, "detector": detector, "workers": workers, "exit_code": code, "peak_rss_mb": round(maxrss_kb / 1024, 1),
+              "steady_rows_per_s": steady,
               "rss_mb_at_quarters": [round(v, 1) for v in quarters], "wall_s": round(wall, 1), "rows": rows}
     print(json.dumps(result), flush=True)
     return result
@@ -127,7 +134,9 @@ def main() -> None:
     parser.add_argument("--video-minutes", type=float, default=10.0)
     parser.add_argument("--short-video-minutes", type=float, default=2.5)
     parser.add_argument("--name", default="bulk_predict")
+    parser.add_argument("--sections", default="memory,throughput", help="memory (images and video at two sizes) and/or throughput (1 vs 2 workers)")
     args = parser.parse_args()
+    args.small_images, args.throughput_images = min(args.small_images, args.images), min(args.throughput_images, args.images)  # subsets of the images
     started = time.perf_counter()
     load_start = os.getloadavg()
     runs: list[dict] = []
@@ -138,7 +147,9 @@ def main() -> None:
         by_name = {run["name"]: run for run in runs}
 
         def ratio(a: str, b: str, key: str) -> float | None:
-            return round(by_name[a][key] / by_name[b][key], 3) if a in by_name and b in by_name else None
+            if a not in by_name or b not in by_name or not by_name[a][key] or not by_name[b][key]:
+                return None
+            return round(by_name[a][key] / by_name[b][key], 3)
 
         write_result(args.name, {
             **provenance("cpu", started), "complete": complete,
@@ -152,8 +163,8 @@ def main() -> None:
                 "all_below_bound": all(run["peak_rss_mb"] < BOUND_MB for run in runs),
                 "images_peak_ratio_large_over_small": ratio("images_large", "images_small", "peak_rss_mb"),
                 "video_peak_ratio_long_over_short": ratio("video_long", "video_short", "peak_rss_mb"),
-                "speedup_2_workers_none": ratio("throughput_none_w2", "throughput_none_w1", "inputs_per_s"),
-                "speedup_2_workers_haar": ratio("throughput_haar_w2", "throughput_haar_w1", "inputs_per_s"),
+                "speedup_2_workers_none": ratio("throughput_none_w2", "throughput_none_w1", "steady_rows_per_s"),
+                "speedup_2_workers_haar": ratio("throughput_haar_w2", "throughput_haar_w1", "steady_rows_per_s"),
             },
         })
     with tempfile.TemporaryDirectory(prefix="ferkit-bulk-") as tmp_name:
@@ -168,15 +179,19 @@ def main() -> None:
         write_images(tmp / "detect", args.detect_images, canvas=192)
         write_video(tmp / "short.avi", args.short_video_minutes)
         write_video(tmp / "long.avi", args.video_minutes)
-        runs.append({**run_predict("images_small", small, tmp / "a.jsonl", detector="none", workers=1), "inputs": args.small_images})
-        save(False)
-        runs.append({**run_predict("images_large", tmp / "images", tmp / "b.jsonl", detector="none", workers=1), "inputs": args.images})
-        save(False)
+        memory = ("images_small", "images_large", "video_short", "video_long") if "memory" in args.sections else ()
+        if "images_small" in memory:
+            runs.append({**run_predict("images_small", small, tmp / "a.jsonl", detector="none", workers=1), "inputs": args.small_images})
+            save(False)
+            runs.append({**run_predict("images_large", tmp / "images", tmp / "b.jsonl", detector="none", workers=1), "inputs": args.images})
+            save(False)
         for name, path, minutes in (("video_short", tmp / "short.avi", args.short_video_minutes), ("video_long", tmp / "long.avi", args.video_minutes)):
+            if name not in memory:
+                continue
             run = run_predict(name, path, tmp / f"{name}.jsonl", detector="haar", workers=0, extra=["--every-n", "5"])
             runs.append({**run, "inputs": int(minutes * 60 * 5), "video_minutes": minutes, "video": "640x480 MJPG, 5 fps, every 5th frame classified"})
             save(False)
-        for workers in (1, 2):
+        for workers in (1, 2) if "throughput" in args.sections else ():
             runs.append({**run_predict(f"throughput_none_w{workers}", through, tmp / f"t{workers}.jsonl", detector="none", workers=workers),
                          "inputs": args.throughput_images})
             runs.append({**run_predict(f"throughput_haar_w{workers}", tmp / "detect", tmp / f"d{workers}.jsonl", detector="haar", workers=workers),

@@ -33,7 +33,7 @@ def test_map_batches_with_one_recognizer_per_worker_gives_what_predict_many_give
     (tmp_path / "broken.png").write_bytes(b"not an image")
     paths.append(tmp_path / "broken.png")
 
-    rows = predict_paths([str(p) for p in paths], model=model, detector="none", tta="none", concurrency=2, batch_size=4).take_all()
+    rows = predict_paths([str(p) for p in paths], model=model, detector="none", tta="none", concurrency=1, batch_size=4).take_all()
     by_file = {row["file"]: row for row in rows}
     assert len(rows) == len(paths) and set(by_file) == {str(p) for p in paths}
     assert by_file[str(tmp_path / "broken.png")]["face"] == -1 and "broken.png" in by_file[str(tmp_path / "broken.png")]["error"]
