@@ -244,19 +244,27 @@ class Recognizer:
         ``detector`` replaces ``self.detector`` (``make_detector``'s, one per thread)."""
         import cv2
 
-        from ferkit.faces import Face, align_face
+        from ferkit.faces import Face
 
         detector = self.detector if detector is None else detector
         h, w = bgr.shape[:2]
         faces = detector.detect(bgr) if detector is not None else [Face(0, 0, w, h, 1.0)]
         if not faces:
             return [], None
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        return faces, np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
+        return faces, self._aligned_crops(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), faces)
+
+    def _aligned_crops(self, gray: np.ndarray, faces: list[Any]) -> np.ndarray:
+        """The faces of a gray image aligned to the model's input: (N, S, S) uint8."""
+        from ferkit.faces import align_face
+
+        return np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
 
     def prediction(self, source: str, width: int, height: int, faces: list[Any], probs: np.ndarray) -> ImagePrediction:
         """The result of one image from its faces and their class probabilities (N, C)."""
-        return ImagePrediction(source, width, height, [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))])
+        return ImagePrediction(source, width, height, self._face_predictions(faces, probs))
+
+    def _face_predictions(self, faces: list[Any], probs: np.ndarray) -> list[FacePrediction]:
+        return [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))]
 
     def predict_many(self, inputs: Iterable[Any], *, workers: int = 0, batch_size: int = 64, color: str = "bgr", require_face: bool = False,
                      errors: str = "raise", every_n: int = 5, max_frames: int | None = None) -> Iterator[Any]:
@@ -353,16 +361,15 @@ class Recognizer:
 
     def _classify_faces(self, gray: np.ndarray, faces: list, timer: Any = None) -> list[FacePrediction]:
         """All faces of one image aligned and classified in one batch."""
-        from ferkit.faces import align_face
         from ferkit.timing import timed
 
         if not faces:
             return []
         with timed(timer, "align"):
-            crops = np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
+            crops = self._aligned_crops(gray, faces)
         with timed(timer, "classify"):
             probs = self.classify_crops(crops)
-        return [self._face_prediction(i, face, p) for i, (face, p) in enumerate(zip(faces, probs))]
+        return self._face_predictions(faces, probs)
 
     def _replace_probs(self, face: FacePrediction, probs: np.ndarray) -> FacePrediction:
         best = int(probs.argmax())
