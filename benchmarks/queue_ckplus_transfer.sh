@@ -33,4 +33,8 @@ run ckplus-stn-resnet18-ce-v1-e60__random800 ckplus-stn-resnet18-ce-v1 --data "$
 run ckplus-ce-modres18-occ-v2-fer2013init-e40__kfold10 ckplus-ce-modres18-occ-v2 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
 run ckplus-tlstn-ce-v2-fer2013init-e40__kfold10 ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START --set epochs=40
 run ckplus-tlstn-triplet-v2-fer2013init-e40__kfold10 ckplus-tlstn-triplet-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START --set epochs=40
+# Paper 003's single- and double-channel occlusion-aware networks (map supervised with the occluder masks, v3),
+# stem and stages 1-3 from the same FER2013 network (the occlusion module replaces stage 4 and starts from scratch).
+run ckplus-occnet-double-v3-fer2013init-e40__kfold10 ckplus-occnet-double-v3 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
+run ckplus-occnet-single-v3-fer2013init-e40__kfold10 ckplus-occnet-single-v3 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
 echo "== $(date -u +%H:%M) done"
