@@ -274,6 +274,9 @@ def test_detection_walks_the_registry(tmp_path: Path) -> None:
         detect_family(tmp_path / "missing")
     with pytest.raises(DatasetError, match="no known dataset layout"):
         detect_family(_touch(tmp_path / "notes.txt"))
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81 not text")
+    assert detect_family(binary) == "fer2013"  # no manifest header matches: the Kaggle file's catch-all (loading then names the file)
 
 
 def test_a_new_family_is_one_declaration(tmp_path: Path, temporary_name: str) -> None:

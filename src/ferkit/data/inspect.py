@@ -49,8 +49,10 @@ def describe_formats() -> list[dict]:
 
 
 def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file's first line (layout detectors read manifests by their header)."""
-    with open(path, newline="") as f:
+    """The column names of a CSV file's first line (layout detectors read manifests by their header).
+
+    Undecodable bytes are replaced, so a binary file gives an unmatched header instead of an error."""
+    with open(path, newline="", errors="replace") as f:
         return [c.strip() for c in f.readline().strip().split(",")]
 
 
