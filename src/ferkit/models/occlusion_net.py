@@ -166,11 +166,6 @@ class OcclusionNetBackbone(nn.Module):
         return self.dropout(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
 
     @property
-    def l1_penalty(self) -> torch.Tensor | None:
-        """Mean |M| of the last forward (M >= 0, so its mean): the paper's L1 sparsity term, unweighted."""
-        return None if self._last.value is None else self._last.value.abs().mean()
-
-    @property
     def wants_occlusion_masks(self) -> bool:
         """True when training should pass the synthetic occluders' masks to ``auxiliary_losses``."""
         return self.occlusion_mask_weight > 0
