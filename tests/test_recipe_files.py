@@ -160,6 +160,16 @@ def test_run_names_resolve_in_the_given_dir_then_the_environment_then_runs(tmp_p
     assert resolve_warm_start(path_recipe) is path_recipe
 
 
+def test_a_run_below_the_working_directory_is_recorded_relative_to_it(tmp_path, monkeypatch):
+    """run_recipe passes its runs directory as an absolute path; from the repository root the run still
+    records runs/<run>/best.pt, the spelling of every earlier run and result file."""
+    (tmp_path / "runs" / "src-v1").mkdir(parents=True)
+    (tmp_path / "runs" / "src-v1" / "best.pt").touch()
+    monkeypatch.chdir(tmp_path)
+    recipe = dataclasses.replace(get_recipe("tiny-smoke-v1"), init_weights="run:src-v1/best.pt")
+    assert resolve_warm_start(recipe, tmp_path / "runs").init_weights == "runs/src-v1/best.pt"
+
+
 def test_a_missing_run_names_the_directory_it_looked_in(tmp_path):
     (tmp_path / "runs" / "half-v1").mkdir(parents=True)
     with pytest.raises(CheckpointError, match=f"no run 'gone-v1' in the runs directory {tmp_path / 'runs'} .*--runs-dir"):
@@ -173,14 +183,15 @@ def test_a_resumed_run_keeps_the_warm_start_spelling_it_recorded(tmp_path, monke
     directory is given as an absolute path: same file, the recorded string is kept."""
     (tmp_path / "runs" / "src").mkdir(parents=True)
     (tmp_path / "runs" / "src" / "best.pt").touch()
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
     run_dir = tmp_path / "runs" / "dst"
     run_dir.mkdir()
     recipe = dataclasses.replace(get_recipe("tiny-smoke-v1"), init_weights="run:src/best.pt")
-    (run_dir / "recipe.json").write_text(dataclasses.replace(recipe, init_weights="runs/src/best.pt").to_json())
+    (run_dir / "recipe.json").write_text(dataclasses.replace(recipe, init_weights="../runs/src/best.pt").to_json())
     resolved = resolve_warm_start(recipe, tmp_path / "runs")
-    assert resolved.init_weights == str(tmp_path / "runs" / "src" / "best.pt")
-    assert keep_recorded_warm_start(resolved, run_dir).init_weights == "runs/src/best.pt"
+    assert resolved.init_weights == str(tmp_path / "runs" / "src" / "best.pt")  # not below the working directory: absolute
+    assert keep_recorded_warm_start(resolved, run_dir).init_weights == "../runs/src/best.pt"
     (tmp_path / "runs" / "other").mkdir()
     (tmp_path / "runs" / "other" / "best.pt").touch()
     elsewhere = dataclasses.replace(recipe, init_weights=str(tmp_path / "runs" / "other" / "best.pt"))

@@ -55,10 +55,17 @@ def resolve_run_path(value: str, directory: str | Path | None = None) -> Path:
 
 
 def resolve_warm_start(recipe: Recipe, directory: str | Path | None = None) -> Recipe:
-    """``recipe`` with a ``run:`` warm start replaced by the file it names (what the run records and loads)."""
+    """``recipe`` with a ``run:`` warm start replaced by the file it names (what the run records and loads).
+
+    A file below the working directory is recorded relative to it (``runs/x/best.pt``, as runs and
+    result files have always spelt it), so results written from a checkout name no machine's paths.
+    """
     if not is_run_spec(recipe.init_weights):
         return recipe
-    return dataclasses.replace(recipe, init_weights=str(resolve_run_path(recipe.init_weights, directory)))  # type: ignore[arg-type]
+    path = resolve_run_path(recipe.init_weights, directory)  # type: ignore[arg-type]
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    return dataclasses.replace(recipe, init_weights=str(path))
 
 
 def keep_recorded_warm_start(recipe: Recipe, run_dir: str | Path) -> Recipe:
