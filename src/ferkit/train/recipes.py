@@ -17,7 +17,7 @@ RECIPES: Registry[Recipe] = Registry("recipe")
 
 
 def recipe_files() -> list[Path]:
-    """The shipped recipe files, in name order (the order ``ferkit recipes`` never depends on)."""
+    """The shipped recipe files, in name order (a recipe may extend one in any file: the order does not matter)."""
     folder = resources.files("ferkit") / "recipes"
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
 
