@@ -38,6 +38,7 @@ from ferkit.train.checkpoint import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
 from ferkit.train.loop import train  # noqa: E402
 from ferkit.train.recipes import get_recipe  # noqa: E402
+from ferkit.train.runs import keep_recorded_warm_start, resolve_warm_start  # noqa: E402
 
 CLASSIFIERS = ("svm_linear", "svm_rbf", "svm_poly", "svm_sigmoid", "lda", "softmax", "nearest_centroid", "knn")
 KERNEL_SVMS = {"svm_rbf", "svm_poly", "svm_sigmoid"}
@@ -77,6 +78,7 @@ def train_with_curves(recipe, split, run_dir: Path, curve_every: int, kernel_max
     curves = json.loads(curves_path.read_text()) if curves_path.exists() else []
     done = {row["epoch"] for row in curves}
     device = None
+    recipe = keep_recorded_warm_start(recipe, run_dir)  # a run started with runs/x/best.pt resumes with the same file
     for epoch in range(1, recipe.epochs + 1):
         result = train(dataclasses.replace(recipe, epochs=epoch), split, run_dir, resume=(run_dir / "last.pt").exists(), progress=False)
         device = result.torch_device
@@ -144,7 +146,7 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    recipe = override(get_recipe(args.recipe), args.overrides)
+    recipe = resolve_warm_start(override(get_recipe(args.recipe), args.overrides), args.runs)  # run:NAME/best.pt in --runs
     protocol = args.protocol or recipe.protocol
     splits = experiment_splits(args.data, protocol, recipe.seed)
     name = args.name or f"embeddings_svm__{recipe.tag}" + (f"__{protocol}" if protocol and len(splits) > 1 else "")

@@ -409,7 +409,7 @@ def block_model_card() -> str:
         kinds = sorted({(m["model_name"], str(m["model_kwargs"])) for m in meta["model_kwargs"]["members"]})
         arch = f"ensemble of {len(members)} × " + " + ".join(f"`{name}` {kwargs}" for name, kwargs in kinds) + ", probabilities averaged"
         tags = [f"{m['recipe']}-v{m['recipe_version']}" for m in members]
-        recipe_text = "members " + "; ".join(f"`{t}` (seed {m.get('seed')})" + (f": {RECIPES[t].description}" if t in RECIPES else "")
+        recipe_text = "members " + "; ".join(f"`{t}` (seed {m.get('seed')})" + (f": {RECIPES.get(t).description}" if t in RECIPES else "")
                                              for t, m in zip(tags, members))
         member_epochs = ", ".join(f"epoch {m.get('epoch')}: {pct(m.get('val_metric'))}" for m in members)
         chosen = f"each member's epoch chosen on PublicTest ({member_epochs}), then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))}"

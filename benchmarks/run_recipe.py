@@ -12,6 +12,7 @@ plus recipe, seed, device, wall time and commit.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -21,13 +22,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, provenance, write_result  # noqa: E402
 
-from ferkit.data import experiment_splits  # noqa: E402
+from ferkit.errors import FerkitError  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
 from ferkit.occlusion import erase_dataset, occlude_dataset  # noqa: E402
 from ferkit.train.checkpoint import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
-from ferkit.train.loop import train  # noqa: E402
+from ferkit.train.experiment import FoldRun, mean_std, train_folds  # noqa: E402
 from ferkit.train.recipes import get_recipe  # noqa: E402
+from ferkit.train.runs import resolve_warm_start  # noqa: E402
 
 
 def test_sets(test, erased: bool, seed: int) -> dict:
@@ -37,6 +39,42 @@ def test_sets(test, erased: bool, seed: int) -> dict:
     sets["occ_half"] = occlude_dataset(test, fraction=0.5, ratio_range=(0.1, 0.5), seed=seed)[0]
     sets["occ_all"] = occlude_dataset(test, fraction=1.0, ratio_range=(0.1, 0.5), seed=seed)[0]
     return sets
+
+
+def result_name(recipe, args: argparse.Namespace) -> str:
+    """The run and result name: recipe[__protocol], and a hash of the overrides (an overridden recipe is another run)."""
+    protocol = args.protocol or recipe.protocol
+    name = args.name or (recipe.tag + (f"__{protocol}" if protocol else ""))
+    if args.overrides and not args.name:  # never resume or overwrite the plain recipe's run
+        name += "__set-" + hashlib.sha1("\n".join(sorted(args.overrides)).encode()).hexdigest()[:8]
+    return name
+
+
+def score_fold(run: FoldRun, erased: bool, seed: int) -> dict:
+    """One fold's row: test accuracy without and with flip TTA on the clean and occluded test sets."""
+    result, split = run.result, run.split
+    loaded = load_model(result.best_path, device=result.torch_device)
+    row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "train_size": len(split.train),
+           "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}}
+    for set_name, dataset in test_sets(split.test, erased, seed).items():
+        for tta in ("none", "flip"):
+            metrics = evaluate_model(loaded, dataset, tta=tta, device=result.torch_device, out_dir=run.run_dir / "eval", tag=f"{set_name}_{tta}")
+            row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
+            row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    return row
+
+
+def run_folds(recipe, args: argparse.Namespace) -> tuple[list[dict], str]:
+    """Train (or resume) every chosen fold under runs/<name>, scoring each as it finishes; rows and the device."""
+    name = result_name(recipe, args)
+    folds, device = [], args.device
+    for run in train_folds(recipe, args.data, Path(args.runs) / name, protocol=args.protocol, folds=args.folds, resume=None,
+                           runs_dir=args.runs, device=args.device, progress=False):
+        row = score_fold(run, args.erased_test, recipe.seed)
+        folds.append(row)
+        device = str(run.result.torch_device)
+        print(f"{name} {run.split.name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
+    return folds, device
 
 
 def main() -> int:
@@ -53,46 +91,22 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    recipe = override(get_recipe(args.recipe), args.overrides)
-    protocol = args.protocol or recipe.protocol
-    splits = experiment_splits(args.data, protocol, recipe.seed)
-    chosen = args.folds if args.folds is not None else range(len(splits))
-    name = args.name or (recipe.tag + (f"__{protocol}" if protocol else ""))
-    if args.overrides and not args.name:  # an overridden recipe is another run: never resume or overwrite the plain one
-        import hashlib
-
-        name += "__set-" + hashlib.sha1("\n".join(sorted(args.overrides)).encode()).hexdigest()[:8]
-    run_root = Path(args.runs) / name
-    folds = []
-    for k in chosen:
-        split = splits[k]
-        if split.test is None:  # before training, not after it
-            raise SystemExit(f"{args.data} has no test split (a FER2013 pack); train with benchmarks/gpu_sprint.sh or `ferkit train --no-test`")
-        run_dir = run_root if len(splits) == 1 else run_root / split.name
-        resume = (run_dir / "last.pt").exists()
-        result = train(recipe, split, run_dir, device=args.device, resume=resume, progress=False)
-        device = result.torch_device
-        loaded = load_model(result.best_path, device=device)
-        row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "train_size": len(split.train),
-               "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}}
-        for set_name, dataset in test_sets(split.test, args.erased_test, recipe.seed).items():
-            for tta in ("none", "flip"):
-                metrics = evaluate_model(loaded, dataset, tta=tta, device=device, out_dir=run_dir / "eval", tag=f"{set_name}_{tta}")
-                row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
-                row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
-        folds.append(row)
-        print(f"{name} {split.name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
+    try:
+        recipe = resolve_warm_start(override(get_recipe(args.recipe), args.overrides), args.runs)  # run:NAME/best.pt in --runs
+        folds, device = run_folds(recipe, args)
+    except FerkitError as exc:
+        raise SystemExit(f"run_recipe: {exc}") from None
     summary = {}
     for key in folds[0]["test"]:
-        accs = [f["test"][key]["accuracy"] for f in folds]
-        summary[key] = {"mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs)), "n_folds": len(accs),
+        mean, std = mean_std([f["test"][key]["accuracy"] for f in folds])
+        summary[key] = {"mean_accuracy": mean, "std_accuracy": std, "n_folds": len(folds),
                         "mean_macro_f1": float(np.mean([f["test"][key]["macro_f1"] for f in folds]))}
     payload = {
-        "recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "protocol": protocol, "seed": recipe.seed,
+        "recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "protocol": args.protocol or recipe.protocol, "seed": recipe.seed,
         "selection": "best validation epoch (PublicTest for FER2013, held-out training subjects for CK+ folds); last epoch where no validation split",
-        "overrides": args.overrides, "summary": summary, "folds": folds, **provenance(str(device), started),
+        "overrides": args.overrides, "summary": summary, "folds": folds, **provenance(device, started),
     }
-    write_result(name, payload)
+    write_result(result_name(recipe, args), payload)
     return 0
 
 

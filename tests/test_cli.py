@@ -21,12 +21,19 @@ def test_train_then_evaluate_on_tiny_fer2013(tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
-def test_kfold_training_writes_a_fold_summary(tmp_path):
+def test_kfold_training_writes_a_fold_summary(tmp_path, capsys):
     data = write_ckplus(tmp_path / "ck", subjects=12)
     out = tmp_path / "ck-run"
     code = main(["train", "--recipe", "tiny-smoke-v1", "--data", f"ckplus48:{data}", "--out", str(out), "--quiet",
-                 "--set", "epochs=1", "--set", "protocol=kfold10", "--fold", "2"])
-    assert code == 0 and (out / "fold2" / "best.pt").exists()
+                 "--set", "epochs=1", "--set", "protocol=kfold10", "--fold", "2", "5", "--tta", "none"])
+    assert code == 0 and (out / "fold2" / "best.pt").exists() and (out / "fold5" / "best.pt").exists()
+    summary = json.loads((out / "folds_summary.json").read_text())
+    per_fold = [json.loads((out / name / "test.json").read_text())["accuracy"] for name in ("fold2", "fold5")]
+    assert summary["recipe"] == "tiny-smoke-v1" and [row["split"] for row in summary["folds"]] == ["fold2", "fold5"]
+    assert [row["test_accuracy"] for row in summary["folds"]] == per_fold
+    assert summary["mean_accuracy"] == pytest.approx((per_fold[0] + per_fold[1]) / 2)
+    assert summary["std_accuracy"] == pytest.approx(abs(per_fold[0] - per_fold[1]) / 2)  # population std of two numbers
+    assert "2 folds: accuracy" in capsys.readouterr().out
 
 
 def test_evaluating_a_fer2013_model_on_ckplus_reports_contempt_as_unmapped(tmp_path, capsys):

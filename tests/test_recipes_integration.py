@@ -1,10 +1,13 @@
 """Every shipped recipe runs one epoch end to end on tiny data: model, loss, sampler and
-augmentation (occluders included) fit together in the one training loop."""
+augmentation (occluders included) fit together in the one training loop, and a recipe that warm-starts
+from a run starts from that run's weights, found through a runs directory."""
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from test_train import tiny_dataset
 from ferkit.data.registry import ExperimentSplit
@@ -12,13 +15,53 @@ from ferkit.occlusion import erase_dataset
 from ferkit.train.checkpoint import load_model
 from ferkit.train.loop import train
 from ferkit.train.recipes import get_recipe, list_recipes
+from ferkit.train.runs import check_run_spec, resolve_warm_start
+
+
+@pytest.fixture(scope="module")
+def source_run(tmp_path_factory):
+    """One tiny stage-1 run of the network every shipped warm start comes from (modified ResNet-18, CE)."""
+    data = tiny_dataset(n_per_class=6)
+    out = tmp_path_factory.mktemp("stage1") / "run"
+    recipe = dataclasses.replace(get_recipe("fer2013-ce-modres18-v1"), epochs=1, batch_size=16)
+    return train(recipe, ExperimentSplit("tiny", data, data, data), out, progress=False, log=lambda s: None).best_path
+
+
+def warm_start_through_runs_dir(recipe, source_path, runs_dir):
+    """Put the tiny stage-1 run where the recipe's ``run:<name>/best.pt`` points, and resolve it there."""
+    relative = check_run_spec(recipe.init_weights, recipe.tag)
+    target = runs_dir.joinpath(*relative.parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source_path, target)
+    resolved = resolve_warm_start(recipe, runs_dir)
+    assert resolved.init_weights == str(target)
+    return resolved
+
+
+def backbone_tensors_equal_to(source_path):
+    """A ``model_init`` hook (called after the warm start, before training): which of the source's backbone
+    tensors the model holds, and which it holds with other values."""
+    source = {k: v.float() for k, v in torch.load(source_path, map_location="cpu", weights_only=False)["model"].items() if k.startswith("backbone.")}
+    seen = {}
+
+    def check(model):
+        state = {k: v.float() for k, v in model.state_dict().items()}
+        shared = [k for k, v in source.items() if k in state and state[k].shape == v.shape]
+        seen["equal"] = [k for k in shared if torch.equal(state[k], source[k])]
+        seen["different"] = [k for k in shared if k not in seen["equal"]]
+
+    return check, seen
 
 
 @pytest.mark.parametrize("name", list_recipes())
-def test_recipe_runs_one_epoch_on_tiny_data(name, tmp_path):
+def test_recipe_runs_one_epoch_on_tiny_data(name, tmp_path, source_run):
     data = tiny_dataset(n_per_class=6)
     recipe = get_recipe(name)
-    small = {"epochs": 1, "batch_size": min(recipe.batch_size, 8 if recipe.sampler in ("triplet", "pairs") else 16), "init_weights": None}
+    model_init, seen = None, {}
+    if recipe.init_weights:
+        recipe = warm_start_through_runs_dir(recipe, source_run, tmp_path / "runs")
+        model_init, seen = backbone_tensors_equal_to(source_run)
+    small = {"epochs": 1, "batch_size": min(recipe.batch_size, 8 if recipe.sampler in ("triplet", "pairs") else 16)}
     if recipe.sampler == "pk":
         small["sampler_kwargs"] = {**recipe.sampler_kwargs, "samples_per_class": 4}
     if recipe.sampler == "triplet":
@@ -28,18 +71,21 @@ def test_recipe_runs_one_epoch_on_tiny_data(name, tmp_path):
                         progress=False, log=lambda s: None)
         small["loss_kwargs"] = {**recipe.loss_kwargs, "teacher": str(teacher.best_path)}
     recipe = dataclasses.replace(recipe, **small)
-    result = train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "run", progress=False, log=lambda s: None)
+    result = train(recipe, ExperimentSplit("tiny", data, data, data), tmp_path / "run", progress=False, log=lambda s: None, model_init=model_init)
     assert np.isfinite(result.history[0]["train_loss"])
     assert load_model(result.best_path).class_names == data.class_names
+    if model_init is not None:  # the whole stage-1 backbone was loaded, down to the last stage
+        assert not seen["different"] and "backbone.layer4.0.conv1.weight" in seen["equal"], seen
 
 
-def test_transfer_from_a_checkpoint_resets_the_head_and_freezes(tmp_path):
+def test_transfer_from_a_run_resets_the_head_and_freezes(tmp_path, monkeypatch):
     data = tiny_dataset(n_per_class=4)
     split = ExperimentSplit("tiny", data, data, data)
-    source = train(dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1), split, tmp_path / "src", progress=False, log=lambda s: None)
+    source = train(dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1), split, tmp_path / "runs" / "src-v1", progress=False, log=lambda s: None)
     messages = []
-    recipe = dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1, init_weights=str(source.best_path), freeze_stages=2, backbone_lr_mult=0.1)
-    result = train(recipe, split, tmp_path / "dst", progress=False, log=messages.append)
+    monkeypatch.setenv("FERKIT_RUNS_DIR", str(tmp_path / "runs"))
+    recipe = dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1, init_weights="run:src-v1/best.pt", freeze_stages=2, backbone_lr_mult=0.1)
+    result = train(resolve_warm_start(recipe), split, tmp_path / "dst", progress=False, log=messages.append)
     assert any("loaded" in m.lower() for m in messages)
     before = load_model(source.best_path).model.backbone.layer1[0].conv1.weight
     after = load_model(result.best_path).model.backbone.layer1[0].conv1.weight

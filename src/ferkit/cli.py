@@ -24,7 +24,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory (recipe.json, metrics.jsonl, best.pt, last.pt)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field, e.g. --set epochs=5")
     p.add_argument("--protocol", default=None, help="dataset protocol (e.g. kfold10, random800, 7class); default: the recipe's, else the dataset's")
-    p.add_argument("--fold", type=int, default=None, help="train only this fold (k-fold protocols); default: all folds")
+    p.add_argument("--fold", type=int, nargs="+", default=None, metavar="K", help="train only these folds (k-fold protocols); default: all folds")
+    p.add_argument("--runs-dir", default=None, help="where warm starts (init_weights = \"run:NAME/best.pt\") are found; default $FERKIT_RUNS_DIR, else runs/")
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt (with any number of torchrun ranks)")
     p.add_argument("--sync-bn", action="store_true", help="torchrun on CUDA: SyncBatchNorm, batch statistics over the global batch instead of each rank's shard")
@@ -76,47 +77,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ferkit.data import experiment_splits
-    from ferkit.evaluate.reports import evaluate_model
-    from ferkit.io_utils import atomic_write_json
     from ferkit.train import distributed
-    from ferkit.train.checkpoint import load_model
     from ferkit.train.config import override
-    from ferkit.train.loop import train
+    from ferkit.train.experiment import run_experiment
     from ferkit.train.recipes import get_recipe
 
     recipe = override(get_recipe(args.recipe), args.overrides)
     if args.protocol:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
-    ctx = distributed.init_from_env(args.device)  # under torchrun: one process per rank; rank 0 alone writes and prints
-    splits = experiment_splits(args.data, recipe.protocol, recipe.seed)
-    chosen = range(len(splits)) if args.fold is None else [args.fold]
-    out = Path(args.out)
-    summaries = []
-    for k in chosen:
-        if not 0 <= k < len(splits):
-            raise FerkitError(f"--fold must be in 0..{len(splits) - 1}, got {k}")
-        split = splits[k]
-        if split.test is None and not args.no_test:
-            raise FerkitError(f"{args.data} has no test split (a FER2013 pack never holds PrivateTest); pass --no-test and score the test split where the dataset lives")
-        run_dir = out if len(splits) == 1 else out / split.name
-        result = train(recipe, split, run_dir, device=args.device, resume=args.resume, progress=not args.quiet, sync_batchnorm=args.sync_bn)
-        summary = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}
-        if not ctx.is_main:
-            continue  # the test split is scored once, by rank 0
-        if not args.no_test:
-            loaded = load_model(result.best_path, device=result.torch_device)
-            metrics = evaluate_model(loaded, split.test, tta=args.tta, device=result.torch_device, out_dir=run_dir, tag="test")
-            summary["test_accuracy"] = metrics["accuracy"]
-            summary["test_macro_f1"] = metrics["macro_f1"]
-            print(f"{split.name}: test accuracy {metrics['accuracy']:.4f} (tta={args.tta}), macro-F1 {metrics['macro_f1']:.4f}")
-        summaries.append(summary)
-    if len(summaries) > 1 and not args.no_test:
-        import numpy as np
-
-        accs = [s["test_accuracy"] for s in summaries]
-        atomic_write_json(out / "folds_summary.json", {"recipe": recipe.tag, "folds": summaries, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs))})
-        print(f"{len(accs)} folds: accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}")
+    distributed.init_from_env(args.device)  # under torchrun: one process per rank; rank 0 alone writes and prints
+    run_experiment(recipe, args.data, args.out, folds=args.fold, resume=args.resume, test=not args.no_test, tta=args.tta, runs_dir=args.runs_dir,
+                   device=args.device, progress=not args.quiet, sync_batchnorm=args.sync_bn)
     distributed.close()
     return 0
 

@@ -116,6 +116,8 @@ def load_init_weights(model: nn.Module, path: str | Path, *, strict: bool = Fals
     head for another label set) are skipped. ``strict=True`` raises unless every model tensor was
     filled and every source tensor used.
     """
+    if str(path).startswith("run:"):  # a recipe's warm start names a run: ferkit.train.runs finds its file
+        raise ConfigError(f"init weights {path!r} name a run; resolve it in a runs directory first (ferkit.train.runs.resolve_warm_start)")
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"init weights not found: {path}; pass an existing .pt/.pth/.safetensors file")
