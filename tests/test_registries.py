@@ -139,7 +139,7 @@ CASES = [
     RegistryCase("detectors", _detectors, _register_detector, _build_detector, "haar", {"scale_factr": 1.2}),
     RegistryCase("samplers", _samplers, _register_sampler, _build_sampler, "shuffle", {"drop_lats": True}),
     RegistryCase("datasets", _datasets, _register_dataset, _build_dataset, "imagefolder", {"protocol": "kfold99"}),
-    # RegistryCase("recipes", ...): add here when the recipes registry is a ferkit.registry.Registry.
+    # The recipes registry holds recipes, not builders: see test_recipes_registry_behaves_the_same below.
 ]
 ids = [case.id for case in CASES]
 
@@ -193,6 +193,23 @@ def test_error_inside_a_builder_keeps_its_traceback(case: RegistryCase, temporar
         case.build(temporary_name)
     assert not isinstance(info.value, ConfigError)
     assert traceback.extract_tb(info.value.__traceback__)[-1].name == "failing_builder"
+
+
+def test_recipes_registry_behaves_the_same() -> None:
+    """Recipes are data, not builders: a duplicate raises, an unknown name lists the valid ones, and a wrong
+    option (an override of a field the recipe does not have) is a ConfigError naming it."""
+    from ferkit.train.config import override
+    from ferkit.train.recipes import RECIPES, get_recipe, register_recipe
+
+    assert isinstance(RECIPES, Registry)
+    recipe = get_recipe("tiny-smoke-v1")
+    with pytest.raises(DuplicateNameError, match="'tiny-smoke-v1' registered twice"):
+        register_recipe(recipe)
+    with pytest.raises(ConfigError) as info:
+        get_recipe("no-such-recipe-v1")
+    assert info.value.args[0].split(": ", 1)[1].split(", ") == RECIPES.names()
+    with pytest.raises(ConfigError, match="epohcs"):
+        override(recipe, ["epohcs=3"])
 
 
 # --- the sampler/loss pairing ------------------------------------------------------------------
