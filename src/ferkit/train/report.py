@@ -7,14 +7,18 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from ferkit.data.registry import ExperimentSplit
 from ferkit.devices import device_description
 from ferkit.io_utils import atomic_write_json, atomic_write_text
 from ferkit.train import distributed
+from ferkit.train.config import Recipe
 from ferkit.train.setup import TrainingRun
 from ferkit.train.state import TrainState
 
 
-def start_lines(recipe, split, device, ctx: distributed.DistContext, *, sync_batchnorm: bool) -> list[str]:
+def start_lines(recipe: Recipe, split: ExperimentSplit, device: torch.device, ctx: distributed.DistContext, *, sync_batchnorm: bool) -> list[str]:
     """The run's header: what trains on what, the resolved recipe, and the distributed set-up."""
     val_size = len(split.val) if split.val else 0
     lines = [f"recipe {recipe.tag} on {split.name} ({len(split.train)} train, {val_size} val) device {device_description(device)}", recipe.to_json()]

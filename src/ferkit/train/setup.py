@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
-from ferkit.data.batching import build_batches
+from ferkit.data.batching import BatchBuilder, build_batches
 from ferkit.data.registry import ExperimentSplit
 from ferkit.devices import cpu_has_native_bf16
 from ferkit.errors import ConfigError
@@ -23,6 +23,9 @@ from ferkit.train.batches import BatchMaker
 from ferkit.train.config import Recipe
 from ferkit.train.optim import build_optimizer, build_scheduler
 from ferkit.train.state import TrainState
+
+if TYPE_CHECKING:
+    from ferkit.train.teacher import TeacherSignal
 
 Log = Callable[[str], None]
 
@@ -39,11 +42,11 @@ class TrainingRun:
     model: FerNet
     forward: Callable[..., TrainOutput]
     criterion: torch.nn.Module
-    batches: Any  # ferkit.data.batching.BatchBuilder
+    batches: BatchBuilder
     steps: int
     per_batch: bool
     make_batch: BatchMaker
-    teacher: Any = None  # ferkit.train.teacher.TeacherSignal for distillation
+    teacher: TeacherSignal | None = None  # distillation only
     soft_targets: torch.Tensor | None = None  # (N, C) vote distributions, e.g. FER+ "soft"
     amp: bool = False
     last_path: Path = Path("last.pt")
@@ -106,7 +109,7 @@ def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.d
     return run, TrainState(model, criterion, optimizer, scheduler, rng, gen)
 
 
-def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path, log: Log) -> Any:
+def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path, log: Log) -> TeacherSignal | None:
     if not isinstance(criterion, Distillation):
         return None
     from ferkit.train.teacher import build_teacher_signal
