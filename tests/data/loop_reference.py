@@ -116,7 +116,8 @@ def run_recorded(recipe_dict: dict[str, Any], out_dir: Path, teacher: Path | Non
     history = [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in result.history]
     return {
         "history": history, "best_epoch": result.best_epoch, "best_val": result.best_val,
-        "best_weights": weights_digest(load_checkpoint(result.best_path)["model"]),
+        # A resumed run writes best.pt only when one of its own epochs improves.
+        "best_weights": weights_digest(load_checkpoint(result.best_path)["model"]) if result.best_path.exists() else None,
         "last_weights": weights_digest(load_checkpoint(result.last_path)["model"]),
     }
 
