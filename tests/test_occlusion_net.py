@@ -45,18 +45,18 @@ def test_gradients_reach_every_part_including_the_occlusion_module() -> None:
     torch.manual_seed(0)
     model = build_model("occlusion_net", num_classes=4, backbone="modified_resnet18")
     x = torch.randn(4, 1, 48, 48)
-    _, logits = model.forward_both(x)
-    aux = model.backbone.auxiliary_losses()
+    out = model.forward_train(x)
+    aux = out.aux_losses
     assert set(aux) == {"occlusion_l1"} and aux["occlusion_l1"].requires_grad
     torch.testing.assert_close(aux["occlusion_l1"], 0.01 * model.backbone.last_occlusion_map.mean())
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3])) + aux["occlusion_l1"]
+    loss = torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1, 2, 3])) + aux["occlusion_l1"]
     loss.backward()
     body = model.backbone
     for name, module in [("stem", body.stem), ("geometry", body.occlusion_module.geometry), ("perception", body.occlusion_module.perception), ("head", model.head)]:
         grads = [p.grad for p in module.parameters() if p.requires_grad]
         assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), name
         assert any(g.abs().sum() > 0 for g in grads), name
-    copy.deepcopy(model)  # the stored map (a non-leaf tensor) must not break copies of the model
+    copy.deepcopy(model)  # nothing graph-connected is left on the model after a training pass
     # The threshold step is straight-through: the perception score still gets a classification gradient.
     assert body.occlusion_module.perception.score.weight.grad.abs().sum() > 0
 
@@ -84,9 +84,15 @@ def test_submodule_shapes_at_small_feature_maps() -> None:
     torch.testing.assert_close(occlusion, torch.full_like(occlusion, 0.25), atol=0.02, rtol=0)  # starts "all visible"
 
 
-def test_auxiliary_losses_before_forward_and_bad_options() -> None:
-    model = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18")
-    assert model.backbone.auxiliary_losses() == {}
+def test_auxiliary_losses_come_from_the_same_pass_and_bad_options() -> None:
+    torch.manual_seed(0)
+    model = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18").eval()
+    first, second = torch.randn(2, 1, 48, 48), torch.randn(2, 1, 48, 48) * 3
+    out = model.forward_train(first)
+    model(second)  # a later pass changes nothing in what the first one returned
+    with torch.no_grad():
+        expected = 0.01 * model.backbone.occlusion_map(first).mean()
+    torch.testing.assert_close(out.aux_losses["occlusion_l1"].detach(), expected)
     with pytest.raises(ConfigError, match="backbone"):
         build_model("occlusion_net", num_classes=3, backbone="vgg16")
     with pytest.raises(ConfigError, match="alpha"):
@@ -117,18 +123,16 @@ def test_occlusion_map_supervision_against_a_hand_computed_bce() -> None:
 
     torch.manual_seed(0)
     model = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18", map_size=2, occlusion_mask_weight=0.5)
-    assert model.backbone.wants_occlusion_masks
-    model(torch.randn(2, 1, 48, 48))
-    aux = model.backbone.auxiliary_losses(occlusion_masks=masks)
+    assert model.needs_occlusion_masks
+    aux = model.forward_train(torch.randn(2, 1, 48, 48), occlusion_masks=masks).aux_losses
     p = model.backbone.last_occlusion_map.clamp(1e-6, 1 - 1e-6)
     expected = -(coverage * p.log() + (1 - coverage) * (1 - p).log()).mean()
     torch.testing.assert_close(aux["occlusion_mask"], 0.5 * expected)
     aux["occlusion_mask"].backward()
     assert model.backbone.occlusion_module.perception.score.weight.grad.abs().sum() > 0
     unsupervised = build_model("occlusion_net", num_classes=3, backbone="modified_resnet18")
-    unsupervised(torch.randn(2, 1, 48, 48))
-    assert not unsupervised.backbone.wants_occlusion_masks
-    assert set(unsupervised.backbone.auxiliary_losses(occlusion_masks=masks)) == {"occlusion_l1"}
+    assert not unsupervised.needs_occlusion_masks
+    assert set(unsupervised.forward_train(torch.randn(2, 1, 48, 48), occlusion_masks=masks).aux_losses) == {"occlusion_l1"}
     with pytest.raises(ConfigError, match="occlusion_mask_weight"):
         build_model("occlusion_net", num_classes=3, backbone="modified_resnet18", occlusion_mask_weight=-1.0)
 

@@ -59,7 +59,9 @@ def rank_main(job: dict) -> None:
     from ferkit.train.config import AugmentConfig, Recipe
 
     if job.get("kill_at_step"):  # a hard crash (like SIGKILL) at this batch of the run, on every rank
-        real, calls = loop.to_model_input, [0]
+        from ferkit.train import batches
+
+        real, calls = batches.to_model_input, [0]
 
         def crashing(*args, **kwargs):
             calls[0] += 1
@@ -67,7 +69,7 @@ def rank_main(job: dict) -> None:
                 os._exit(137)
             return real(*args, **kwargs)
 
-        loop.to_model_input = crashing
+        batches.to_model_input = crashing
     ctx = distributed.init_from_env("cpu")
     no_aug = AugmentConfig(hflip=False, rotation_deg=0, scale=0, translate=0, brightness=0, contrast=0, erasing_p=0)
     recipe = dataclasses.replace(Recipe(name="ddp-test", model="modified_resnet18", optimizer="adam", lr=3e-3, weight_decay=0.0,

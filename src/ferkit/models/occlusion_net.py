@@ -10,7 +10,7 @@ The module reads the previous stage's feature map x (B, C_in, h, w) through two 
 
 Regions whose occlusion probability is >= alpha are treated as occluded (eq. 4: keep m = 1 where
 occ < alpha, else 0) and the output is F = m * f + f (eq. 6), pooled to (B, C_out). M is made
-sparse by an L1 penalty (``auxiliary_losses``). Single- and double-channel training use the same
+sparse by an L1 penalty, returned with the features by ``forward_train``. Single- and double-channel training use the same
 network (the double channel shares weights); they differ only in batches and loss (``pairs`` /
 ``siamese``).
 """
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ferkit.errors import ConfigError
 from ferkit.models import resnet
 from ferkit.models.factory import register_model
-from ferkit.models.heads import FerNet
+from ferkit.models.heads import AuxiliaryBackbone, FerNet
 
 BACKBONES = {"resnet50": resnet.resnet50, "resnet18": resnet.resnet18, "modified_resnet18": resnet.modified_resnet18}
 
@@ -112,25 +112,12 @@ class OcclusionAdaptiveModule(nn.Module):
         return keep * f + f, occlusion  # eq. 6
 
 
-class _LastForward:
-    """Holds the last forward's graph-connected occlusion map for the loss; copies and pickles empty,
-    because a non-leaf tensor would make ``copy.deepcopy(model)`` / ``torch.save(model)`` fail."""
-
-    def __init__(self) -> None:
-        self.value: torch.Tensor | None = None
-
-    def __deepcopy__(self, memo: dict) -> "_LastForward":
-        return _LastForward()
-
-    def __getstate__(self) -> dict:
-        return {"value": None}
-
-
-class OcclusionNetBackbone(nn.Module):
+class OcclusionNetBackbone(AuxiliaryBackbone):
     """ResNet stem + stages 1-3 (timm, via ``ferkit.models.resnet``) + occlusion-adaptive module + pooling.
 
-    x (B, in_chans, H, W) -> pooled features (B, num_features). After each forward,
-    ``last_occlusion_map`` (B, 1, N, N), detached, holds the predicted occlusion probabilities.
+    x (B, in_chans, H, W) -> pooled features (B, num_features); ``forward_train`` also returns the
+    losses on the occlusion map M of that same pass (``occlusion_losses``). After each forward,
+    ``last_occlusion_map`` (B, 1, N, N), detached, keeps the predicted probabilities for inspection.
     """
 
     def __init__(
@@ -149,7 +136,12 @@ class OcclusionNetBackbone(nn.Module):
         self.occlusion_mask_weight = occlusion_mask_weight
         self.map_size = map_size
         self.last_occlusion_map: torch.Tensor | None = None
-        self._last = _LastForward()
+
+    def _features_and_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, num_features, h, w) occlusion-weighted feature map F and the occlusion map M (B, 1, N, N)."""
+        features, occlusion = self.occlusion_module(self.stages(self.stem(x)))
+        self.last_occlusion_map = occlusion.detach()
+        return features, occlusion
 
     # Where a plain timm ResNet's tensors live in this backbone, so that a ResNet trained on FER2013 can be the
     # start weights (train/transfer.py reads this): the stem and the first three stages are the same modules.
@@ -157,21 +149,29 @@ class OcclusionNetBackbone(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, num_features, h, w) occlusion-weighted feature map F."""
-        features, occlusion = self.occlusion_module(self.stages(self.stem(x)))
-        self._last.value = occlusion
-        self.last_occlusion_map = occlusion.detach()
-        return features
+        return self._features_and_map(x)[0]
+
+    def _pool(self, features: torch.Tensor) -> torch.Tensor:
+        return self.dropout(F.adaptive_avg_pool2d(features, 1).flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
+        return self._pool(self.forward_features(x))
+
+    def forward_train(self, x: torch.Tensor, *, occlusion_masks: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Pooled features (B, num_features) and ``occlusion_losses`` of this pass's map."""
+        features, occlusion = self._features_and_map(x)
+        # Outside autocast: CUDA autocast refuses binary_cross_entropy, and the map keeps the dtype it was made in.
+        with torch.autocast(device_type=occlusion.device.type, enabled=False):
+            losses = self.occlusion_losses(occlusion, occlusion_masks)
+        return self._pool(features), losses
 
     @property
-    def wants_occlusion_masks(self) -> bool:
-        """True when training should pass the synthetic occluders' masks to ``auxiliary_losses``."""
+    def needs_occlusion_masks(self) -> bool:  # type: ignore[override]
+        """True when training should pass the synthetic occluders' masks to ``forward_train``."""
         return self.occlusion_mask_weight > 0
 
-    def auxiliary_losses(self, occlusion_masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Losses on the last forward's occlusion map M; empty before any forward.
+    def occlusion_losses(self, occlusion: torch.Tensor, occlusion_masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Losses on an occlusion map M (B, 1, N, N).
 
         "occlusion_l1": l1 weight * mean |M| (paper 003's sparsity term). With ``occlusion_masks``
         (B, H, W) in [0, 1], the pixels the synthetic occluders covered, and a mask weight > 0, also
@@ -179,14 +179,11 @@ class OcclusionNetBackbone(nn.Module):
         learns M from the classification loss alone; at our budget that map collapsed to "nothing is
         occluded", and the synthetic occluders know exactly where they are, so this supervises it.
         """
-        occlusion = self._last.value
-        if occlusion is None:
-            return {}
         losses = {"occlusion_l1": self.occlusion_l1_weight * occlusion.abs().mean()}
         if occlusion_masks is not None and self.occlusion_mask_weight > 0:
             target = region_coverage(occlusion_masks, self.map_size).to(occlusion.dtype)
             if target.shape[0] != occlusion.shape[0]:
-                raise ValueError(f"occlusion_masks hold {target.shape[0]} images but the last forward had {occlusion.shape[0]}")
+                raise ValueError(f"occlusion_masks hold {target.shape[0]} images but the batch has {occlusion.shape[0]}")
             bce = F.binary_cross_entropy(occlusion.float().clamp(1e-6, 1 - 1e-6), target.float())
             losses["occlusion_mask"] = self.occlusion_mask_weight * bce
         return losses
@@ -194,8 +191,7 @@ class OcclusionNetBackbone(nn.Module):
     @torch.no_grad()
     def occlusion_map(self, x: torch.Tensor) -> torch.Tensor:
         """Occlusion probabilities (B, 1, N, N) for x, without touching gradients."""
-        self.forward_features(x)
-        return self.last_occlusion_map  # type: ignore[return-value]
+        return self._features_and_map(x)[1]
 
 
 @register_model("occlusion_net")

@@ -16,7 +16,8 @@ import numpy as np
 from ferkit.data.dataset import FaceDataset
 from ferkit.errors import ConfigError
 from ferkit.occlusion.occluders import OCCLUDER_KINDS
-from ferkit.occlusion.placement import CUSTOM, NATURAL, REGIONS, apply_occlusion
+from ferkit.occlusion.batch import BatchOccluders
+from ferkit.occlusion.placement import CUSTOM, NATURAL, REGIONS, apply_occlusion, draw_occluder_layer
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ def occlude_dataset(
 class RandomOcclusion:
     """Training-time augmentation: occlude each image of a uint8 batch with probability ``p``.
 
-    Works on the numpy batch before it becomes a tensor: images (N, H, W) or (N, H, W, 3) uint8.
-    ``rng`` is passed per call, so the training loop's seeded generator makes runs reproducible.
+    ``apply`` works on a numpy batch, images (N, H, W) or (N, H, W, 3) uint8; ``draw`` gives the
+    occluders alone, for compositing on the batch's device. ``rng`` is passed per call, so the
+    training loop's seeded generator makes runs reproducible.
     """
 
     def __init__(
@@ -125,19 +127,26 @@ class RandomOcclusion:
 
     def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(occluded batch, covered masks (N, H, W) bool; all False for images left clean)."""
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim not in (3, 4):
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[3:] not in ((), (3,)):
             desc = f"{images.dtype} {images.shape}" if isinstance(images, np.ndarray) else type(images).__name__
             raise ConfigError(f"RandomOcclusion expects a uint8 batch (N, H, W) or (N, H, W, 3), got {desc}")
-        out = images.copy()
-        masks = np.zeros(images.shape[:3], bool)
-        for i in np.flatnonzero(rng.random(len(images)) < self.p):
-            result = apply_occlusion(
-                images[i], kind=str(rng.choice(self.kinds)), region=str(rng.choice(self.regions)),
+        occluders = self.draw(len(images), images.shape[1:], rng)
+        return occluders.apply_numpy(images), occluders.masks()
+
+    def draw(self, batch_size: int, image_shape: tuple[int, ...], rng: np.random.Generator) -> BatchOccluders:
+        """The occluders of a batch of ``batch_size`` images of ``image_shape`` ((H, W) or (H, W, 3)),
+        without the images: composite them with ``BatchOccluders.apply_numpy`` or, on the batch's
+        device, ``ferkit.occlusion.batch.composite_on_device``. Same draws as ``apply``."""
+        rows = np.flatnonzero(rng.random(batch_size) < self.p)
+        layers = [
+            draw_occluder_layer(
+                tuple(image_shape[:2]), kind=str(rng.choice(self.kinds)), region=str(rng.choice(self.regions)),
                 occlusion_ratio=float(rng.uniform(*self.ratio_range)), rng=rng, tolerance=self.tolerance,
                 custom=self.custom, fallback_kinds=self.kinds,
-            )
-            out[i], masks[i] = result.image, result.mask
-        return out, masks
+            ).rgba
+            for _ in rows
+        ]
+        return BatchOccluders.from_layers(batch_size, rows, layers, tuple(image_shape))
 
     def __repr__(self) -> str:
         return f"RandomOcclusion(p={self.p}, ratio_range={self.ratio_range}, kinds={self.kinds}, regions={self.regions})"

@@ -110,10 +110,47 @@ def apply_occlusion(
     ``fallback_kinds`` (default: all others when ``kind="random"``, none otherwise) are tried in random order.
     """
     _check_image(image)
+    layer = draw_occluder_layer(image.shape[:2], kind=kind, region=region, occlusion_ratio=occlusion_ratio, rng=rng, landmarks=landmarks,
+                                face_box=face_box, tolerance=tolerance, custom=custom, fallback_kinds=fallback_kinds)
+    return Occlusion(_composite(image, layer.rgba), layer.mask, layer.kind, layer.region, layer.covered_ratio)
+
+
+@dataclass(frozen=True)
+class OccluderLayer:
+    """An occluder placed on an empty layer of the image's size, before compositing.
+
+    rgba (H, W, 4) float32 in [0, 1]; mask (H, W) bool, the pixels it covers (alpha > 0.5). The layer
+    depends only on the image size and the random draws, never on the pixels, so a batch's layers can
+    be drawn on the host and composited wherever the images live (``ferkit.occlusion.batch``).
+    """
+
+    rgba: np.ndarray
+    mask: np.ndarray
+    kind: str
+    region: str
+    covered_ratio: float
+
+
+def draw_occluder_layer(
+    image_hw: tuple[int, int],
+    *,
+    kind: str = "random",
+    region: str = "random",
+    occlusion_ratio: float | None = None,
+    rng: np.random.Generator,
+    landmarks: np.ndarray | None = None,
+    face_box: tuple[int, int, int, int] | None = None,
+    tolerance: float = 0.02,
+    custom: Sequence[np.ndarray] | None = None,
+    fallback_kinds: Sequence[str] | None = None,
+) -> OccluderLayer:
+    """The layer ``apply_occlusion`` composites onto an image of size ``image_hw``, with the same random draws."""
     if not isinstance(rng, np.random.Generator):
         raise ConfigError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     if occlusion_ratio is not None and not 0.0 < occlusion_ratio <= 1.0:
         raise ConfigError(f"occlusion_ratio must be in (0, 1] or None, got {occlusion_ratio}")
+    if min(image_hw) < 8:
+        raise ConfigError(f"image is too small to occlude ({tuple(image_hw)}); faces of at least 8x8 pixels are needed")
     if custom:
         check_patches(custom)
     available = list(OCCLUDER_KINDS) + ([CUSTOM] if custom else [])
@@ -125,12 +162,12 @@ def apply_occlusion(
         raise ConfigError(f"unknown occluder kind {kind!r}; available: {', '.join(available)} or 'random'{hint}")
     if region not in REGIONS and region != NATURAL:
         raise ConfigError(f"unknown region {region!r}; available: {', '.join(REGIONS)} or {NATURAL!r}")
-    frame = FaceFrame.build(image.shape[:2], landmarks, face_box)
+    frame = FaceFrame.build(tuple(image_hw), landmarks, face_box)
     candidates = [kind] + [k for k in rng.permutation(list(fallback_kinds or [])) if k != kind]
     failures = []
     for candidate in candidates:
         try:
-            return _occlude_with(image, str(candidate), region, occlusion_ratio, rng, frame, tolerance, custom)
+            return _layer_with(str(candidate), region, occlusion_ratio, rng, frame, tolerance, custom)
         except OcclusionRatioError as exc:
             failures.append(str(exc))
     raise OcclusionRatioError("; ".join(failures))
@@ -199,8 +236,7 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.concatenate([a, (mu_d - a @ mu_s)[:, None]], 1)
 
 
-def _occlude_with(
-    image: np.ndarray,
+def _layer_with(
     kind: str,
     region: str,
     ratio: float | None,
@@ -208,7 +244,7 @@ def _occlude_with(
     frame: FaceFrame,
     tolerance: float,
     custom: Sequence[np.ndarray] | None,
-) -> Occlusion:
+) -> OccluderLayer:
     if kind == CUSTOM:
         patch = np.asarray(custom[int(rng.integers(len(custom)))])  # type: ignore[index]
         natural, width_frac, max_tilt = "random", _CUSTOM_WIDTH, _CUSTOM_TILT
@@ -231,7 +267,7 @@ def _occlude_with(
         width = _fit_width(layer, frame, ratio, tolerance, kind, where)
     rgba = layer.render(width)
     mask = rgba[..., 3] > 0.5
-    return Occlusion(_composite(image, rgba), mask, kind, where, frame.covered(mask))
+    return OccluderLayer(rgba, mask, kind, where, frame.covered(mask))
 
 
 class PatchRenderer:

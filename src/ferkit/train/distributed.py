@@ -26,6 +26,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ferkit.errors import ConfigError
+from ferkit.models.heads import TrainOutput
 
 
 @dataclass(frozen=True)
@@ -136,19 +137,21 @@ def local_batches(ctx: DistContext, builder: Any, rng: np.random.Generator, gen:
     return (idx for i, idx in enumerate(builder.epoch_batches(order)) if i < limit and i % ctx.world_size == ctx.rank)
 
 
-class _ForwardBoth(nn.Module):
-    """DDP synchronises what runs inside its ``forward``; the loop needs ``forward_both``, so it runs here."""
+class _ForwardTrain(nn.Module):
+    """DDP synchronises what runs inside its ``forward``; the loop needs ``forward_train``, so it runs here.
+    Outputs leave as a tuple (DDP walks tuples and dicts to find the tensors, not dataclasses)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.forward_both(x)
+    def forward(self, x: torch.Tensor, occlusion_masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        out = self.model.forward_train(x, occlusion_masks=occlusion_masks)
+        return out.embeddings, out.logits, out.aux_losses
 
 
-def wrap_model(ctx: DistContext, model: nn.Module, device: torch.device, *, sync_batchnorm: bool = False) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """``forward_both`` of ``model``, through DistributedDataParallel when distributed.
+def wrap_model(ctx: DistContext, model: nn.Module, device: torch.device, *, sync_batchnorm: bool = False) -> Callable[..., TrainOutput]:
+    """``model.forward_train``, through DistributedDataParallel when distributed.
 
     ``model`` (on ``device``) is changed in place by SyncBatchNorm, and stays the module whose
     ``state_dict`` is saved: checkpoints never carry DDP's ``module.`` prefix.
@@ -159,16 +162,21 @@ def wrap_model(ctx: DistContext, model: nn.Module, device: torch.device, *, sync
         raise ConfigError("--sync-bn needs CUDA devices (PyTorch's SyncBatchNorm does not run on CPU); on CPU each rank "
                           "normalises over its own shard, so drop --sync-bn")
     if not ctx.active:
-        return model.forward_both
+        return model.forward_train
     if sync_batchnorm:
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if converted is not model:
             raise ConfigError("SyncBatchNorm: the model itself is a BatchNorm layer; nothing to synchronise")
     # static_graph: the same parameters take part in every step of a run, but not always all of them (a
     # metric-learning loss leaves the softmax head unused); DDP learns which in the first step.
-    return nn.parallel.DistributedDataParallel(
-        _ForwardBoth(model), device_ids=[device.index] if device.type == "cuda" else None, static_graph=True,
+    ddp = nn.parallel.DistributedDataParallel(
+        _ForwardTrain(model), device_ids=[device.index] if device.type == "cuda" else None, static_graph=True,
     )
+
+    def forward_train(x: torch.Tensor, *, occlusion_masks: torch.Tensor | None = None) -> TrainOutput:
+        return TrainOutput(*ddp(x, occlusion_masks))
+
+    return forward_train
 
 
 def average_gradients(ctx: DistContext, module: nn.Module) -> None:

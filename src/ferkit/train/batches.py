@@ -1,0 +1,63 @@
+"""Training batches made on the device: gather by index, occlude, normalise, augment.
+
+The whole training set lives on the training device as uint8 and each batch is gathered there by
+index. Synthetic occluders are drawn on the host with the run's seeded numpy generator (OpenCV
+shapes, small) and composited onto the batch where it lives (``ferkit.occlusion.batch``): the
+images never go to the host and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ferkit.data.dataset import FaceDataset
+from ferkit.errors import ConfigError
+from ferkit.train.augment import augment_batch_with_mask, to_model_input
+from ferkit.train.config import Recipe
+
+
+@dataclass
+class Batch:
+    """index (B,) training-set rows; x (B, C, S, S) float in [-1, 1], channels_last; y (B,) labels;
+    occlusion_masks (B, S, S) in [0, 1], the covered pixels, when the model is supervised with them."""
+
+    index: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    occlusion_masks: torch.Tensor | None = None
+
+
+class BatchMaker:
+    """``maker(indices, rng, gen)`` -> the augmented ``Batch`` of those training-set rows, on ``device``."""
+
+    def __init__(self, recipe: Recipe, train_set: FaceDataset, device: torch.device, *, needs_occlusion_masks: bool) -> None:
+        self.occluder = None
+        if recipe.augment.occlusion_p > 0:
+            from ferkit.occlusion import RandomOcclusion
+
+            self.occluder = RandomOcclusion(p=recipe.augment.occlusion_p, ratio_range=recipe.augment.occlusion_ratio)
+        if needs_occlusion_masks and self.occluder is None:
+            raise ConfigError(f"recipe {recipe.tag}: the model supervises its occlusion map with synthetic occluder masks, so augment.occlusion_p must be > 0")
+        self.needs_occlusion_masks = needs_occlusion_masks
+        self.recipe = recipe
+        self.images = torch.from_numpy(train_set.images).to(device)
+        self.labels = torch.from_numpy(train_set.labels).to(device)
+
+    def __call__(self, indices: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> Batch:
+        index = torch.from_numpy(indices).to(self.images.device)
+        images = self.images[index]
+        masks = None
+        if self.occluder is not None:
+            from ferkit.occlusion.batch import composite_on_device
+
+            images, covered = composite_on_device(images, self.occluder.draw(len(indices), tuple(images.shape[1:]), rng))
+            masks = covered if self.needs_occlusion_masks else None
+        x = to_model_input(images, self.recipe.in_chans, self.recipe.image_size)
+        if masks is not None and masks.shape[-1] != x.shape[-1]:
+            masks = F.interpolate(masks[:, None].float(), size=x.shape[-2:], mode="nearest")[:, 0]
+        x, masks = augment_batch_with_mask(x, self.recipe.augment, gen, masks)
+        return Batch(index, x.contiguous(memory_format=torch.channels_last), self.labels[index], masks)

@@ -1,0 +1,110 @@
+"""One training epoch, top to bottom: batches, forward, loss, backward, step, log row."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from ferkit.errors import TrainingDivergedError
+from ferkit.train import distributed
+from ferkit.train.batches import Batch
+from ferkit.train.setup import TrainingRun
+from ferkit.train.state import TrainState
+
+
+def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress: bool = False) -> dict[str, Any]:
+    """Train epoch ``epoch`` (0-based) and return its log row (mean losses, accuracy, lr, speed)."""
+    from tqdm.auto import tqdm
+
+    recipe = run.recipe
+    run.model.train()
+    run.criterion.train()
+    if recipe.freeze_stages:
+        from ferkit.train.transfer import set_frozen_bn_eval
+
+        set_frozen_bn_eval(run.model)  # frozen stages keep their BatchNorm statistics too
+    started = time.perf_counter()
+    totals = EpochTotals(run.device)
+    batches = distributed.local_batches(run.ctx, run.batches, state.rng, state.gen, recipe.seed, epoch)
+    bar = tqdm(batches, total=run.steps, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
+    for indices in bar:
+        batch = run.make_batch(indices, state.rng, state.gen)
+        loss, parts, logits = batch_loss(run, batch)
+        loss_value = checked_loss_value(run, loss, parts, epoch)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        distributed.average_gradients(run.ctx, run.criterion)  # e.g. class centres, outside the DDP model
+        state.optimizer.step()
+        if state.scheduler is not None and run.per_batch:
+            state.scheduler.step()
+        totals.add(parts, loss_value, logits, batch.y)
+        if progress and bar.n % 20 == 0:
+            bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{totals.accuracy():.3f}")
+    return totals.row(run, epoch, lr=state.optimizer.param_groups[0]["lr"], started=started)
+
+
+def batch_loss(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """(loss, its named parts as floats, logits): the criterion's loss plus the model's auxiliary losses."""
+    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.amp):
+        out = run.forward(batch.x, occlusion_masks=batch.occlusion_masks)
+    embeddings, logits = out.embeddings.float(), out.logits.float()
+    if run.soft_targets is not None:
+        loss, parts = run.criterion.soft(logits, run.soft_targets[batch.index])
+    elif run.teacher is not None:
+        loss, parts = run.criterion(embeddings, logits, batch.y, teacher_logits=run.teacher.logits(batch.index, batch.x))
+    else:
+        loss, parts = run.criterion(embeddings, logits, batch.y)
+    for name, value in out.aux_losses.items():
+        loss = loss + value
+        parts[name] = float(value.detach())
+    return loss, parts, out.logits
+
+
+def checked_loss_value(run: TrainingRun, loss: torch.Tensor, parts: dict[str, float], epoch: int) -> float:
+    """The loss as a float, the same on every rank; a clear error (and last.pt untouched) when it is not finite."""
+    loss_value = float(loss.detach())  # the one host sync per batch: divergence check, log and bar
+    loss_value = distributed.mean_over_ranks(run.ctx, loss_value, run.device)  # all ranks see one value and stop together
+    if not math.isfinite(loss_value):
+        raise TrainingDivergedError(
+            f"recipe {run.recipe.tag}: the training loss became {loss_value} at epoch {epoch + 1} "
+            f"({', '.join(f'{k} {v:.4g}' for k, v in parts.items())}); lower the learning rate or the auxiliary "
+            f"loss weights. {run.last_path} still holds the last finished epoch"
+        )
+    return loss_value
+
+
+class EpochTotals:
+    """Sums of the loss parts per batch and correct predictions, kept on the device (no sync per batch)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sums: dict[str, float] = {}
+        self.correct = torch.zeros((), dtype=torch.long, device=device)
+        self.seen = 0
+
+    def add(self, parts: dict[str, float], loss_value: float, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        for name, value in parts.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+        self.sums["loss"] = self.sums.get("loss", 0.0) + loss_value
+        self.correct += (logits.argmax(1) == labels).sum()
+        self.seen += len(labels)
+
+    def accuracy(self) -> float:
+        return int(self.correct) / max(self.seen, 1)
+
+    def row(self, run: TrainingRun, epoch: int, *, lr: float, started: float) -> dict[str, Any]:
+        """The epoch's log row, totals over all ranks: mean per step of each loss part."""
+        sums, correct, seen = distributed.reduce_epoch_stats(run.ctx, dict(self.sums), self.correct, self.seen)
+        steps = max(run.steps, 1)
+        elapsed = time.perf_counter() - started
+        return {
+            "epoch": epoch + 1,
+            "train_loss": sums.pop("loss", 0.0) / steps,
+            **{f"train_{k}": v / steps for k, v in sums.items()},
+            "train_accuracy": int(correct) / max(seen, 1),
+            "lr": lr,
+            "epoch_time_s": elapsed,
+            "images_per_s": seen / max(elapsed, 1e-9),
+        }

@@ -1,0 +1,137 @@
+"""What a run builds once before its first epoch: the model (with transfer), criterion, batches,
+teacher, and the train state around them. Everything an epoch needs is in ``TrainingRun``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from ferkit.data.batching import BatchBuilder, build_batches
+from ferkit.data.registry import ExperimentSplit
+from ferkit.devices import cpu_has_native_bf16
+from ferkit.errors import ConfigError
+from ferkit.losses import build_loss
+from ferkit.losses.distill import Distillation
+from ferkit.models import FerNet, build_model
+from ferkit.models.heads import TrainOutput
+from ferkit.train import distributed
+from ferkit.train.batches import BatchMaker
+from ferkit.train.config import Recipe
+from ferkit.train.optim import build_optimizer, build_scheduler
+from ferkit.train.state import TrainState
+
+if TYPE_CHECKING:
+    from ferkit.train.teacher import TeacherSignal
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainingRun:
+    """The fixed parts of a run. ``forward`` is the model's ``forward_train`` (through DDP when
+    distributed); ``steps`` optimizer steps per epoch; ``per_batch``: the schedule steps every batch."""
+
+    recipe: Recipe
+    split: ExperimentSplit
+    ctx: distributed.DistContext
+    device: torch.device
+    model: FerNet
+    forward: Callable[..., TrainOutput]
+    criterion: torch.nn.Module
+    batches: BatchBuilder
+    steps: int
+    per_batch: bool
+    make_batch: BatchMaker
+    teacher: TeacherSignal | None = None  # distillation only
+    soft_targets: torch.Tensor | None = None  # (N, C) vote distributions, e.g. FER+ "soft"
+    amp: bool = False
+    last_path: Path = Path("last.pt")
+
+
+def source_class_names(path: str) -> tuple[str, ...] | None:
+    """Label set of a ferkit checkpoint used as initial weights (None for plain backbone weights)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return None  # load_init_weights has already reported unreadable files
+    names = payload.get("class_names") if isinstance(payload, dict) else None
+    return tuple(names) if names else None
+
+
+def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.device, *, log: Log,
+                  model_init: Callable[[torch.nn.Module], None] | None = None) -> FerNet:
+    """The recipe's network on ``device`` (channels_last), after transfer (init weights, frozen stages)."""
+    model = build_model(recipe.model, num_classes=len(class_names), in_chans=recipe.in_chans, **recipe.model_kwargs)
+    if not isinstance(model, FerNet):
+        raise ConfigError(f"model {recipe.model!r} is not trainable by ferkit train (it has no forward_train); train its members instead")
+    if recipe.init_weights:  # two-stage transfer (paper 004): start from stage-1 weights
+        from ferkit.train.transfer import load_init_weights
+
+        log(load_init_weights(model, recipe.init_weights).summary())
+        if source_class_names(recipe.init_weights) != tuple(class_names):
+            model.reset_classifier(len(class_names))  # the source task's classes are not the target's, even when their number matches
+    if recipe.freeze_stages:
+        from ferkit.train.transfer import freeze_stages
+
+        freeze_stages(model, recipe.freeze_stages)
+    if model_init is not None:
+        model_init(model)
+    return model.to(device).to(memory_format=torch.channels_last)  # 1.6x faster convolutions on CPU (oneDNN), fine on GPU
+
+
+def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.device, ctx: distributed.DistContext, *, log: Log,
+              model_init: Callable[[torch.nn.Module], None] | None = None, sync_batchnorm: bool = False) -> tuple[TrainingRun, TrainState]:
+    """Seed, then build in a fixed order (the order decides which random numbers each part draws)."""
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    gen = torch.Generator(device=device).manual_seed(recipe.seed)
+    train_set = split.train
+    num_classes = len(train_set.class_names)
+    model = prepare_model(recipe, train_set.class_names, device, log=log, model_init=model_init)
+    forward = distributed.wrap_model(ctx, model, device, sync_batchnorm=sync_batchnorm)
+    class_counts = [int(c) for c in np.bincount(train_set.labels, minlength=num_classes)]
+    criterion = build_loss(recipe.loss, num_classes=num_classes, embedding_dim=model.embedding_dim, class_counts=class_counts, **recipe.loss_kwargs).to(device)
+    batches = build_batches(recipe.sampler, train_set.labels, distributed.per_rank_batch(ctx, recipe.batch_size), **recipe.sampler_kwargs)
+    steps = distributed.steps_per_epoch(ctx, len(batches))
+    optimizer = build_optimizer(recipe, model, criterion)
+    scheduler, per_batch = build_scheduler(recipe, optimizer, steps)
+    teacher = _teacher(criterion, recipe, split, device, out, log)
+    run = TrainingRun(
+        recipe, split, ctx, device, model, forward, criterion, batches, steps, per_batch,
+        make_batch=BatchMaker(recipe, train_set, device, needs_occlusion_masks=model.needs_occlusion_masks),
+        teacher=teacher, soft_targets=_soft_targets(recipe, split, criterion, device), amp=_use_amp(recipe, device, log),
+        last_path=out / "last.pt",
+    )
+    return run, TrainState(model, criterion, optimizer, scheduler, rng, gen)
+
+
+def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path, log: Log) -> TeacherSignal | None:
+    if not isinstance(criterion, Distillation):
+        return None
+    from ferkit.train.teacher import build_teacher_signal
+
+    train_set = split.train
+    return build_teacher_signal(criterion.teacher, criterion.teacher_mode, train_set.images, train_set.class_names, in_chans=recipe.in_chans,
+                                image_size=recipe.image_size, device=device, cache_dir=out, log=log)
+
+
+def _soft_targets(recipe: Recipe, split: ExperimentSplit, criterion: torch.nn.Module, device: torch.device) -> torch.Tensor | None:
+    soft = split.train.extra.get("soft_labels")
+    if soft is None:
+        return None
+    if not hasattr(criterion, "soft"):
+        raise ConfigError(f"{split.train.name} has soft labels, which loss {recipe.loss!r} cannot use; use loss 'ce' or the dataset's majority protocol")
+    return torch.as_tensor(np.asarray(soft), dtype=torch.float32, device=device)
+
+
+def _use_amp(recipe: Recipe, device: torch.device, log: Log) -> bool:
+    """bf16 autocast: on CUDA with ``amp``, on CPU only with ``cpu_amp`` (and a warning where bf16 is emulated)."""
+    amp = (recipe.amp and device.type == "cuda") or (recipe.cpu_amp and device.type == "cpu")
+    if amp and device.type == "cpu" and not cpu_has_native_bf16():
+        log("warning: cpu_amp is on but this CPU has no AVX512-BF16/AMX: bf16 is emulated and trains about 10x slower than fp32 here")
+    return amp
+

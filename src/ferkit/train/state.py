@@ -1,0 +1,87 @@
+"""Everything a run needs to continue where it stopped, saved and restored by one pair of methods.
+
+``TrainState.state_dict()`` is the resumable part of ``last.pt`` and ``load_state_dict`` reads back
+exactly those keys, so resume mirrors the save by construction. The keys are those of the
+checkpoints written before this module existed (``ferkit-checkpoint-v1``): runs started then resume.
+No gradient scaler is kept: mixed precision is bf16 autocast, which needs none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ferkit.data.registry import ExperimentSplit
+from ferkit.train.config import Recipe
+from ferkit.train.optim import Scheduler
+
+MODULES = ("model", "criterion", "optimizer", "scheduler")
+PROGRESS = ("epoch", "best_val", "best_epoch", "history")
+
+
+@dataclass
+class TrainState:
+    """Model, criterion (e.g. class centres), optimizer, schedule, random streams and progress of a run.
+
+    ``rng`` draws batches and occluders on the host, ``gen`` the on-device augmentation; ``epoch`` is
+    the number of finished epochs and ``history`` their log rows.
+    """
+
+    model: nn.Module
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Scheduler | None
+    rng: np.random.Generator
+    gen: torch.Generator
+    epoch: int = 0
+    best_val: float | None = None
+    best_epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: None if getattr(self, name) is None else getattr(self, name).state_dict() for name in MODULES}
+        cuda = self.gen.device.type == "cuda"
+        state.update({
+            "numpy_rng": self.rng.bit_generator.state, "torch_gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if cuda else None,
+        })
+        state.update({name: getattr(self, name) for name in PROGRESS})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], *, restore_cuda_rng: bool = True) -> None:
+        """Restore a ``state_dict``. ``restore_cuda_rng`` False for distributed runs: ranks reseed every
+        epoch, and the saving run may have had another number of GPUs."""
+        for name in MODULES:
+            target, saved = getattr(self, name), state.get(name)
+            if target is not None and (saved or name != "scheduler"):  # a run without a schedule saved None
+                target.load_state_dict(saved)
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.gen.set_state(state["torch_gen"].cpu())  # Generator.set_state takes a CPU ByteTensor, whatever the device
+        if "torch_rng" in state:  # dropout and other global draws continue where they stopped
+            torch.set_rng_state(state["torch_rng"].cpu())
+            if self.gen.device.type == "cuda" and state.get("cuda_rng") is not None and restore_cuda_rng:
+                torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
+        for name in PROGRESS:
+            setattr(self, name, state[name])
+
+
+def run_meta(recipe: Recipe, split: ExperimentSplit) -> dict[str, Any]:
+    """What every checkpoint of a run carries to rebuild its model and check it fits the data."""
+    return {
+        "model_name": recipe.model, "model_kwargs": recipe.model_kwargs, "in_chans": recipe.in_chans,
+        "image_size": recipe.image_size, "class_names": list(split.train.class_names), "recipe": recipe.to_dict(),
+        "split": split.name, "train_size": len(split.train),
+    }
+
+
+def checkpoint_payload(kind: str, meta: dict[str, Any], state: TrainState, *, selected_on: str = "val") -> dict[str, Any]:
+    """The dict saved as ``best.pt`` (kind "best": the selected weights) or ``last.pt`` (kind "last": resumable)."""
+    if kind == "best":
+        return {**meta, "model": state.model.state_dict(), "epoch": state.epoch, "val_metric": state.best_val, "selected_on": selected_on}
+    if kind == "last":
+        return {**meta, **state.state_dict()}
+    raise ValueError(f"checkpoint kind must be 'best' or 'last', got {kind!r}")

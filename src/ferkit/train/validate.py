@@ -1,0 +1,59 @@
+"""Validation after each epoch and model selection on it (never on the test split)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ferkit.evaluate.metrics import classification_metrics
+from ferkit.evaluate.predict import predict_probabilities
+from ferkit.train import distributed
+from ferkit.train.config import Recipe
+from ferkit.train.setup import TrainingRun
+from ferkit.train.state import TrainState
+
+
+def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.ndarray, recipe: Recipe, dev: torch.device, rng: np.random.Generator) -> np.ndarray:
+    """Validation for metric-learning runs: nearest class centre of (up to 8000) training embeddings, cosine distance."""
+    from ferkit.evaluate.predict import predict_embeddings
+
+    sample = np.sort(rng.choice(len(train_set), size=min(8000, len(train_set)), replace=False))
+    kwargs = {"in_chans": recipe.in_chans, "image_size": recipe.image_size, "device": dev}
+    train_emb = torch.nn.functional.normalize(torch.from_numpy(predict_embeddings(model, train_set.images[sample], **kwargs)), dim=1)
+    labels = torch.from_numpy(train_set.labels[sample])
+    centres = torch.stack([train_emb[labels == c].mean(0) if (labels == c).any() else torch.zeros(train_emb.shape[1]) for c in range(len(train_set.class_names))])
+    val_emb = torch.nn.functional.normalize(torch.from_numpy(predict_embeddings(model, images, **kwargs)), dim=1)
+    return (val_emb @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1).numpy()
+
+
+def validation_metrics(run: TrainingRun) -> dict[str, Any] | None:
+    """Metrics of the current model on ``split.val`` (None without a validation split); every rank gets them."""
+    recipe, val = run.recipe, run.split.val
+    if val is None:
+        return None
+    if recipe.val_classifier == "nearest_centroid":
+        predicted = nearest_centroid_predictions(run.model, run.split.train, val.images, recipe, run.device, np.random.default_rng(recipe.seed))
+    else:
+        def predict(images: np.ndarray) -> np.ndarray:
+            return predict_probabilities(run.model, images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=run.device)
+
+        predicted = distributed.predict_sharded(run.ctx, predict, val.images, run.device).argmax(1)
+    return classification_metrics(val.labels, predicted, val.class_names)
+
+
+def select(state: TrainState, row: dict[str, Any], metrics: dict[str, Any] | None, select_metric: str, epoch: int) -> tuple[bool, float | None]:
+    """Record ``metrics`` in ``row`` and keep the best epoch; returns (improved, score).
+
+    Without a validation split the last epoch is the model (a fixed budget), so every epoch "improves".
+    """
+    if metrics is None:
+        state.best_epoch = epoch + 1
+        return True, None
+    row.update({"val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"], "val_balanced_accuracy": metrics["balanced_accuracy"]})
+    score = metrics[select_metric]
+    improved = state.best_val is None or score > state.best_val
+    if improved:
+        state.best_val, state.best_epoch = score, epoch + 1
+    return improved, score
