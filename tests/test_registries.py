@@ -245,7 +245,7 @@ def test_recipe_validation_refuses_a_mismatched_pair_and_every_shipped_recipe_va
     with pytest.raises(ConfigError, match=r"'siamese'.*'shuffle'"):
         validate_recipe(Recipe(name="pairing-check", loss="siamese", sampler="shuffle"))
     assert len(RECIPES) > 10
-    for recipe in RECIPES.values():
+    for _, recipe in RECIPES.items():
         validate_recipe(recipe)
 
 

@@ -78,9 +78,13 @@ def classifier_builder(
     return build
 
 
-register_model("resnet18")(classifier_builder(resnet.resnet18))
-register_model("modified_resnet18")(classifier_builder(resnet.modified_resnet18))
-register_model("resnet34")(classifier_builder(resnet.resnet34))
-register_model("resnet50")(classifier_builder(resnet.resnet50))
+# The timm ResNet options a recipe or checkpoint may pass through: ``channels`` (stage widths; tests build tiny
+# networks with it) and ``drop_path_rate`` (stochastic depth).
+TIMM_RESNET_OPTIONS = ("channels", "drop_path_rate")
+
+register_model("resnet18")(classifier_builder(resnet.resnet18, backbone_options=TIMM_RESNET_OPTIONS))
+register_model("modified_resnet18")(classifier_builder(resnet.modified_resnet18, backbone_options=TIMM_RESNET_OPTIONS))
+register_model("resnet34")(classifier_builder(resnet.resnet34, backbone_options=TIMM_RESNET_OPTIONS))
+register_model("resnet50")(classifier_builder(resnet.resnet50, backbone_options=TIMM_RESNET_OPTIONS))
 for _name in ("fer_resnet10_s1", "fer_resnet10_s2", "fer_resnet18_s1", "fer_resnet18_s2"):
-    register_model(_name)(classifier_builder(getattr(fer_resnet, _name), backbone_options=("width",)))
+    register_model(_name)(classifier_builder(getattr(fer_resnet, _name), backbone_options=("width", "drop_path_rate")))

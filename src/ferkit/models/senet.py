@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ferkit.errors import WeightsUnavailableError
-from ferkit.models.factory import classifier_builder, register_model
+from ferkit.models.factory import TIMM_RESNET_OPTIONS, classifier_builder, register_model
 from ferkit.models.resnet import create_pretrained_timm
 
 SE_BLOCK_ARGS = {"attn_layer": "se"}
@@ -45,6 +45,6 @@ def modified_seresnet18(in_chans: int = 1, pretrained: bool = False, **kwargs) -
     return _timm_seresnet((1, 1, 1, 1), "basic", in_chans, **kwargs)
 
 
-register_model("seresnet18")(classifier_builder(seresnet18))
-register_model("seresnet50")(classifier_builder(seresnet50))
-register_model("modified_seresnet18")(classifier_builder(modified_seresnet18))
+register_model("seresnet18")(classifier_builder(seresnet18, backbone_options=TIMM_RESNET_OPTIONS))
+register_model("seresnet50")(classifier_builder(seresnet50, backbone_options=TIMM_RESNET_OPTIONS))
+register_model("modified_seresnet18")(classifier_builder(modified_seresnet18, backbone_options=TIMM_RESNET_OPTIONS))

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ferkit.models import resnet
-from ferkit.models.factory import classifier_builder, register_model
+from ferkit.models.factory import TIMM_RESNET_OPTIONS, classifier_builder, register_model
 
 _IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -72,6 +72,6 @@ class SpatialTransformer(nn.Module):
 
 
 # Paper 000's TL-STN: STN + modified (one block per stage) ResNet-18; trained with "triplet_abn".
-register_model("tl_stn")(classifier_builder(resnet.modified_resnet18, input_transform=SpatialTransformer))
+register_model("tl_stn")(classifier_builder(resnet.modified_resnet18, input_transform=SpatialTransformer, backbone_options=TIMM_RESNET_OPTIONS))
 # Paper 000's ablation (Tables 2/3): STN + the original ResNet-18.
-register_model("stn_resnet18")(classifier_builder(resnet.resnet18, input_transform=SpatialTransformer))
+register_model("stn_resnet18")(classifier_builder(resnet.resnet18, input_transform=SpatialTransformer, backbone_options=TIMM_RESNET_OPTIONS))
