@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ferkit.artifacts.preprocess import to_model_input
 from ferkit.errors import ConfigError
-from ferkit.train.augment import to_model_input
 
 TTA_MODES = ("none", "flip", "tencrop")
 

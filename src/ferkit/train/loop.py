@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ferkit.artifacts import load_checkpoint, save_checkpoint, to_model_input
 from ferkit.data.batching import build_batches
 from ferkit.devices import cpu_has_native_bf16, device_description, resolve_device
 from ferkit.data.registry import ExperimentSplit
@@ -29,8 +30,7 @@ from ferkit.losses import build_loss
 from ferkit.losses.distill import Distillation
 from ferkit.models import build_model
 from ferkit.train import distributed
-from ferkit.train.augment import augment_batch_with_mask, to_model_input
-from ferkit.train.checkpoint import load_checkpoint, save_checkpoint
+from ferkit.train.augment import augment_batch_with_mask
 from ferkit.train.config import Recipe, validate_recipe
 
 
@@ -97,16 +97,6 @@ def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.n
     centres = torch.stack([train_emb[labels == c].mean(0) if (labels == c).any() else torch.zeros(train_emb.shape[1]) for c in range(len(train_set.class_names))])
     val_emb = torch.nn.functional.normalize(torch.from_numpy(predict_embeddings(model, images, **kwargs)), dim=1)
     return (val_emb @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1).numpy()
-
-
-def source_class_names(path: str) -> tuple[str, ...] | None:
-    """Label set of a ferkit checkpoint used as initial weights (None for plain backbone weights)."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        return None  # load_init_weights has already reported unreadable files
-    names = payload.get("class_names") if isinstance(payload, dict) else None
-    return tuple(names) if names else None
 
 
 def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSplit, path: Path) -> None:
@@ -177,8 +167,9 @@ def train(
     if recipe.init_weights:  # two-stage transfer (paper 004): start from stage-1 weights
         from ferkit.train.transfer import load_init_weights
 
-        log(load_init_weights(model, recipe.init_weights).summary())
-        if source_class_names(recipe.init_weights) != train_set.class_names:
+        init_report = load_init_weights(model, recipe.init_weights)
+        log(init_report.summary())
+        if init_report.class_names != train_set.class_names:
             model.reset_classifier(num_classes)  # the source task's classes are not the target's, even when their number matches
     if recipe.freeze_stages:
         from ferkit.train.transfer import freeze_stages
