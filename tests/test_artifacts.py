@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ferkit.artifacts import (
+    ARTIFACT_KINDS,
     CHECKPOINT_FORMAT,
     compress_weights,
     ensemble_checkpoint,
@@ -116,6 +117,7 @@ def test_load_any_dispatches_on_the_tag_whatever_the_file_name(tiny_files, tmp_p
         assert kinds[kind].path == renamed
     assert {k: v.kind for k, v in kinds.items()} == {"checkpoint": "checkpoint", "member1": "checkpoint", "ensemble": "ensemble",
                                                       "pipeline": "pipeline", "onnx": "onnx"}
+    assert {loaded.kind for loaded in kinds.values()} == set(ARTIFACT_KINDS)
     single = predict_probabilities(kinds["checkpoint"].model, images)
     np.testing.assert_allclose(predict_probabilities(kinds["onnx"].model, images), single, atol=1e-4)
     members = np.mean([single, predict_probabilities(kinds["member1"].model, images)], axis=0)

@@ -8,10 +8,10 @@ Modules: ``schema`` (format tags, required fields), ``torchfile`` (the only torc
 ``checkpoint`` (save/load ``ferkit-checkpoint-v1``), ``storage`` (fp16/int8 weights), ``loaded``
 (``LoadedModel``, ``load_model``), ``preprocess`` (face crops -> model input), ``ensemble`` (ensemble
 payloads), ``pipeline_file`` (embedding pipelines), ``onnx_model`` (ONNX Runtime), ``init_weights``
-(initial-weights files), ``any`` (``load_any``). See docs/artifacts.md.
+(initial-weights files), ``dispatch`` (``load_any``). See docs/artifacts.md.
 """
 
-from ferkit.artifacts.any import load_any
+from ferkit.artifacts.dispatch import load_any
 from ferkit.artifacts.checkpoint import load_checkpoint, save_checkpoint
 from ferkit.artifacts.ensemble import ensemble_checkpoint, member_checkpoint
 from ferkit.artifacts.init_weights import InitWeights, read_init_weights

@@ -15,9 +15,9 @@ from typing import Any
 
 from ferkit.errors import CheckpointError
 
-CHECKPOINT_FORMAT = "ferkit-checkpoint-v1"
 CHECKPOINT_TAG_PREFIX = "ferkit-checkpoint-v"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 1  # a new version gets a new tag, so that older ferkit versions refuse the file instead of misreading it
+CHECKPOINT_FORMAT = f"{CHECKPOINT_TAG_PREFIX}{CHECKPOINT_VERSION}"  # "ferkit-checkpoint-v1"
 PIPELINE_FORMAT = "ferkit-embedding-pipeline"
 PIPELINE_VERSION = 1
 FORMAT_NAMES = {CHECKPOINT_FORMAT: "checkpoint", PIPELINE_FORMAT: "embedding pipeline"}
