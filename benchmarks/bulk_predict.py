@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -154,8 +153,9 @@ def main() -> None:
         write_result(args.name, {
             **provenance("cpu", started), "complete": complete,
             "loadavg_start": [round(v, 2) for v in load_start], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-            "note": "CPU shared with training runs (2 cores, this benchmark at nice -n 5): wall times and throughputs are lower "
-                    "bounds; peak RSS is the predict process's ru_maxrss (its threads included), which load does not change",
+            "niceness": os.nice(0),
+            "note": "wall times and throughputs depend on the load average recorded here (lower bounds when other jobs share "
+                    "the cores); peak RSS is the predict process's ru_maxrss (its threads included), which load does not change",
             "model": "shipped default (ferkit.weights), --tta none",
             "bound_mb": BOUND_MB,
             "runs": runs,

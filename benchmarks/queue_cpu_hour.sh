@@ -2,6 +2,9 @@
 # Issue 15 (accuracy per CPU hour), the order this work runs in. Every step resumes from its last.pt and a
 # finished step (its result JSON exists) is skipped, so the queue can be stopped and started again at will:
 #   nohup bash benchmarks/queue_cpu_hour.sh > runs/queue_cpu_hour.log 2>&1 &
+# LONG_THREADS (default 2) sets the long run's threads; BESIDE, a command run at the same time as the long run
+# (e.g. BESIDE="bash benchmarks/queue_ckplus_transfer.sh" with LONG_THREADS=1: one core each).
+# A step whose recipe is still training in another process (a queue restarted while its runs go on) is waited for.
 # On this project's 2-core machine two one-thread runs side by side train more images per second in total
 # than one two-thread run (benchmarks/results/cpu_training_speed.json), so the study's candidates run in pairs.
 set -u
@@ -12,6 +15,7 @@ TEACHER=runs/teachers/ferkit-default-v5.pt  # the v5 shipped ensemble, the disti
 [ -f "$TEACHER" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$TEACHER"; }
 train() {  # train THREADS RECIPE: skipped when its result is already written
   local threads=$1 recipe=$2
+  while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
   if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
   echo "== $(date -u +%H:%M) threads=$threads $recipe"
   OMP_NUM_THREADS=$threads $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
@@ -25,5 +29,6 @@ collect
 $PY benchmarks/cpu_hour_study.py || exit 1
 # 2. The long run of the chosen candidate (about 13 hours of both cores; continues across sessions).
 CHOSEN=$($PY -c "import json; print(json.load(open('benchmarks/results/cpu_hour_study.json'))['chosen'])")
-train 2 "${CHOSEN/cpu-study/cpu-long}"
+if [ -n "${BESIDE:-}" ]; then echo "== $(date -u +%H:%M) beside the long run: $BESIDE"; bash -c "$BESIDE" & fi
+train "${LONG_THREADS:-2}" "${CHOSEN/cpu-study/cpu-long}"
 collect

@@ -17,6 +17,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, RESULTS  # noqa: E402
 from report_realtime import BLOCKS as REALTIME_BLOCKS  # noqa: E402
+from report_reproduction import BLOCKS as REPRODUCTION_BLOCKS  # noqa: E402
 
 from ferkit.io_utils import atomic_write_text  # noqa: E402
 
@@ -447,6 +448,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "occlusion_sweeps": block_occlusion_sweeps, "occlusion_map_agreement": block_occlusion_map_agreement, "losses": block_losses, "transfer": block_transfer, "speed": block_speed,
     "cpu_training_speed": block_cpu_training_speed, "cpu_hour_study": block_cpu_hour_study,
     **REALTIME_BLOCKS,
+    **REPRODUCTION_BLOCKS,
 }
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ferkit.data.batching import build_batches
-from ferkit.data.pair_batches import PairBatches, pair_labels
+from ferkit.data.pair_batches import PairBatches
 from ferkit.errors import ConfigError
 from ferkit.losses.contrastive import SiameseCriterion, contrastive_loss
 from ferkit.losses.registry import build_loss
@@ -46,7 +46,7 @@ def test_siamese_criterion_total_is_two_contrastive_plus_two_cross_entropies() -
     torch.manual_seed(0)
     embeddings = torch.cat([REFS, SAMPLES])
     labels = torch.tensor([0, 1, 2, 1, 0, 2, 1, 0])  # pairs: (0,0) same, (1,2), (2,1), (1,0) different
-    torch.testing.assert_close(pair_labels(labels[:4], labels[4:]), SAME)
+    torch.testing.assert_close((labels[:4] == labels[4:]).float(), SAME)
     logits = torch.randn(8, 3, requires_grad=True)
     criterion = build_loss("siamese", num_classes=3, embedding_dim=2, class_counts=[1, 1, 1])
     assert isinstance(criterion, SiameseCriterion) and criterion.contrastive_weight == 2.0
@@ -64,11 +64,6 @@ def test_siamese_criterion_total_is_two_contrastive_plus_two_cross_entropies() -
         build_loss("siamese", num_classes=3, embedding_dim=2, class_counts=[1, 1, 1], margin=0.0)
 
 
-def test_pair_labels_numpy() -> None:
-    out = pair_labels(np.array([0, 1, 2, 3]), np.array([0, 2, 2, 1]))
-    assert out.dtype == np.float32 and out.tolist() == [1.0, 0.0, 1.0, 0.0]
-
-
 def test_pair_batches_layout_and_same_fraction() -> None:
     labels = np.repeat(np.arange(4), [10, 20, 30, 40])
     builder = build_batches("pairs", labels, 16, same_fraction=0.25)
@@ -78,24 +73,17 @@ def test_pair_batches_layout_and_same_fraction() -> None:
     samples = np.concatenate([b[len(b) // 2 :] for b in batches])
     assert sorted(samples.tolist()) == list(range(100))  # every sample once per epoch, second half of each batch
     refs = np.concatenate([b[: len(b) // 2] for b in batches])
-    same = pair_labels(labels[refs], labels[samples])
+    same = labels[refs] == labels[samples]
     assert abs(same.mean() - 0.25) < 0.05
     assert np.all(refs != samples)  # no image is paired with itself
     for b in batches[:6]:
-        assert pair_labels(labels[b[:16]], labels[b[16:]]).sum() == 4  # exactly round(0.25 * 16) per batch
+        assert (labels[b[:16]] == labels[b[16:]]).sum() == 4  # exactly round(0.25 * 16) per batch
 
 
-def test_pair_batches_reference_pool_and_errors() -> None:
+def test_pair_batches_errors_and_always_same() -> None:
     labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
-    pools = {0: [0], 1: [3], 2: [6]}  # e.g. the unoccluded images
-    builder = PairBatches(labels, 4, reference_indices=pools, same_fraction=0.5)
-    for batch in builder.epoch_batches(np.random.default_rng(1)):
-        p = len(batch) // 2
-        assert set(batch[:p].tolist()) <= {0, 3, 6}
-    with pytest.raises(ConfigError, match="no reference"):
-        PairBatches(labels, 4, reference_indices={0: [0], 1: [3]})
-    with pytest.raises(ConfigError, match="labelled 1"):
-        PairBatches(labels, 4, reference_indices={0: [0], 1: [0], 2: [6]})
+    with pytest.raises(ConfigError, match="at least two classes"):
+        PairBatches(np.zeros(6, np.int64), 2, same_fraction=0.5)
     with pytest.raises(ConfigError, match="same_fraction"):
         PairBatches(labels, 4, same_fraction=1.5)
     always_same = PairBatches(labels, 3, same_fraction=1.0)

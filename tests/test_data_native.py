@@ -15,8 +15,8 @@ import pytest
 from ferkit.data import affectnet, ferplus, jaffe, rafdb, sfew, videos
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.grouped import leave_one_group_out, stratified_holdout, subset_with_extra
-from ferkit.data.inspect import describe_formats, detect_family, format_report, inspect_dataset
-from ferkit.data.registry import experiment_splits
+from ferkit.data.inspect import describe_formats, format_report, inspect_dataset
+from ferkit.data.registry import detect_family, experiment_splits
 from ferkit.errors import DatasetError
 
 

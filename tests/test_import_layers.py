@@ -6,7 +6,7 @@ since they never run. A module belongs to a *unit*: its top-level package or mod
 -> ``data``, ``ferkit.recognizer`` -> ``recognizer``). Layers, lowest first:
 
     0 base            errors
-    1 utilities       io_utils, registry, labels, devices, timing, weights, video
+    1 utilities       constants, io_utils, registry, labels, devices, timing, weights, video
     2 domain          data, models, losses, faces
     3 derived domain  occlusion (datasets), tracking, draw (faces)
     4 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
@@ -34,7 +34,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ferkit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("io_utils", "registry", "labels", "devices", "timing", "weights", "video"),
+    ("constants", "io_utils", "registry", "labels", "devices", "timing", "weights", "video"),
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),
     ("artifacts",),

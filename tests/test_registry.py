@@ -27,6 +27,7 @@ def test_build_passes_options_and_metadata_is_kept():
     assert reg.build("square", size=3) == 9
     assert reg.metadata("square") == {"sides": 4}
     assert reg.names() == ["broken", "square"] and "square" in reg and len(reg) == 2
+    assert [name for name, _ in reg.items()] == ["broken", "square"] and reg.items()[1][1] is reg.get("square")
 
 
 def test_duplicate_name_raises():
@@ -51,3 +52,12 @@ def test_error_inside_a_builder_keeps_its_traceback():
     assert not isinstance(info.value, ConfigError)
     frames = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
     assert frames[-1] == "broken"
+
+
+def test_unregister_removes_the_entry_and_frees_its_name():
+    reg = make_registry()
+    assert reg.unregister("broken").__name__ == "broken"
+    assert "broken" not in reg and reg.names() == ["square"]
+    reg.register("broken", lambda: 1)  # the name can be taken again
+    with pytest.raises(ConfigError, match="unknown widget 'circle'"):
+        reg.unregister("circle")

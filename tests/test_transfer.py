@@ -165,3 +165,19 @@ def test_param_groups_learning_rates_and_membership():
         param_groups(model, lr=0.0, backbone_lr_mult=0.1)
     with pytest.raises(ConfigError, match="backbone"):
         param_groups(torch.nn.Linear(2, 2), lr=0.1, backbone_lr_mult=0.1)
+
+
+def test_plain_resnet_weights_start_the_occlusion_network_stem_and_first_three_stages(tmp_path):
+    """Paper 003's network keeps a ResNet's stem and stages 1-3 under other module names; FER2013 ResNet weights
+    must land there (and nowhere else), and the ResNet's last stage, which the occlusion module replaces, is skipped."""
+    torch.manual_seed(0)
+    source = build_model("modified_resnet18", num_classes=7, in_chans=1)
+    path = tmp_path / "resnet.pt"
+    torch.save(source.state_dict(), path)
+    model = build_model("occlusion_net", num_classes=7, in_chans=1, backbone="modified_resnet18")
+    report = load_init_weights(model, path)
+    state = model.state_dict()
+    assert torch.equal(state["backbone.stem.0.weight"], source.state_dict()["backbone.conv1.weight"])
+    assert torch.equal(state["backbone.stages.2.0.conv2.weight"], source.state_dict()["backbone.layer3.0.conv2.weight"])
+    assert all(key.startswith("backbone.layer4.") for key in report.skipped)
+    assert report.missing and all(key.startswith("backbone.occlusion_module.") for key in report.missing)

@@ -87,7 +87,7 @@ def _check_triplet_batch(batch: np.ndarray, labels: np.ndarray) -> tuple[np.ndar
 def test_sampler_layout_and_anchor_coverage() -> None:
     labels = np.array([0] * 10 + [1] * 5 + [2] * 1 + [3] * 7)  # includes a single-sample class
     sampler = build_batches("triplet", labels, 8)
-    assert isinstance(sampler, TripletBatches) and BATCH_BUILDERS["triplet"] is TripletBatches
+    assert isinstance(sampler, TripletBatches) and BATCH_BUILDERS.get("triplet") is TripletBatches
     rng = np.random.default_rng(0)
     for _ in range(5):
         batches = list(sampler.epoch_batches(rng))

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
+from ferkit.constants import VIDEO_SUFFIXES
 from ferkit.errors import ConfigError, FerkitError
 
 if TYPE_CHECKING:
     from ferkit.recognizer import ImagePrediction, Recognizer
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from ferkit.constants import TTA_MODES as TTA_CHOICES
 from ferkit.errors import FerkitError
 
-TTA_CHOICES = ("none", "flip", "tencrop")  # ferkit.evaluate.predict.TTA_MODES, without importing torch here
 DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
 

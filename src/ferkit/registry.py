@@ -6,9 +6,10 @@ The behaviour is the same everywhere, so it is written once:
 - ``build`` checks the options against the builder's signature first, so only a wrong option becomes
   "bad options"; an error raised *inside* a builder propagates untouched, with its traceback.
 
-A family's metadata (a dataset's protocols and format description, a detector's notes) is declared
-with its registration: ``@REG.register("name", protocols=("kfold10",))`` and read back with
-``REG.metadata("name")``.
+What a family needs to be found and checked is declared with its registration: small facts as
+keywords, read back with ``metadata(name)`` (``register_loss("siamese", batch_layout="pairs")``);
+a bundle of functions as the entry itself (a dataset family registers a ``DatasetFamily`` with its
+splits, counter and layout detector).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ class DuplicateNameError(ConfigError, ValueError):
 class Registry(Generic[T]):
     """A named collection of builders (or plain objects), with metadata per name."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind  # used in messages: "unknown {kind} 'x'; available {kind}s: ..."
+    def __init__(self, kind: str, *, plural: str | None = None) -> None:
+        self.kind = kind  # used in messages: "unknown {kind} 'x'; available {plural}: ..."
+        self.plural = plural or f"{kind}s"
         self._entries: dict[str, T] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
 
@@ -45,9 +47,15 @@ class Registry(Generic[T]):
 
         return add if obj is None else add(obj)
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what was registered (tests that add a temporary entry clean up with it)."""
+        item = self.get(name)
+        del self._entries[name], self._metadata[name]
+        return item
+
     def get(self, name: str) -> T:
         if name not in self._entries:
-            raise ConfigError(f"unknown {self.kind} {name!r}; available {self.kind}s: {', '.join(self.names()) or '(none)'}")
+            raise ConfigError(f"unknown {self.kind} {name!r}; available {self.plural}: {', '.join(self.names()) or '(none)'}")
         return self._entries[name]
 
     def metadata(self, name: str) -> dict[str, Any]:
@@ -56,6 +64,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, entry) pairs, sorted by name."""
+        return [(name, self._entries[name]) for name in self.names()]
 
     def build(self, name: str, /, *args: Any, **options: Any) -> Any:
         """Call the builder registered as ``name``; options it does not accept raise ``ConfigError``."""

@@ -20,7 +20,7 @@ from ferkit.data.dataset import FaceDataset
 from ferkit.data.folders import require_dir
 from ferkit.data.grouped import holdout_experiment
 from ferkit.data.image_io import read_gray
-from ferkit.data.inspect import ProblemLog
+from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
 from ferkit.errors import ConfigError, DatasetError, ImageReadError
 
@@ -173,7 +173,21 @@ def affectnet_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, i
     return counts
 
 
-@register_dataset("affectnet", ("8class", "7class"))
+def looks_like_affectnet(path: Path) -> bool:
+    """An AffectNet manifest, or a folder holding one (``training.csv`` / ``validation.csv``)."""
+    if path.is_file():
+        return path.suffix.lower() == ".csv" and "subDirectory_filePath" in csv_header(path)
+    return path.is_dir() and any(p.name.lower() in MANIFESTS.values() for p in path.iterdir())
+
+
+@register_dataset(
+    "affectnet", ("8class", "7class"),
+    layout="training.csv + validation.csv (subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal) "
+           "+ Manually_Annotated_Images/<subDirectory_filePath>",
+    spec="affectnet:/data/AffectNet",
+    notes="test = official validation set; val = stratified 5% of training; crops by the face box unless images are pre-cropped",
+    counter=affectnet_counts, detect=looks_like_affectnet,
+)
 def _affectnet_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """Official validation set = test; validation = a stratified, seeded 5% of training (~14k images)."""
     num_classes = int(protocol.removesuffix("class"))

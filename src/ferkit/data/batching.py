@@ -8,11 +8,11 @@ sampling of paper 002). Triplet, pair and P x K builders live in their own modul
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
-from ferkit.errors import ConfigError
+from ferkit.registry import Registry
 
 
 class BatchBuilder(Protocol):
@@ -62,21 +62,19 @@ class BalancedBatches:
 
 
 BuilderFactory = Callable[..., BatchBuilder]
-BATCH_BUILDERS: dict[str, BuilderFactory] = {"shuffle": ShuffleBatches, "balanced": BalancedBatches}
+BATCH_BUILDERS: Registry[BuilderFactory] = Registry("sampler")
 
 
-def register_batch_builder(name: str) -> Callable[[BuilderFactory], BuilderFactory]:
-    def wrap(fn: BuilderFactory) -> BuilderFactory:
-        BATCH_BUILDERS[name] = fn
-        return fn
+def register_batch_builder(name: str, *, batch_layout: str = "rows", **metadata: Any) -> Callable[[BuilderFactory], BuilderFactory]:
+    """``batch_layout``: how the builder arranges each batch, checked against what the loss reads
+    (``ferkit.train.pairing``): ``rows``, or ``pairs`` ([references; samples]) / ``triplets``
+    ([anchors; positives; negatives])."""
+    return BATCH_BUILDERS.register(name, batch_layout=batch_layout, **metadata)
 
-    return wrap
+
+register_batch_builder("shuffle")(ShuffleBatches)
+register_batch_builder("balanced")(BalancedBatches)
 
 
-def build_batches(name: str, labels: np.ndarray, batch_size: int, **options) -> BatchBuilder:
-    if name not in BATCH_BUILDERS:
-        raise ConfigError(f"unknown sampler {name!r}; available: {', '.join(sorted(BATCH_BUILDERS))}")
-    try:
-        return BATCH_BUILDERS[name](labels, batch_size, **options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for sampler {name!r}: {exc}") from None
+def build_batches(name: str, labels: np.ndarray, batch_size: int, **options: Any) -> BatchBuilder:
+    return BATCH_BUILDERS.build(name, labels, batch_size, **options)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.fer2013 import load_fer2013_csv, normalise_split
-from ferkit.data.inspect import ProblemLog
+from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
 from ferkit.errors import ConfigError, DatasetError
 
@@ -159,7 +159,20 @@ def ferplus_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int
     return counts
 
 
-@register_dataset("ferplus", FERPLUS_MODES)
+def looks_like_ferplus(path: Path) -> bool:
+    """The FER+ vote file ``fer2013new.csv``, or a folder holding it."""
+    if path.is_file():
+        header = csv_header(path) if path.suffix.lower() == ".csv" else []
+        return "NF" in header and "Image name" in header
+    return path.is_dir() and any(p.name.lower() == "fer2013new.csv" for p in path.iterdir())
+
+
+@register_dataset(
+    "ferplus", FERPLUS_MODES,
+    layout="fer2013new.csv (Usage,Image name,neutral,...,contempt,unknown,NF) beside the original fer2013.csv", spec="ferplus:/data/FERPlus",
+    notes="8 classes; majority or soft (extra['soft_labels'], (N, 8)) training labels; val/test use majority labels",
+    counter=ferplus_counts, detect=looks_like_ferplus,
+)
 def _ferplus_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """Training in the chosen label mode; PublicTest (val) and PrivateTest (test) with majority labels."""
     return [ExperimentSplit(

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ferkit.data.image_io import is_image_file, read_gray
-from ferkit.errors import DatasetError, ImageReadError
+from ferkit.errors import DatasetError
 from ferkit.labels import canonical_label
 
 
@@ -67,7 +67,3 @@ def decode_images(paths: list[Path], size: tuple[int, int] | None, *, require_si
         out[i] = image
     return out
 
-
-def check_same_size(path: Path, image: np.ndarray, expected: tuple[int, int]) -> None:
-    if image.shape != expected:
-        raise ImageReadError(f"{path}: size {image.shape} differs from the rest of the dataset {expected}")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ferkit.constants import IMAGE_SUFFIXES
 from ferkit.errors import ImageReadError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 
 def is_image_file(path: Path) -> bool:

@@ -7,7 +7,6 @@ problem (loading), a non-strict one collects them all (inspection).
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,109 +41,35 @@ class InspectionReport:
     problems: list[str]
 
 
-# name, layout, example spec, notes; the protocols come from the registry.
-FORMATS: tuple[tuple[str, str, str, str], ...] = (
-    ("fer2013", "train/<class>/Training_*.jpg + test/<class>/{PublicTest,PrivateTest}_*.jpg, or the Kaggle fer2013.csv (emotion,pixels,Usage)",
-     "fer2013:/data/fer2013", "train = Training, val = PublicTest, test = PrivateTest"),
-    ("ckplus48", "<class>/S<subject>_<sequence>_<frame>.png (48x48)", "ckplus48:/data/ckplus48",
-     "kfold10 is subject-independent; random800 (papers 000/001) leaks subjects"),
-    ("imagefolder", "<class>/<images>, or train|val|test/<class>/<images>", "imagefolder:/data/faces",
-     "class folders may use aliases (angry, happy, ...); without train/test a stratified 80/10/10 split"),
-    ("rafdb", "EmoLabel/list_patition_label.txt ('train_00001.jpg 5', labels 1..7) + Image/aligned/*_aligned.jpg or Image/original/",
-     "rafdb:/data/RAF-DB/basic", "train/test from the file-name prefix; val = stratified 10% of train"),
-    ("affectnet", "training.csv + validation.csv (subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal) "
-     "+ Manually_Annotated_Images/<subDirectory_filePath>", "affectnet:/data/AffectNet",
-     "test = official validation set; val = stratified 5% of training; crops by the face box unless images are pre-cropped"),
-    ("jaffe", "*.tiff named <subject>.<code><n>.<number>.tiff (KA.AN1.39.tiff; codes AN DI FE HA NE SA SU)", "jaffe:/data/jaffe",
-     "loso = leave one subject out (10 folds); random70 (paper 002) leaks subjects"),
-    ("sfew", "Train/<Emotion>/*.png + Val/<Emotion>/*.png (aligned faces)", "sfew:/data/SFEW_2.0",
-     "test = Val; val = stratified 10% of Train"),
-    ("ferplus", "fer2013new.csv (Usage,Image name,neutral,...,contempt,unknown,NF) beside the original fer2013.csv", "ferplus:/data/FERPlus",
-     "8 classes; majority or soft (extra['soft_labels'], (N, 8)) training labels; val/test use majority labels"),
-    ("videos", "<class>/<clip>.avi, or one CSV with columns path,label[,subject] (paths relative to the CSV)", "videos:/data/MMI",
-     "20 representative frames per clip, 48x48 gray; grouped by subject (else clip); random70 (paper 002) leaks clips"),
-)
-
-COUNTERS: dict[str, str] = {
-    "rafdb": "ferkit.data.rafdb:rafdb_counts",
-    "affectnet": "ferkit.data.affectnet:affectnet_counts",
-    "jaffe": "ferkit.data.jaffe:jaffe_counts",
-    "sfew": "ferkit.data.sfew:sfew_counts",
-    "ferplus": "ferkit.data.ferplus:ferplus_counts",
-    "videos": "ferkit.data.videos:video_counts",
-    "fer2013": "ferkit.data.inspect:fer2013_counts",
-    "ckplus48": "ferkit.data.inspect:ckplus_counts",
-    "imagefolder": "ferkit.data.inspect:imagefolder_counts",
-}
-
-
 def describe_formats() -> list[dict]:
-    """One dict per family: name, protocols (first = default), layout, spec, notes."""
-    from ferkit.data.registry import PROTOCOLS
+    """One dict per registered family: name, protocols (first = default), layout, spec, notes."""
+    from ferkit.data.registry import DATASETS
 
-    for target in COUNTERS.values():  # importing a family module registers its protocols
-        importlib.import_module(target.split(":")[0])
-    return [
-        {"name": name, "protocols": list(PROTOCOLS.get(name, ())), "layout": layout, "spec": spec, "notes": notes}
-        for name, layout, spec, notes in FORMATS
-    ]
+    return [{"name": f.name, "protocols": list(f.protocols), "layout": f.layout, "spec": f.spec, "notes": f.notes} for _, f in DATASETS.items()]
 
 
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="") as f:
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's first line (layout detectors read manifests by their header).
+
+    Undecodable bytes are replaced, so a binary file gives an unmatched header instead of an error."""
+    with open(path, newline="", errors="replace") as f:
         return [c.strip() for c in f.readline().strip().split(",")]
-
-
-def detect_family(path: Path) -> str:
-    """Recognise a dataset layout from its files (manifests first, then folder shapes)."""
-    from ferkit.data.registry import guess_family
-
-    if path.is_file() and path.suffix.lower() == ".csv":
-        header = _csv_header(path)
-        if "NF" in header and "Image name" in header:
-            return "ferplus"
-        if "subDirectory_filePath" in header:
-            return "affectnet"
-        if "path" in header and "label" in header:
-            return "videos"
-        return "fer2013"
-    if not path.is_dir():
-        raise DatasetError(f"dataset path not found: {path}")
-    names = {p.name.lower() for p in path.iterdir()}
-    if "fer2013new.csv" in names:
-        return "ferplus"
-    if (path / "EmoLabel").is_dir() or (path / "basic" / "EmoLabel").is_dir():
-        return "rafdb"
-    if {"training.csv", "validation.csv"} & names:
-        return "affectnet"
-    if {"Train", "Val"} <= {p.name for p in path.iterdir()}:  # SFEW's capitalised folders; imagefolder uses train/val/test
-        return "sfew"
-    if any(p.stem.count(".") == 2 for pattern in ("*.tif*", "*/*.tif*") for p in path.glob(pattern)):
-        return "jaffe"
-    from ferkit.data.videos import VIDEO_SUFFIXES
-
-    csvs = [p for p in path.glob("*.csv")]
-    if len(csvs) == 1 and {"path", "label"} <= set(_csv_header(csvs[0])):
-        return "videos"
-    if any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.glob("*/*")):
-        return "videos"
-    return guess_family(path)
 
 
 def inspect_dataset(path_or_spec: str | Path) -> InspectionReport:
     """Recognise the format (or take ``family:path``), count classes per split and list problems."""
+    from ferkit.data.registry import DATASETS, detect_family
+
     spec = str(path_or_spec)
     family, _, rest = spec.partition(":")
-    if rest and family in COUNTERS:
+    if rest and family in DATASETS:
         path = Path(rest).expanduser()
     else:
         path = Path(spec).expanduser()
         family = detect_family(path)
-    module, func = COUNTERS[family].split(":")
-    counter: Callable[[Path, ProblemLog], dict[str, dict[str, int]]] = getattr(importlib.import_module(module), func)
     log = ProblemLog(strict=False)
     try:
-        splits = counter(path, log)
+        splits = DATASETS.get(family).counter(path, log)
     except FerkitError as exc:  # a broken manifest stops reading; report it rather than crash
         splits = {}
         log.messages.append(str(exc))

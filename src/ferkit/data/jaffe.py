@@ -71,7 +71,17 @@ def jaffe_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int]]
     return {"all": counts}
 
 
-@register_dataset("jaffe", ("loso", "random70"))
+def looks_like_jaffe(path: Path) -> bool:
+    """TIFF files named ``<subject>.<code><n>.<number>``, at the top or one folder down."""
+    return path.is_dir() and any(p.stem.count(".") == 2 for pattern in ("*.tif*", "*/*.tif*") for p in path.glob(pattern))
+
+
+@register_dataset(
+    "jaffe", ("loso", "random70"),
+    layout="*.tiff named <subject>.<code><n>.<number>.tiff (KA.AN1.39.tiff; codes AN DI FE HA NE SA SU)", spec="jaffe:/data/jaffe",
+    notes="loso = leave one subject out (10 folds); random70 (paper 002) leaks subjects",
+    counter=jaffe_counts, detect=looks_like_jaffe,
+)
 def _jaffe_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """loso: one fold per subject, validation = one other subject. random70: paper 002's 149/64 split (leaks)."""
     data = load_jaffe(path)

@@ -1,12 +1,12 @@
 """Siamese pair batches as paper 003 builds them: [references; samples].
 
 Each epoch every training sample is the "sample" of one pair (random order). Its reference is
-drawn from the reference pool of its own class (a same-class pair, label 1) for ``same_fraction``
-of the pairs of each batch, and from the pool of another class (chosen uniformly among the other
-classes) otherwise (label 0). The paper
-uses unoccluded reference images; the training code passes their indices per class as
-``reference_indices``; by default every training sample may be a reference. Batches are index
-arrays of length 2 * batch_size (the last one may be shorter), understood by the ``siamese`` loss.
+drawn from the other training samples of its own class (a same-class pair, label 1) for
+``same_fraction`` of the pairs of each batch, and from the samples of another class (chosen
+uniformly among the other classes) otherwise (label 0). The paper draws references from
+unoccluded images only; here any training sample may be one. Batches are index arrays of length 2 * batch_size (the
+last one may be shorter), understood by the ``siamese`` loss, which derives the pair labels
+(paper eq. 7) from the batch's labels.
 """
 
 from __future__ import annotations
@@ -19,27 +19,11 @@ from ferkit.data.batching import register_batch_builder
 from ferkit.errors import ConfigError
 
 
-def pair_labels(labels_ref, labels_sample):
-    """(P,) pair labels: 1.0 where the two labels are equal (same expression), else 0.0 (paper eq. 7).
-
-    Accepts numpy arrays (returns float32 numpy) or torch tensors (returns a float tensor).
-    """
-    same = labels_ref == labels_sample
-    return same.float() if hasattr(same, "float") else np.asarray(same, dtype=np.float32)
-
-
-@register_batch_builder("pairs")
+@register_batch_builder("pairs", batch_layout="pairs")
 class PairBatches:
     """Pair batches; ``batch_size`` counts pairs, so a batch has 2 * batch_size rows."""
 
-    def __init__(
-        self,
-        labels: np.ndarray,
-        batch_size: int,
-        *,
-        reference_indices: dict[int, list[int]] | None = None,
-        same_fraction: float = 0.5,
-    ) -> None:
+    def __init__(self, labels: np.ndarray, batch_size: int, *, same_fraction: float = 0.5) -> None:
         labels = np.asarray(labels)
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or len(labels) == 0:
             raise ConfigError(f"pairs sampler: labels must be a non-empty 1-D integer array, got shape {labels.shape} dtype {labels.dtype}")
@@ -47,19 +31,9 @@ class PairBatches:
             raise ConfigError(f"pairs sampler: batch_size (pairs per batch) must be >= 1, got {batch_size}")
         if not 0.0 <= same_fraction <= 1.0:
             raise ConfigError(f"pairs sampler: same_fraction must be in [0, 1], got {same_fraction}")
-        classes = [int(c) for c in np.unique(labels)]
-        if reference_indices is None:
-            pools = {c: np.flatnonzero(labels == c) for c in classes}
-        else:
-            pools = {int(c): np.asarray(list(idx), dtype=np.int64) for c, idx in reference_indices.items() if len(idx)}
-            for c, idx in pools.items():
-                if idx.min() < 0 or idx.max() >= len(labels) or (labels[idx] != c).any():
-                    raise ConfigError(f"pairs sampler: reference_indices[{c}] must be indices into the training set of samples labelled {c}")
-        missing = [c for c in classes if c not in pools]
-        if same_fraction > 0 and missing:
-            raise ConfigError(f"pairs sampler: classes {missing} have no reference image; give each class at least one in reference_indices")
+        pools = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
         if same_fraction < 1 and len(pools) < 2:
-            raise ConfigError("pairs sampler: different-class pairs need reference images of at least two classes")
+            raise ConfigError("pairs sampler: different-class pairs need training images of at least two classes")
         self.labels = labels
         self.n = len(labels)
         self.batch_size = min(batch_size, self.n)

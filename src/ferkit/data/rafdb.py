@@ -113,7 +113,16 @@ def rafdb_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int]]
     return counts
 
 
-@register_dataset("rafdb", ("official",))
+def looks_like_rafdb(path: Path) -> bool:
+    return path.is_dir() and ((path / "EmoLabel").is_dir() or (path / "basic" / "EmoLabel").is_dir())
+
+
+@register_dataset(
+    "rafdb", ("official",),
+    layout="EmoLabel/list_patition_label.txt ('train_00001.jpg 5', labels 1..7) + Image/aligned/*_aligned.jpg or Image/original/",
+    spec="rafdb:/data/RAF-DB/basic", notes="train/test from the file-name prefix; val = stratified 10% of train",
+    counter=rafdb_counts, detect=looks_like_rafdb,
+)
 def _rafdb_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """Official train/test; validation = a stratified 10% of training (the test split is scored once)."""
     return [holdout_experiment("rafdb", load_rafdb(path, "train"), load_rafdb(path, "test"), 0.1, seed)]

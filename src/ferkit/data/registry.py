@@ -1,8 +1,11 @@
 """Datasets built by name: ``fer2013:/path``, ``ckplus48:/path``, ``imagefolder:/path``.
 
-Each family registers a function that turns a root path and a protocol into experiment splits
-(train, validation, test). Validation is always separate from test: checkpoints and
-hyper-parameters are chosen on it, and the test split is scored once.
+Each family registers, in one declaration, everything ferkit needs to know about it: the function
+that turns a root path and a protocol into experiment splits (train, validation, test), its
+protocols, the layout description ``ferkit datasets`` prints, a counter for ``ferkit datasets
+inspect`` and a layout detector, so a bare path is recognised by walking the registry. Validation is
+always separate from test: checkpoints and hyper-parameters are chosen on it, and the test split is
+scored once.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from ferkit.data.ckplus import load_ckplus48
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.fer2013 import load_fer2013
 from ferkit.data.imagefolder import load_image_folder
+from ferkit.data.inspect import ProblemLog, ckplus_counts, fer2013_counts, imagefolder_counts
 from ferkit.data.splits import grouped_holdout, random_count_split, subject_kfold
 from ferkit.errors import ConfigError, DatasetError
+from ferkit.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -34,53 +39,89 @@ class ExperimentSplit:
 
 
 SplitBuilder = Callable[[Path, str, int], list[ExperimentSplit]]
-DATASET_FAMILIES: dict[str, SplitBuilder] = {}
-DEFAULT_PROTOCOL: dict[str, str] = {}
-PROTOCOLS: dict[str, tuple[str, ...]] = {}
+SplitCounter = Callable[[Path, ProblemLog], dict[str, dict[str, int]]]
 
 
-def register_dataset(name: str, protocols: tuple[str, ...]) -> Callable[[SplitBuilder], SplitBuilder]:
+@dataclass(frozen=True)
+class DatasetFamily:
+    """One dataset layout, as declared by ``register_dataset``.
+
+    ``detect(path)`` says whether a bare path has this layout. Families are tried in increasing
+    ``detect_rank``, then by name: specific layouts (a manifest, a folder name) have rank 0, loose
+    ones that would also match other families' files rank higher (any CSV is FER2013's, rank 1; any
+    folder is an image folder, rank 2).
+    """
+
+    name: str
+    splits: SplitBuilder
+    protocols: tuple[str, ...]  # the first is the default
+    layout: str
+    spec: str  # an example ``family:path``
+    notes: str
+    counter: SplitCounter
+    detect: Callable[[Path], bool]
+    detect_rank: int = 0
+
+    @property
+    def default_protocol(self) -> str:
+        return self.protocols[0]
+
+
+DATASETS: Registry[DatasetFamily] = Registry("dataset family", plural="dataset families")
+
+
+def register_dataset(
+    name: str,
+    protocols: tuple[str, ...],
+    *,
+    layout: str,
+    spec: str,
+    notes: str,
+    counter: SplitCounter,
+    detect: Callable[[Path], bool],
+    detect_rank: int = 0,
+) -> Callable[[SplitBuilder], SplitBuilder]:
+    """Decorate a family's split builder; the keywords are its ``DatasetFamily`` fields."""
+    if not protocols:
+        raise ConfigError(f"dataset family {name!r} must declare at least one protocol")
+
     def wrap(fn: SplitBuilder) -> SplitBuilder:
-        DATASET_FAMILIES[name] = fn
-        DEFAULT_PROTOCOL[name] = protocols[0]
-        PROTOCOLS[name] = protocols
+        DATASETS.register(name, DatasetFamily(name, fn, tuple(protocols), layout, spec, notes, counter, detect, detect_rank))
         return fn
 
     return wrap
 
 
+def detect_family(path: Path) -> str:
+    """Recognise a dataset layout from its files: the first registered family whose detector accepts it."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"dataset path not found: {path}")
+    for _, family in sorted(DATASETS.items(), key=lambda item: (item[1].detect_rank, item[0])):
+        if family.detect(path):
+            return family.name
+    raise DatasetError(f"{path}: no known dataset layout; name the family (family:path), one of {', '.join(DATASETS.names())}")
+
+
 def parse_spec(spec: str) -> tuple[str, Path]:
-    """``family:path`` -> (family, path). A bare path is guessed from its layout."""
-    if ":" in spec and spec.split(":", 1)[0] in DATASET_FAMILIES:
+    """``family:path`` -> (family, path). A bare path is recognised from its layout."""
+    if ":" in spec and spec.split(":", 1)[0] in DATASETS:
         family, path = spec.split(":", 1)
         return family, Path(path).expanduser()
     path = Path(spec).expanduser()
     if ":" in spec and not path.exists():
-        raise ConfigError(f"unknown dataset family {spec.split(':', 1)[0]!r}; known: {', '.join(sorted(DATASET_FAMILIES))}")
-    from ferkit.data.inspect import detect_family  # knows every registered layout, falls back to guess_family
-
+        DATASETS.get(spec.split(":", 1)[0])  # not a registered family (checked above): raises, listing the known ones
     return detect_family(path), path
-
-
-def guess_family(path: Path) -> str:
-    if path.is_file() and path.suffix == ".csv":
-        return "fer2013"
-    if not path.is_dir():
-        raise DatasetError(f"dataset path not found: {path}")
-    if (path / "train").is_dir() and any((path / "train").glob("*/Training_*")):
-        return "fer2013"
-    if any(path.glob("*/S[0-9]*_*_*.png")):
-        return "ckplus48"
-    return "imagefolder"
 
 
 def experiment_splits(spec: str, protocol: str | None = None, seed: int = 0) -> list[ExperimentSplit]:
     """Build the (train, val, test) splits of a dataset under a named protocol."""
-    family, path = parse_spec(spec)
-    protocol = protocol or DEFAULT_PROTOCOL[family]
-    if protocol not in PROTOCOLS[family]:
-        raise ConfigError(f"protocol {protocol!r} is not defined for {family}; choose from {', '.join(PROTOCOLS[family])}")
-    return DATASET_FAMILIES[family](path, protocol, seed)
+    name, path = parse_spec(spec)
+    family = DATASETS.get(name)
+    protocol = protocol or family.default_protocol
+    if protocol not in family.protocols:
+        raise ConfigError(f"protocol {protocol!r} is not defined for {name}; choose from {', '.join(family.protocols)}")
+    return family.splits(path, protocol, seed)
 
 
 def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int = 0, fold: int = 0) -> FaceDataset:
@@ -104,7 +145,21 @@ def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int 
     return chosen
 
 
-@register_dataset("fer2013", ("official",))
+def looks_like_fer2013(path: Path) -> bool:
+    """The ImageFolder re-pack (``train/<class>/Training_*``), a folder holding ``fer2013.csv``, a pack
+    (``.npz``) or any CSV file (rank 1: the families with their own CSV manifests are tried first)."""
+    if path.is_file():
+        return path.suffix.lower() in (".csv", ".npz")
+    train = path / "train"
+    return (train.is_dir() and any(train.glob("*/Training_*"))) or (path / "fer2013.csv").is_file()
+
+
+@register_dataset(
+    "fer2013", ("official",),
+    layout="train/<class>/Training_*.jpg + test/<class>/{PublicTest,PrivateTest}_*.jpg, or the Kaggle fer2013.csv (emotion,pixels,Usage)",
+    spec="fer2013:/data/fer2013", notes="train = Training, val = PublicTest, test = PrivateTest",
+    counter=fer2013_counts, detect=looks_like_fer2013, detect_rank=1,
+)
 def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     from ferkit.data.fer2013_pack import is_fer2013_pack
 
@@ -112,7 +167,16 @@ def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSpli
     return [ExperimentSplit("fer2013", load_fer2013(path, "Training"), load_fer2013(path, "PublicTest"), test)]
 
 
-@register_dataset("ckplus48", ("kfold10", "random800"))
+def looks_like_ckplus48(path: Path) -> bool:
+    return path.is_dir() and any(path.glob("*/S[0-9]*_*_*.png"))
+
+
+@register_dataset(
+    "ckplus48", ("kfold10", "random800"),
+    layout="<class>/S<subject>_<sequence>_<frame>.png (48x48)", spec="ckplus48:/data/ckplus48",
+    notes="kfold10 is subject-independent; random800 (papers 000/001) leaks subjects",
+    counter=ckplus_counts, detect=looks_like_ckplus48, detect_rank=1,
+)
 def _ckplus_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     data = load_ckplus48(path)
     return ckplus_protocol_splits(data, protocol, seed)
@@ -134,7 +198,12 @@ def ckplus_protocol_splits(data: FaceDataset, protocol: str, seed: int) -> list[
     return out
 
 
-@register_dataset("imagefolder", ("auto",))
+@register_dataset(
+    "imagefolder", ("auto",),
+    layout="<class>/<images>, or train|val|test/<class>/<images>", spec="imagefolder:/data/faces",
+    notes="class folders may use aliases (angry, happy, ...); without train/test a stratified 80/10/10 split",
+    counter=imagefolder_counts, detect=Path.is_dir, detect_rank=2,  # the catch-all: any other folder
+)
 def _imagefolder_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """``root/train`` + ``root/test`` (+ optional ``root/val``) when present; else a stratified 80/10/10 split."""
     if (path / "train").is_dir() and (path / "test").is_dir():

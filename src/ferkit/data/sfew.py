@@ -69,7 +69,17 @@ def sfew_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int]]:
     return counts
 
 
-@register_dataset("sfew", ("official",))
+def looks_like_sfew(path: Path) -> bool:
+    """SFEW's capitalised ``Train`` and ``Val`` folders (an image folder uses lower-case train/val/test)."""
+    return path.is_dir() and set(SFEW_SPLITS.values()) <= {p.name for p in path.iterdir()}
+
+
+@register_dataset(
+    "sfew", ("official",),
+    layout="Train/<Emotion>/*.png + Val/<Emotion>/*.png (aligned faces)", spec="sfew:/data/SFEW_2.0",
+    notes="test = Val; val = stratified 10% of Train",
+    counter=sfew_counts, detect=looks_like_sfew,
+)
 def _sfew_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """Train (minus a stratified 10% validation) / Val as test."""
     return [holdout_experiment("sfew", load_sfew(path, "train"), load_sfew(path, "test"), 0.1, seed)]

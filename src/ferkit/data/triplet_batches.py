@@ -17,7 +17,7 @@ from ferkit.data.batching import register_batch_builder
 from ferkit.errors import ConfigError
 
 
-@register_batch_builder("triplet")
+@register_batch_builder("triplet", batch_layout="triplets")
 class TripletBatches:
     """Random-triplet batches; ``batch_size`` counts triplets (paper: 8), so a batch has 3 * batch_size rows."""
 

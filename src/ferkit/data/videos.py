@@ -17,15 +17,15 @@ from typing import Callable
 
 import numpy as np
 
+from ferkit.constants import VIDEO_SUFFIXES
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.folders import require_dir
 from ferkit.data.grouped import grouped_kfold_experiments, random_fraction_experiment, stratified_holdout, subset_with_extra
-from ferkit.data.inspect import ProblemLog
+from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
 from ferkit.errors import ConfigError, DatasetError, VideoError
 from ferkit.labels import CANONICAL_LABELS, canonical_label
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".wmv", ".mpg", ".mpeg", ".m4v")
 CSV_COLUMNS = ("path", "label")
 
 
@@ -162,7 +162,24 @@ def video_counts(path: str | Path, log: ProblemLog) -> dict[str, dict[str, int]]
     return {"clips": {n: counts[n] for n in CANONICAL_LABELS if n in counts}}
 
 
-@register_dataset("videos", ("grouped70", "kfold10", "random70"))
+def looks_like_videos(path: Path) -> bool:
+    """A ``path,label`` CSV (or a folder with exactly one), or class folders holding video files."""
+    if path.is_file():
+        return path.suffix.lower() == ".csv" and set(CSV_COLUMNS) <= set(csv_header(path))
+    if not path.is_dir():
+        return False
+    csvs = list(path.glob("*.csv"))
+    if len(csvs) == 1 and set(CSV_COLUMNS) <= set(csv_header(csvs[0])):
+        return True
+    return any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.glob("*/*"))
+
+
+@register_dataset(
+    "videos", ("grouped70", "kfold10", "random70"),
+    layout="<class>/<clip>.avi, or one CSV with columns path,label[,subject] (paths relative to the CSV)", spec="videos:/data/MMI",
+    notes="20 representative frames per clip, 48x48 gray; grouped by subject (else clip); random70 (paper 002) leaks clips",
+    counter=video_counts, detect=looks_like_videos,
+)
 def _video_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """grouped70: 30% of subjects/clips as test, 10% of the rest as validation. kfold10: grouped folds.
     random70: paper 002's random 70/30 frame split (MMI: 3329/1427), which leaks clips."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ferkit.errors import ConfigError, ImageReadError
+from ferkit.registry import Registry
 
 # Landmark order used everywhere in ferkit: YuNet's output order (OpenCV FaceDetectorYN docs).
 # "Right"/"left" are the *subject's*: in an unmirrored frontal photo the subject's right eye is the
@@ -113,28 +114,17 @@ def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) ->
 
 
 DetectorBuilder = Callable[..., FaceDetector]
-DETECTOR_REGISTRY: dict[str, DetectorBuilder] = {}
+DETECTOR_REGISTRY: Registry[DetectorBuilder] = Registry("face detector", plural="detectors")
 
 
-def register_detector(name: str) -> Callable[[DetectorBuilder], DetectorBuilder]:
-    def wrap(builder: DetectorBuilder) -> DetectorBuilder:
-        if name in DETECTOR_REGISTRY:
-            raise ValueError(f"face detector {name!r} registered twice")
-        DETECTOR_REGISTRY[name] = builder
-        return builder
-
-    return wrap
+def register_detector(name: str, **metadata: Any) -> Callable[[DetectorBuilder], DetectorBuilder]:
+    return DETECTOR_REGISTRY.register(name, **metadata)
 
 
 def list_detectors() -> list[str]:
-    return sorted(DETECTOR_REGISTRY)
+    return DETECTOR_REGISTRY.names()
 
 
-def build_detector(name: str = "haar", **options) -> FaceDetector:
+def build_detector(name: str = "haar", **options: Any) -> FaceDetector:
     """Build face detector ``name``; ``options`` are the backend's keyword arguments (e.g. ``largest_only``)."""
-    if name not in DETECTOR_REGISTRY:
-        raise ConfigError(f"unknown face detector {name!r}; available detectors: {', '.join(list_detectors())}")
-    try:
-        return DETECTOR_REGISTRY[name](**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for face detector {name!r}: {exc}") from None
+    return DETECTOR_REGISTRY.build(name, **options)

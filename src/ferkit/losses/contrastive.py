@@ -67,6 +67,6 @@ class SiameseCriterion(Criterion):
         }
 
 
-@register_loss("siamese")
+@register_loss("siamese", batch_layout="pairs")
 def _siamese(*, num_classes: int, embedding_dim: int, class_counts: list[int], margin: float = 1.0, contrastive_weight: float = 2.0) -> Criterion:
     return SiameseCriterion(margin=margin, contrastive_weight=contrastive_weight)

@@ -6,31 +6,24 @@ losses can derive their weights; builders that do not need it ignore it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from ferkit.errors import ConfigError
 from ferkit.losses.base import Criterion
 from ferkit.losses.classification import CrossEntropy
+from ferkit.registry import Registry
 
 LossBuilder = Callable[..., Criterion]
-LOSS_REGISTRY: dict[str, LossBuilder] = {}
+LOSS_REGISTRY: Registry[LossBuilder] = Registry("loss", plural="losses")
 
 
-def register_loss(name: str) -> Callable[[LossBuilder], LossBuilder]:
-    def wrap(fn: LossBuilder) -> LossBuilder:
-        LOSS_REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_loss(name: str, *, batch_layout: str = "rows", **metadata: Any) -> Callable[[LossBuilder], LossBuilder]:
+    """``batch_layout``: the batch arrangement the loss reads (see ``ferkit.train.pairing``): ``rows``
+    (any rows), or ``pairs`` / ``triplets`` when it pairs row i with rows further down the batch."""
+    return LOSS_REGISTRY.register(name, batch_layout=batch_layout, **metadata)
 
 
-def build_loss(name: str, *, num_classes: int, embedding_dim: int, class_counts: list[int], **options) -> Criterion:
-    if name not in LOSS_REGISTRY:
-        raise ConfigError(f"unknown loss {name!r}; available losses: {', '.join(sorted(LOSS_REGISTRY))}")
-    try:
-        return LOSS_REGISTRY[name](num_classes=num_classes, embedding_dim=embedding_dim, class_counts=class_counts, **options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for loss {name!r}: {exc}") from None
+def build_loss(name: str, *, num_classes: int, embedding_dim: int, class_counts: list[int], **options: Any) -> Criterion:
+    return LOSS_REGISTRY.build(name, num_classes=num_classes, embedding_dim=embedding_dim, class_counts=class_counts, **options)
 
 
 @register_loss("ce")
@@ -39,7 +32,10 @@ def _ce(*, num_classes: int, embedding_dim: int, class_counts: list[int], label_
 
 
 @register_loss("distill")
-def _distill(*, num_classes: int, embedding_dim: int, class_counts: list[int], **options) -> Criterion:
+def _distill(
+    *, num_classes: int, embedding_dim: int, class_counts: list[int], teacher: str | None = None, teacher_mode: str = "cached",
+    temperature: float = 4.0, alpha: float = 0.5, label_smoothing: float = 0.0,
+) -> Criterion:
     from ferkit.losses.distill import Distillation
 
-    return Distillation(**options)
+    return Distillation(teacher=teacher, teacher_mode=teacher_mode, temperature=temperature, alpha=alpha, label_smoothing=label_smoothing)

@@ -79,7 +79,7 @@ def _split_triplet_labels(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return anchor_labels, positive_labels, negative_labels
 
 
-@register_loss("triplet_abn")
+@register_loss("triplet_abn", batch_layout="triplets")
 def _triplet_abn(
     *, num_classes: int, embedding_dim: int, class_counts: list[int], margin: float = 1.0, distance: str = "euclidean", ce_weight: float = 0.0
 ) -> Criterion:

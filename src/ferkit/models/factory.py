@@ -1,6 +1,7 @@
 """``build_model(name, num_classes=..., in_chans=...)``: every model in ferkit, built from a name.
 
-A registry is a plain dict filled by ``register_model``; unknown names list the valid ones.
+``MODEL_REGISTRY`` is a ``ferkit.registry.Registry``: a duplicate name raises, an unknown name lists
+the valid ones, a wrong option is a ``ConfigError`` and a builder's own error keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,39 +13,37 @@ import torch.nn as nn
 from ferkit.errors import ConfigError
 from ferkit.models import fer_resnet, resnet
 from ferkit.models.heads import FerNet
+from ferkit.registry import Registry
 
 ModelBuilder = Callable[..., nn.Module]
-MODEL_REGISTRY: dict[str, ModelBuilder] = {}
+MODEL_REGISTRY: Registry[ModelBuilder] = Registry("model")
 
 
-def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    def wrap(fn: ModelBuilder) -> ModelBuilder:
-        if name in MODEL_REGISTRY:
-            raise ValueError(f"model {name!r} registered twice")
-        MODEL_REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_model(name: str, **metadata: Any) -> Callable[[ModelBuilder], ModelBuilder]:
+    return MODEL_REGISTRY.register(name, **metadata)
 
 
 def list_models() -> list[str]:
-    return sorted(MODEL_REGISTRY)
+    return MODEL_REGISTRY.names()
 
 
-def build_model(name: str, *, num_classes: int, in_chans: int = 1, **kwargs) -> nn.Module:
+def build_model(name: str, *, num_classes: int, in_chans: int = 1, **kwargs: Any) -> nn.Module:
     """Build model ``name``; kwargs are the builder's options (embedding_dim, dropout, pretrained...)."""
-    if name not in MODEL_REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; available models: {', '.join(list_models())}")
-    try:
-        return MODEL_REGISTRY[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for model {name!r}: {exc}") from None
+    return MODEL_REGISTRY.build(name, num_classes=num_classes, in_chans=in_chans, **kwargs)
 
 
-def classifier_builder(backbone_fn: Callable[..., nn.Module], *, input_transform: Callable[[int], nn.Module] | None = None) -> ModelBuilder:
+def classifier_builder(
+    backbone_fn: Callable[..., nn.Module],
+    *,
+    input_transform: Callable[[int], nn.Module] | None = None,
+    backbone_options: tuple[str, ...] = (),
+) -> ModelBuilder:
     """A builder with ferkit's common model options around a backbone constructor.
 
     ``input_transform(in_chans)`` builds a module placed in front of the backbone (e.g. the STN).
+    ``backbone_options`` names the extra options passed through to ``backbone_fn`` (e.g. ``width``);
+    any other option is refused before anything is built, since the backbones hand their ``**kwargs``
+    to timm, where a misspelt option would fail deep inside.
     """
 
     def build(
@@ -56,11 +55,15 @@ def classifier_builder(backbone_fn: Callable[..., nn.Module], *, input_transform
         normalize_embedding: bool = False,
         dropout: float = 0.0,
         drop_rate: float = 0.0,
-        **backbone_options: Any,
+        **backbone_kwargs: Any,
     ) -> FerNet:
-        """``backbone_options`` go to the backbone constructor (e.g. ``width`` of the FER-native ResNets)."""
-        backbone_kwargs = {"drop_rate": drop_rate} if drop_rate else {}
-        backbone_kwargs.update(backbone_options)
+        """``backbone_kwargs`` go to the backbone constructor (e.g. ``width`` of the FER-native ResNets)."""
+        unknown = sorted(set(backbone_kwargs) - set(backbone_options))
+        if unknown:
+            valid = ["pretrained", "embedding_dim", "normalize_embedding", "dropout", "drop_rate", *backbone_options]
+            raise ConfigError(f"bad options: unknown model option(s) {unknown}; valid options: {', '.join(valid)}")
+        if drop_rate:
+            backbone_kwargs["drop_rate"] = drop_rate
         backbone = backbone_fn(in_chans=in_chans, pretrained=pretrained, **backbone_kwargs)
         return FerNet(
             backbone,
@@ -80,4 +83,4 @@ register_model("modified_resnet18")(classifier_builder(resnet.modified_resnet18)
 register_model("resnet34")(classifier_builder(resnet.resnet34))
 register_model("resnet50")(classifier_builder(resnet.resnet50))
 for _name in ("fer_resnet10_s1", "fer_resnet10_s2", "fer_resnet18_s1", "fer_resnet18_s2"):
-    register_model(_name)(classifier_builder(getattr(fer_resnet, _name)))
+    register_model(_name)(classifier_builder(getattr(fer_resnet, _name), backbone_options=("width",)))

@@ -151,6 +151,10 @@ class OcclusionNetBackbone(nn.Module):
         self.last_occlusion_map: torch.Tensor | None = None
         self._last = _LastForward()
 
+    # Where a plain timm ResNet's tensors live in this backbone, so that a ResNet trained on FER2013 can be the
+    # start weights (train/transfer.py reads this): the stem and the first three stages are the same modules.
+    init_key_aliases = {"conv1.": "stem.0.", "bn1.": "stem.1.", "layer1.": "stages.0.", "layer2.": "stages.1.", "layer3.": "stages.2."}
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, num_features, h, w) occlusion-weighted feature map F."""
         features, occlusion = self.occlusion_module(self.stages(self.stem(x)))
@@ -160,11 +164,6 @@ class OcclusionNetBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
-
-    @property
-    def l1_penalty(self) -> torch.Tensor | None:
-        """Mean |M| of the last forward (M >= 0, so its mean): the paper's L1 sparsity term, unweighted."""
-        return None if self._last.value is None else self._last.value.abs().mean()
 
     @property
     def wants_occlusion_masks(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ferkit.constants import IMAGE_SUFFIXES
 from ferkit.io_utils import atomic_write_png
 from ferkit.occlusion.occluders import OCCLUDER_KINDS
 from ferkit.occlusion.placement import NATURAL, apply_occlusion
@@ -47,7 +48,7 @@ def save_occluder_gallery(
 def _load_faces(root: Path, count: int) -> list[np.ndarray]:
     files = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        images = sorted(f for f in sub.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        images = sorted(f for f in sub.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if images:
             files.append(images[len(images) // 2])
         if len(files) == count:

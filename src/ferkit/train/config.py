@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ferkit.constants import TTA_MODES
 from ferkit.errors import ConfigError
+from ferkit.train.pairing import check_sampler_for_loss
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
     if recipe.select_metric not in SELECT_METRICS:
         raise ConfigError(f"select_metric must be one of {SELECT_METRICS}, got {recipe.select_metric!r}")
-    if recipe.val_tta not in ("none", "flip", "tencrop"):
-        raise ConfigError(f"val_tta must be none, flip or tencrop, got {recipe.val_tta!r}")
+    if recipe.val_tta not in TTA_MODES:
+        raise ConfigError(f"val_tta must be one of {TTA_MODES}, got {recipe.val_tta!r}")
     unknown = set(recipe.schedule_kwargs) - set(SCHEDULE_OPTIONS[recipe.schedule])
     if unknown:
         raise ConfigError(f"schedule_kwargs {sorted(unknown)} are not options of schedule {recipe.schedule!r}; valid: {list(SCHEDULE_OPTIONS[recipe.schedule])}")
@@ -118,6 +120,7 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"val_classifier must be 'head' or 'nearest_centroid', got {recipe.val_classifier!r}")
     if recipe.in_chans not in (1, 3):
         raise ConfigError(f"in_chans must be 1 or 3, got {recipe.in_chans}")
+    check_sampler_for_loss(recipe.sampler, recipe.loss)
     return recipe
 
 

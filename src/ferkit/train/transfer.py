@@ -9,6 +9,7 @@ smaller learning rate than the new embedding/head.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,11 +41,16 @@ class InitWeightsReport:
         )
 
 
-def _candidate_keys(key: str) -> list[str]:
-    """Model keys a source key may mean: as is, under ``backbone.``, or with ``backbone.`` removed."""
-    if key.startswith("backbone."):
-        return [key, key.removeprefix("backbone.")]
-    return [key, f"backbone.{key}"]
+def _candidate_keys(key: str, aliases: Mapping[str, str] | None = None) -> list[str]:
+    """Model keys a source key may mean: as is, under ``backbone.``, or with ``backbone.`` removed; then each of those
+    with a backbone's ``init_key_aliases`` applied (a backbone that keeps a ResNet's modules under other names)."""
+    keys = [key, key.removeprefix("backbone.")] if key.startswith("backbone.") else [key, f"backbone.{key}"]
+    for source, target in (aliases or {}).items():
+        for name in list(keys):
+            inner = name.removeprefix("backbone.")
+            if inner.startswith(source):
+                keys.append("backbone." + target + inner[len(source):])
+    return keys
 
 
 def _adapt_channels(source: torch.Tensor, target_shape: torch.Size) -> tuple[torch.Tensor, str] | None:
@@ -76,8 +82,9 @@ def load_init_weights(model: nn.Module, path: str | Path, *, strict: bool = Fals
     target = model.state_dict()
     report = InitWeightsReport(path=path, class_names=weights.class_names)
     new_state: dict[str, torch.Tensor] = {}
+    aliases = getattr(getattr(model, "backbone", model), "init_key_aliases", None)
     for key, tensor in source.items():
-        model_key = next((k for k in _candidate_keys(key) if k in target), None)
+        model_key = next((k for k in _candidate_keys(key, aliases) if k in target), None)
         if model_key is None:
             report.skipped[key] = "no such tensor in the model"
             continue

@@ -1,0 +1,17 @@
+"""Vocabularies that modules at several layers share, kept here so their copies cannot drift apart.
+
+Torch-free and cv2-free on purpose: the CLI imports them to build its argument choices.
+"""
+
+from __future__ import annotations
+
+# Files ferkit reads as single images (folder datasets, bulk inference, occluder galleries).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+# Files ferkit decodes as videos (bulk inference and the ``videos`` dataset family): the containers
+# OpenCV's FFmpeg backend opens.
+VIDEO_SUFFIXES: tuple[str, ...] = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".wmv", ".m4v", ".mpg", ".mpeg")
+
+# Test-time augmentation: ``none``; ``flip`` (average with the mirror image); ``tencrop`` (corner and
+# centre crops plus their mirrors, see ``ferkit.evaluate.predict``).
+TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
