@@ -18,7 +18,7 @@ from common import REPO, SHARED_DATA, provenance, write_result  # noqa: E402
 
 from ferkit.data import load_split  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.artifacts import load_model  # noqa: E402
 
 
 def main() -> int:

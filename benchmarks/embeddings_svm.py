@@ -34,7 +34,7 @@ from ferkit.evaluate.plots import confusion_matrix_plot  # noqa: E402
 from ferkit.evaluate.predict import predict_embeddings  # noqa: E402
 from ferkit.evaluate.roc import classifier_curves_plot, roc_curves, roc_plot  # noqa: E402
 from ferkit.io_utils import atomic_write_json  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.artifacts import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
 from ferkit.train.loop import train  # noqa: E402
 from ferkit.train.recipes import get_recipe  # noqa: E402

@@ -15,9 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts src/ on the path)
 
+from ferkit.artifacts import load_checkpoint, member_checkpoint, save_checkpoint  # noqa: E402
 from ferkit.errors import FerkitError  # noqa: E402
-from ferkit.models.ensemble import member_checkpoint  # noqa: E402
-from ferkit.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def best_member(path: Path) -> int:

@@ -196,7 +196,7 @@ class Sprint:
 
 def storage_that_fits(best: Path, dest: Path, cap: float) -> str:
     """Write ``best`` to ``dest`` in the first of fp32, fp16, int8 whose file is under ``cap`` bytes."""
-    from ferkit.train.checkpoint import compress_weights, load_checkpoint, save_checkpoint
+    from ferkit.artifacts import compress_weights, load_checkpoint, save_checkpoint
 
     payload = load_checkpoint(best)
     for storage in ("fp32", "fp16", "int8"):
@@ -211,7 +211,7 @@ def public_test_scores(checkpoint: Path, val, device: str) -> dict[str, float]:
     """PublicTest accuracy of the returned file (checks that its storage lost nothing that matters)."""
     from ferkit.evaluate.metrics import classification_metrics
     from ferkit.evaluate.predict import predict_probabilities
-    from ferkit.train.checkpoint import load_model
+    from ferkit.artifacts import load_model
 
     loaded = load_model(checkpoint, device=device)
     scores = {}

@@ -22,7 +22,7 @@ from report import load, shipped_result  # noqa: E402
 
 from ferkit.io_utils import atomic_write_json  # noqa: E402
 from ferkit.serve.model_info import file_sha256  # noqa: E402
-from ferkit.train.checkpoint import load_checkpoint  # noqa: E402
+from ferkit.artifacts import load_checkpoint  # noqa: E402
 
 CHECKPOINT = REPO / "src" / "ferkit" / "weights" / "ferkit-default.pt"
 

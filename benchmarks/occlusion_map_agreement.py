@@ -22,12 +22,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import provenance, write_result  # noqa: E402
 
+from ferkit.artifacts import load_model, to_model_input  # noqa: E402
 from ferkit.data import load_split  # noqa: E402
 from ferkit.errors import ConfigError  # noqa: E402
 from ferkit.evaluate.occlusion_maps import map_agreement  # noqa: E402
 from ferkit.occlusion import occlude_dataset  # noqa: E402
-from ferkit.train.augment import to_model_input  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
 
 
 def predicted_maps(loaded, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -27,7 +27,7 @@ from ferkit.data import load_split  # noqa: E402
 from ferkit.evaluate.plots import _figure, save_figure  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
 from ferkit.occlusion import occlude_dataset  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.artifacts import load_model  # noqa: E402
 
 RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 REGIONS = ("left_eye", "right_eye", "nose", "mouth")
@@ -107,7 +107,7 @@ def main() -> int:
             result["alpha"][n].append(accuracy(m, occ_half, args.tta))
         module.alpha = original
         from ferkit.evaluate.occlusion_maps import occlusion_overlay_grid
-        from ferkit.train.augment import to_model_input
+        from ferkit.artifacts import to_model_input
         import torch
 
         occluded_idx = np.flatnonzero(occ_half.images.reshape(len(occ_half), -1).astype(int).sum(1) != test.images.reshape(len(test), -1).astype(int).sum(1))[:16]

@@ -47,8 +47,7 @@ def section_provenance(started: float) -> dict[str, Any]:
 
 def model_files(tmp: Path) -> dict[str, Path]:
     """The shipped ensemble and its first member as a single-network checkpoint."""
-    from ferkit.models.ensemble import member_checkpoint
-    from ferkit.train.checkpoint import save_checkpoint
+    from ferkit.artifacts import member_checkpoint, save_checkpoint
     from ferkit.weights import default_model_path
 
     shipped = default_model_path()

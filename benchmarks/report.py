@@ -393,14 +393,13 @@ def training_device(r: dict) -> str:
 
 
 def block_model_card() -> str:
-    import torch
-
+    from ferkit.artifacts import load_checkpoint
     from ferkit.train.recipes import RECIPES
 
     path = REPO / "src" / "ferkit" / "weights" / "ferkit-default.pt"
     if not path.exists():
         return "No default model shipped yet."
-    meta = torch.load(path, map_location="cpu", weights_only=False)
+    meta = load_checkpoint(path)
     recipe = meta["recipe"]
     storage = "int8 weights with per-channel scales" if meta.get("model_scales") else "fp16"
     values = f"{sum(v.numel() for v in meta['model'].values()) / 1e6:.2f} M values, {path.stat().st_size / 1e6:.1f} MB file ({storage})"

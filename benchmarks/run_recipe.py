@@ -25,7 +25,7 @@ from common import REPO, provenance, write_result  # noqa: E402
 from ferkit.errors import FerkitError  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
 from ferkit.occlusion import erase_dataset, occlude_dataset  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
+from ferkit.artifacts import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
 from ferkit.train.experiment import FoldRun, mean_std, train_folds  # noqa: E402
 from ferkit.train.recipes import get_recipe  # noqa: E402

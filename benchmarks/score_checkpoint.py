@@ -21,7 +21,7 @@ from run_recipe import test_sets  # noqa: E402
 
 from ferkit.data import load_split  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
-from ferkit.train.checkpoint import load_checkpoint, load_model  # noqa: E402
+from ferkit.artifacts import load_checkpoint, load_model  # noqa: E402
 
 
 def score_checkpoint(checkpoint: str | Path, name: str, *, data: str, runs: str | Path, seed: int = 0) -> dict:

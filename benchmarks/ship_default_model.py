@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, git_commit, provenance, write_result  # noqa: E402
 
-from ferkit.train.checkpoint import WEIGHT_STORAGES, compress_weights, load_checkpoint, load_model, model_state, save_checkpoint  # noqa: E402
+from ferkit.artifacts import WEIGHT_STORAGES, compress_weights, load_checkpoint, load_model, model_state, save_checkpoint  # noqa: E402
 
 KEEP = ("model_name", "model_kwargs", "in_chans", "image_size", "class_names", "recipe", "split", "train_size", "epoch", "val_metric",
         "selected_on", "members")
@@ -80,7 +80,7 @@ def main() -> int:
 
     from ferkit.data import load_split
     from ferkit.evaluate.predict import TTA_MODES, predict_probabilities
-    from ferkit.models.ensemble import ensemble_checkpoint
+    from ferkit.artifacts import ensemble_checkpoint
 
     if not 2 <= len(args.candidates) <= MAX_CANDIDATES:
         parser.error(f"--ensemble takes 2 to {MAX_CANDIDATES} candidates")

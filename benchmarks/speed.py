@@ -82,8 +82,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     started = time.perf_counter()
-    from ferkit.export import export_model, load_onnx
-    from ferkit.train.checkpoint import load_model
+    from ferkit.artifacts import load_model, load_onnx
+    from ferkit.export import export_model
 
     result: dict = {"training_images_per_s": {}, "inference_faces_per_s": {}}
     for name in ("modified_resnet18", "resnet18"):

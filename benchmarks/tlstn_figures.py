@@ -18,12 +18,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO  # noqa: E402
 
+from ferkit.artifacts import load_model, to_model_input  # noqa: E402
 from ferkit.data import load_split  # noqa: E402
 from ferkit.evaluate.predict import predict_embeddings  # noqa: E402
 from ferkit.evaluate.tsne import stn_grid, tsne_grid  # noqa: E402
 from ferkit.occlusion import erase_dataset  # noqa: E402
-from ferkit.train.augment import to_model_input  # noqa: E402
-from ferkit.train.checkpoint import load_model  # noqa: E402
 
 
 def main() -> int:

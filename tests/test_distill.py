@@ -11,8 +11,7 @@ from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import ConfigError
 from ferkit.losses import build_loss
 from ferkit.losses.distill import Distillation
-from ferkit.train.augment import to_model_input
-from ferkit.train.checkpoint import load_model
+from ferkit.artifacts import load_model, to_model_input
 from ferkit.train.loop import train
 from test_train import tiny_dataset, tiny_recipe
 

@@ -9,8 +9,8 @@ import torch
 from ferkit.cli import main
 from ferkit.errors import CheckpointError, ConfigError
 from ferkit.models import build_model
-from ferkit.models.ensemble import ProbabilityEnsemble, ensemble_checkpoint
-from ferkit.train.checkpoint import compress_weights, load_model, model_state, save_checkpoint
+from ferkit.artifacts import compress_weights, ensemble_checkpoint, load_model, model_state, save_checkpoint
+from ferkit.models.ensemble import ProbabilityEnsemble
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
@@ -116,7 +116,8 @@ def test_members_must_agree_and_be_plain_models(members, tmp_path):
 
 def test_ensemble_cli_then_recognizer_and_onnx(members, tmp_path, capsys):
     from ferkit.evaluate.predict import predict_probabilities
-    from ferkit.export import export_model, load_onnx
+    from ferkit.artifacts import load_onnx
+    from ferkit.export import export_model
     from ferkit.recognizer import Recognizer
 
     out = tmp_path / "ens.pt"

@@ -135,7 +135,7 @@ def test_dry_run_returns_checkpoints_and_a_summary_and_private_test_is_scored_he
         returned = record["returned"]
         assert returned["storage"] in ("fp32", "fp16") and 0.0 <= returned["public_test_none"] <= 1.0
         assert (out / returned["path"]).stat().st_size == returned["bytes"] <= 16 * 2**20  # the device tool's limit per file
-    from ferkit.train.checkpoint import load_model
+    from ferkit.artifacts import load_model
 
     assert load_model(out / "seed1" / "best.pt").recipe["seed"] == 1
     with tarfile.open(out / "logs.tar.gz") as tar:

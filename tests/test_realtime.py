@@ -127,8 +127,7 @@ def test_member_checkpoint_is_one_network_of_the_ensemble(tmp_path):
     import torch
 
     from ferkit.evaluate.predict import predict_probabilities
-    from ferkit.models.ensemble import member_checkpoint
-    from ferkit.train.checkpoint import load_model, save_checkpoint
+    from ferkit.artifacts import load_model, member_checkpoint, save_checkpoint
     from ferkit.weights import default_model_path
 
     ensemble = load_model(default_model_path())

@@ -12,7 +12,7 @@ import torch
 from test_train import tiny_dataset
 from ferkit.data.registry import ExperimentSplit
 from ferkit.occlusion import erase_dataset
-from ferkit.train.checkpoint import load_model
+from ferkit.artifacts import load_model
 from ferkit.train.loop import train
 from ferkit.train.recipes import get_recipe, list_recipes
 from ferkit.train.runs import check_run_spec, resolve_warm_start

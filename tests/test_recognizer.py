@@ -105,9 +105,9 @@ def test_predict_cli_camera_and_frame_limit_errors(tiny_checkpoint, capsys, argv
 
 
 def test_onnx_and_torchscript_match_pytorch(tiny_checkpoint, tmp_path):
+    from ferkit.artifacts import load_model, load_onnx
     from ferkit.evaluate.predict import predict_probabilities
-    from ferkit.export import export_model, load_onnx
-    from ferkit.train.checkpoint import load_model
+    from ferkit.export import export_model
 
     onnx_path = export_model(tiny_checkpoint, tmp_path / "m.onnx", "onnx")
     ts_path = export_model(tiny_checkpoint, tmp_path / "m.ts", "torchscript")
@@ -118,7 +118,7 @@ def test_onnx_and_torchscript_match_pytorch(tiny_checkpoint, tmp_path):
     assert onnx_model.class_names == loaded.class_names
     np.testing.assert_allclose(predict_probabilities(onnx_model.model, images), reference, atol=1e-4)
     scripted = torch.jit.load(str(ts_path))
-    from ferkit.train.augment import to_model_input
+    from ferkit.artifacts import to_model_input
 
     with torch.no_grad():
         scripted_probs = scripted(to_model_input(torch.from_numpy(images))).numpy()
@@ -128,20 +128,23 @@ def test_onnx_and_torchscript_match_pytorch(tiny_checkpoint, tmp_path):
 
 
 def test_shipped_default_model_predicts_offline():
+    """The committed default model reads the smiling astronaut as happy, with the same numbers in both backends."""
     from ferkit.weights import default_model_path
 
-    try:
-        default_model_path()
-    except Exception as exc:  # only while the first model is being trained
-        pytest.skip(str(exc))
-    result = Recognizer().predict(EXAMPLES / "astronaut.jpg")
-    assert len(result.faces) == 1 and result.faces[0].label in Recognizer().class_names
+    results = {backend: Recognizer(backend=backend).predict(EXAMPLES / "astronaut.jpg") for backend in ("onnx", "torch")}
+    faces = {backend: result.faces for backend, result in results.items()}
+    assert [len(f) for f in faces.values()] == [1, 1]
+    face = faces["torch"][0]
+    assert face.label == "happiness" and face.confidence > 0.5
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert faces["onnx"][0].probabilities == pytest.approx(face.probabilities, abs=1e-3)
+    assert Recognizer().loaded.path == default_model_path() and Recognizer().loaded.kind == "ensemble"
 
 
 def test_onnx_without_ferkit_metadata_is_refused(tmp_path):
     import onnx
+    from ferkit.artifacts import OnnxClassifier
     from ferkit.errors import CheckpointError
-    from ferkit.export import OnnxClassifier
 
     graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["input"], ["probabilities"])], "g",
                                    [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 7])],
@@ -179,9 +182,10 @@ def test_yunet_detector_gives_landmarks_to_the_recognizer_and_the_cli(tiny_check
 
 def test_embedding_pipeline_is_a_model_for_the_recognizer_and_the_cli(tiny_checkpoint, tmp_path, capsys):
     # Paper 002's saved pipeline (network + fitted SVM + labels) predicts through the same API and CLI.
+    from ferkit.artifacts import load_model
     from ferkit.classifiers import EmbeddingPipeline, fit_classifiers
+    from ferkit.errors import CheckpointError, ConfigError
     from ferkit.evaluate.predict import predict_embeddings
-    from ferkit.train.checkpoint import load_model
 
     loaded = load_model(tiny_checkpoint)
     crops = np.random.default_rng(0).integers(0, 256, (28, 48, 48), dtype=np.uint8)
@@ -196,12 +200,13 @@ def test_embedding_pipeline_is_a_model_for_the_recognizer_and_the_cli(tiny_check
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(probs.argmax(1), pipeline.predict(crops[:5]))  # the SVM's own decision
     result = recognizer.predict(EXAMPLES / "astronaut.jpg")
-    assert len(result.faces) == 1 and result.faces[0].label in loaded.class_names
+    _, face_crops = recognizer.locate_faces(to_bgr(EXAMPLES / "astronaut.jpg"))
+    assert [f.label for f in result.faces] == [loaded.class_names[i] for i in pipeline.predict(face_crops)]
     assert main(["predict", str(EXAMPLES / "astronaut.jpg"), "--model", str(path), "--json", "-", "--quiet"]) == 0
     assert len(json.loads(capsys.readouterr().out)["faces"]) == 1
-    with pytest.raises(Exception, match="tta 'none' or 'flip'"):
+    with pytest.raises(ConfigError, match="tta 'none' or 'flip'"):
         Recognizer(path, tta="tencrop")
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(Exception, match="is not a ferkit checkpoint"):  # neither kind: the checkpoint error, not the pipeline one
+    with pytest.raises(CheckpointError, match="is not a ferkit model file .* no format tag"):  # neither kind, said once
         Recognizer(other)

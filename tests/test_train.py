@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from data.fixtures import class_pattern
+from ferkit.artifacts import load_model, to_model_input
 from ferkit.data import FaceDataset
 from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import ConfigError
-from ferkit.train.augment import augment_batch, augment_batch_with_mask, random_erasing, to_model_input
-from ferkit.train.checkpoint import load_model
+from ferkit.occlusion.erasing import random_erasing
+from ferkit.train.augment import augment_batch, augment_batch_with_mask
 from ferkit.train.config import AugmentConfig, Recipe, override
 from ferkit.train.loop import train
 from ferkit.train.recipes import get_recipe

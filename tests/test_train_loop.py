@@ -193,7 +193,8 @@ def test_batch_maker_occludes_on_the_device_as_the_old_host_round_trip_did(tmp_p
     from ferkit.devices import resolve_device
     from ferkit.occlusion import RandomOcclusion
     from ferkit.train import distributed
-    from ferkit.train.augment import augment_batch_with_mask, to_model_input
+    from ferkit.artifacts import to_model_input
+    from ferkit.train.augment import augment_batch_with_mask
     from ferkit.train.config import recipe_from_dict
     from ferkit.train.setup import build_run
 

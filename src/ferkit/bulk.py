@@ -95,12 +95,11 @@ class _Locator:
 
     def __call__(self, item: Any, source: str) -> _Located:
         from ferkit.errors import NoFaceError
-        from ferkit.recognizer import to_bgr
 
         if not hasattr(self.local, "detector"):
             self.local.detector = self.recognizer.make_detector()
         try:
-            bgr = to_bgr(item, self.color)
+            bgr = self.recognizer.to_bgr(item, self.color)
             faces, crops = self.recognizer.locate_faces(bgr, detector=self.local.detector)
             if not faces and self.require_face:
                 raise NoFaceError(f"no face found in {source}; try --detector mtcnn, a larger image, or --detector none for pre-cropped faces")
@@ -174,8 +173,6 @@ class _Finisher:
         return FailedInput(source, str(exc))
 
     def batch(self, pending: deque, batch_size: int) -> Iterator["ImagePrediction | FailedInput"]:
-        from ferkit.recognizer import ImagePrediction
-
         located = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
         located = [item.result() if isinstance(item, Future) else item for item in located]
         crops = [item.crops for item in located if item.error is None and item.faces]
@@ -186,7 +183,7 @@ class _Finisher:
                 yield self._failed(item.source, item.error)
                 continue
             n = len(item.faces)
-            result = self.recognizer.prediction(item.source, item.width, item.height, item.faces, probs[start : start + n]) if n else ImagePrediction(item.source, item.width, item.height, [])
+            result = self.recognizer.prediction(item.source, item.width, item.height, item.faces, probs[start : start + n])
             start += n
             yield result
             if self.annotated_dir is not None and not item.source.startswith("<input "):

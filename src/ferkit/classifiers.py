@@ -25,8 +25,6 @@ margins, not probabilities; ROC only needs each class's ranking). Larger = more 
 
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,7 +33,6 @@ import torch
 import torch.nn as nn
 
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError
-from ferkit.io_utils import atomic_write
 
 
 def _scaled(estimator: Any) -> Any:
@@ -160,9 +157,6 @@ def classifier_scores(fitted: Any, embeddings: np.ndarray, num_classes: int) -> 
 
 # --------------------------------------------------------------------------- pipeline
 
-PIPELINE_FORMAT = "ferkit-embedding-pipeline"
-PIPELINE_VERSION = 1
-
 
 class EmbeddingPipeline:
     """Embedding network + fitted scikit-learn classifier + label set + input format, as one predictor.
@@ -252,64 +246,30 @@ class EmbeddingPipeline:
         return np.mean(rows, axis=0)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write one file atomically: weights, model name/kwargs, label set, input format and the pickled classifier."""
-        import sklearn
+        """Write one file atomically (``ferkit.artifacts.save_pipeline``): weights, model name/kwargs, label set,
+        input format and the pickled classifier."""
+        from ferkit.artifacts import save_pipeline
 
         path = Path(path).expanduser()
         if path.exists() and not overwrite:
             raise ConfigError(f"{path} already exists; pass overwrite=True or choose another path")
-        payload = {
-            "format": PIPELINE_FORMAT,
-            "version": PIPELINE_VERSION,
-            "model_name": self.model_name,
-            "model_kwargs": self.model_kwargs,
-            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "class_names": list(self.class_names),
-            "image_size": self.image_size,
-            "in_chans": self.in_chans,
-            "classifier_name": self.classifier_name,
-            "classifier_pickle": pickle.dumps(self.classifier, protocol=pickle.HIGHEST_PROTOCOL),
-            "sklearn_version": sklearn.__version__,
-        }
-        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+        return save_pipeline(path, self.model, self.classifier, model_name=self.model_name, model_kwargs=self.model_kwargs,
+                             class_names=self.class_names, image_size=self.image_size, in_chans=self.in_chans, classifier_name=self.classifier_name)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> "EmbeddingPipeline":
         """Rebuild a saved pipeline. The classifier is unpickled: load only files you trust."""
-        from ferkit.models import build_model
+        from ferkit.artifacts import load_pipeline
 
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise CheckpointError(f"embedding pipeline not found: {path}")
+        return cls.from_loaded(load_pipeline(path, device=device))
+
+    @classmethod
+    def from_loaded(cls, loaded: Any) -> "EmbeddingPipeline":
+        """The pipeline of a ``LoadedModel`` of kind "pipeline" (``ferkit.artifacts.load_any`` of a pipeline file)."""
+        if loaded.kind != "pipeline":
+            raise ConfigError(f"{loaded.path} is a {loaded.kind}, not an embedding pipeline")
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"cannot read embedding pipeline {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-        if not isinstance(payload, dict) or payload.get("format") != PIPELINE_FORMAT:
-            raise CheckpointError(f"{path} is not a ferkit embedding pipeline (expected format {PIPELINE_FORMAT!r}); was it saved with EmbeddingPipeline.save?")
-        if payload.get("version") != PIPELINE_VERSION:
-            raise CheckpointError(f"{path} has pipeline version {payload.get('version')!r}; this ferkit reads version {PIPELINE_VERSION}")
-        try:
-            model = build_model(payload["model_name"], **payload["model_kwargs"])
-            model.load_state_dict(payload["state_dict"])
-        except (ConfigError, RuntimeError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{path}: weights do not fit model {payload.get('model_name')!r}: {str(exc)[:300]}") from None
-        try:
-            classifier = pickle.load(io.BytesIO(payload["classifier_pickle"]))
-        except Exception as exc:
-            raise CheckpointError(
-                f"{path}: cannot unpickle the classifier ({type(exc).__name__}: {str(exc)[:200]}); it was saved with scikit-learn {payload.get('sklearn_version')}"
-            ) from None
-        try:
-            return cls(
-                model,
-                classifier,
-                payload["class_names"],
-                model_name=payload["model_name"],
-                model_kwargs=payload["model_kwargs"],
-                image_size=payload["image_size"],
-                classifier_name=payload.get("classifier_name", ""),
-                device=device,
-            )
-        except (ConfigError, KeyError) as exc:
-            raise CheckpointError(f"{path}: inconsistent pipeline file: {exc}") from None
+            return cls(loaded.model, loaded.classifier, loaded.class_names, model_name=loaded.model_name, model_kwargs=loaded.model_kwargs,
+                       image_size=loaded.image_size, classifier_name=loaded.classifier_name)
+        except ConfigError as exc:
+            raise CheckpointError(f"{loaded.path}: inconsistent pipeline file: {exc}") from None

@@ -103,9 +103,9 @@ def checkpoint_protocol(loaded, protocol: str | None, fold: int | None, split: s
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ferkit.artifacts import load_model
     from ferkit.data import load_split
     from ferkit.evaluate.reports import evaluate_model
-    from ferkit.train.checkpoint import load_model
 
     checkpoint = args.checkpoint
     if checkpoint is None:
@@ -219,9 +219,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
+    from ferkit.artifacts import ensemble_checkpoint, save_checkpoint
     from ferkit.errors import ConfigError
-    from ferkit.models.ensemble import ensemble_checkpoint
-    from ferkit.train.checkpoint import save_checkpoint
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -300,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="combine trained checkpoints into one model that averages their probabilities")
     p.add_argument("checkpoints", nargs="+", help="member checkpoints (same labels and input format)")
     p.add_argument("--out", required=True)
-    p.add_argument("--storage", default="fp32", choices=("fp32", "fp16", "int8"),  # ferkit.train.checkpoint.WEIGHT_STORAGES
+    p.add_argument("--storage", default="fp32", choices=("fp32", "fp16", "int8"),  # ferkit.artifacts.WEIGHT_STORAGES
                    help="weights on disk: fp16 halves the file, int8 (per-channel scales) quarters it; predictions stay fp32")
     p.add_argument("--half", action="store_true", help="same as --storage fp16")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

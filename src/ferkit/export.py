@@ -1,20 +1,22 @@
 """Export to ONNX / TorchScript, and an ONNX Runtime backend for CPU inference.
 
+Reading ONNX files back (``OnnxClassifier``, ``load_onnx``) is in ``ferkit.artifacts.onnx_model``.
+
 The exported graph takes (B, C, S, S) float32 normalised input and returns class probabilities
 (softmax applied inside), so any runtime gets the same numbers as ``predict_probabilities``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from ferkit.errors import CheckpointError, ConfigError
+from ferkit.artifacts import LoadedModel, OnnxClassifier, load_model
+from ferkit.errors import ConfigError
 from ferkit.io_utils import atomic_write
-from ferkit.train.checkpoint import LoadedModel, load_model
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 
@@ -68,48 +70,6 @@ def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
     return proto.SerializeToString()
 
 
-class OnnxClassifier(nn.Module):
-    """ONNX Runtime session behind the same call as a torch model: (B, C, S, S) -> probabilities.
-
-    ``forward`` returns log-probabilities so ``softmax(forward(x))`` equals the exported
-    probabilities and it can stand in for a torch model in ``predict_probabilities``.
-    """
-
-    def __init__(self, path: str | Path | bytes, *, threads: int | None = None) -> None:
-        super().__init__()
-        import onnxruntime as ort
-
-        if not isinstance(path, bytes):
-            path = Path(path)
-            if not path.is_file():
-                raise CheckpointError(f"ONNX model not found: {path}")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        # Idle worker threads sleep instead of spinning: on a CPU shared with other work (a training run, the
-        # video decoder thread) spinning steals the cores the other threads need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise CheckpointError(f"cannot load ONNX model {'<in memory>' if isinstance(path, bytes) else path}: {exc}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if not meta.get("class_names"):
-            raise CheckpointError(f"{path} has no ferkit metadata (class_names); export it with `ferkit export` so labels are known")
-        self.class_names = tuple(meta["class_names"].split(","))
-        self.in_chans = int(meta.get("in_chans", 1))
-        self.image_size = int(meta.get("image_size", 48))
-        self.path = path
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = self.session.run(None, {"input": x.detach().cpu().float().numpy()})[0]
-        return torch.from_numpy(np.log(np.clip(probs, 1e-12, None)))
-
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """(B, C, S, S) float32 normalised input -> (B, classes) probabilities, without a torch round trip."""
-        return self.session.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
-
-
 def onnx_backend(loaded: LoadedModel, *, threads: int | None = None) -> LoadedModel:
     """``loaded`` (a torch model) exported in memory and run by ONNX Runtime: the Recognizer's CPU backend.
 
@@ -117,10 +77,4 @@ def onnx_backend(loaded: LoadedModel, *, threads: int | None = None) -> LoadedMo
     (docs/realtime.md); the outputs agree within 1e-4 (tests/test_realtime.py). Nothing is written to disk.
     """
     model = OnnxClassifier(onnx_bytes(loaded), threads=threads)
-    return LoadedModel(model, loaded.class_names, loaded.in_chans, loaded.image_size, loaded.model_name, loaded.recipe, loaded.path, loaded.split)
-
-
-def load_onnx(path: str | Path, *, threads: int | None = None) -> LoadedModel:
-    """An ONNX model wrapped like a checkpoint, for the recognizer and ``evaluate_model``."""
-    model = OnnxClassifier(path, threads=threads)
-    return LoadedModel(model, model.class_names, model.in_chans, model.image_size, "onnx", {}, Path(path))
+    return dataclasses.replace(loaded, model=model)

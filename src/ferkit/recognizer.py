@@ -88,33 +88,14 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     raise ImageReadError(f"cannot read an image from a {type(image).__name__}; pass a path, numpy array or PIL image")
 
 
-def _load_pipeline(path: Path, device: str, not_a_checkpoint: CheckpointError) -> Any:
-    """An EmbeddingPipeline file, or the checkpoint error when ``path`` is not one either."""
-    from ferkit.classifiers import PIPELINE_FORMAT, EmbeddingPipeline
-
-    if not path.is_file():
-        raise not_a_checkpoint
-    try:
-        return EmbeddingPipeline.load(path, device=device)
-    except CheckpointError as exc:
-        if PIPELINE_FORMAT in str(exc):  # neither a checkpoint nor a pipeline: the checkpoint error says more
-            raise not_a_checkpoint from None
-        raise
-
-
 def _onnx_probabilities(loaded: Any, crops: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
     """``predict_probabilities`` for an ONNX Runtime model in numpy: one session run per batch, the mirror
     images in the same run for flip TTA (no torch tensors, no second call)."""
-    import cv2
+    from ferkit.artifacts import model_input_array
 
     if len(crops) == 0:
         return np.zeros((0, len(loaded.class_names)), np.float32)
-    size = loaded.image_size
-    if crops.shape[1:] != (size, size):
-        crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in crops])
-    x = (crops.astype(np.float32) * (2.0 / 255.0) - 1.0)[:, None]  # (x / 255 - 0.5) / 0.5, as to_model_input
-    if loaded.in_chans != 1:
-        x = np.repeat(x, loaded.in_chans, axis=1)
+    x = model_input_array(crops, loaded.in_chans, loaded.image_size)
     out = []
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
@@ -153,6 +134,8 @@ class Recognizer:
     Embedding pipelines always run in PyTorch; an .onnx model always in ONNX Runtime.
     """
 
+    to_bgr = staticmethod(to_bgr)  # for ferkit.bulk, which works on any recognizer and imports nothing from here
+
     def __init__(
         self,
         model: str | Path | None = None,
@@ -164,9 +147,10 @@ class Recognizer:
         detector_options: dict[str, Any] | None = None,
         backend: str = DEFAULT_BACKEND,
     ) -> None:
+        from ferkit.artifacts import load_any
+        from ferkit.classifiers import EmbeddingPipeline
         from ferkit.devices import resolve_device
         from ferkit.evaluate.predict import TTA_MODES
-        from ferkit.train.checkpoint import LoadedModel, load_model
 
         if tta not in TTA_MODES:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -179,27 +163,13 @@ class Recognizer:
             from ferkit.weights import default_model_path
 
             model = default_model_path()
-        model = Path(model)
-        self.pipeline = None
-        if model.suffix == ".onnx":
-            from ferkit.export import load_onnx
-
-            self.loaded = load_onnx(model)
-        else:
-            try:
-                self.loaded = load_model(model, device=device)
-            except CheckpointError as not_a_checkpoint:
-                # maybe paper 002's embedding network + scikit-learn classifier (EmbeddingPipeline.save);
-                # only then is the file read a second time, never for ordinary checkpoints
-                self.pipeline = _load_pipeline(model, device, not_a_checkpoint)
-                if tta not in ("none", "flip"):
-                    raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}") from None
-                self.loaded = LoadedModel(self.pipeline.model, self.pipeline.class_names, self.pipeline.in_chans, self.pipeline.image_size,
-                                          self.pipeline.model_name, {"classifier": self.pipeline.classifier_name}, model)
-            else:
-                if backend == "onnx" or (backend == "auto" and device == "cpu"):
-                    self.loaded = _onnx_or_torch(self.loaded, required=backend == "onnx")
-        self.backend = "onnx" if model.suffix == ".onnx" or hasattr(self.loaded.model, "session") else "torch"
+        self.loaded = load_any(model, device=device)  # dispatched on the file's format tag, read once
+        self.pipeline = EmbeddingPipeline.from_loaded(self.loaded) if self.loaded.kind == "pipeline" else None
+        if self.pipeline is not None and tta not in ("none", "flip"):
+            raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}")
+        if self.loaded.kind in ("checkpoint", "ensemble") and (backend == "onnx" or (backend == "auto" and device == "cpu")):
+            self.loaded = _onnx_or_torch(self.loaded, required=backend == "onnx")
+        self.backend = "onnx" if hasattr(self.loaded.model, "session") else "torch"
         self.class_names = self.loaded.class_names
         self.device = device
         self.tta = tta

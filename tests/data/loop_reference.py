@@ -95,7 +95,7 @@ def case_recipe(name: str, changes: dict[str, Any]) -> dict[str, Any]:
 def run_recorded(recipe_dict: dict[str, Any], out_dir: Path, teacher: Path | None = None, *, resume: bool = False, stop_after: int | None = None) -> dict[str, Any]:
     """Train ``recipe_dict`` on ``reference_split()`` and return what the reference keeps: the epoch rows
     without timings, the selection, and digests of best.pt / last.pt weights."""
-    from ferkit.train.checkpoint import load_checkpoint
+    from ferkit.artifacts import load_checkpoint
     from ferkit.train.config import recipe_from_dict
     from ferkit.train.loop import train
 

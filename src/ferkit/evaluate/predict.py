@@ -12,9 +12,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ferkit.artifacts.preprocess import to_model_input
 from ferkit.constants import TTA_MODES
 from ferkit.errors import ConfigError
-from ferkit.train.augment import to_model_input
 
 
 def _ten_crops(x: torch.Tensor, fraction: float = 0.9) -> list[torch.Tensor]:

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ferkit.artifacts.loaded import LoadedModel
 from ferkit.data.dataset import FaceDataset
 from ferkit.evaluate.metrics import mapped_metrics
 from ferkit.evaluate.plots import confusion_matrix_plot
 from ferkit.evaluate.predict import predict_probabilities
 from ferkit.io_utils import atomic_write_json
 from ferkit.labels import map_labels
-from ferkit.train.checkpoint import LoadedModel
 
 
 def evaluate_model(

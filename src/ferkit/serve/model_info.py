@@ -45,7 +45,7 @@ def model_card(recognizer: Any, *, detector: str) -> dict[str, Any]:
     path = Path(loaded.path)
     sha256 = file_sha256(path)
     meta, missing = read_metadata(path, sha256)
-    recipe = getattr(loaded, "recipe", None) or {}
+    recipe = loaded.recipe or {}
     in_chans = int(loaded.in_chans)
     return {
         "name": (meta or {}).get("name") or path.stem,

@@ -11,20 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ferkit.occlusion.erasing import random_erasing_with_mask, uniform
 from ferkit.train.config import AugmentConfig
-
-
-def to_model_input(images_uint8: torch.Tensor, in_chans: int = 1, image_size: int | None = None) -> torch.Tensor:
-    """(B, H, W) uint8 -> (B, in_chans, S, S) float normalised to [-1, 1], as every ferkit model expects."""
-    x = images_uint8.unsqueeze(1).float().div_(255.0)
-    if image_size is not None and x.shape[-1] != image_size:
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
-    x = (x - 0.5) / 0.5
-    return x.expand(-1, in_chans, -1, -1).contiguous() if in_chans != 1 else x
-
-
-def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    return torch.rand(n, generator=gen, device=device) * (high - low) + low
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -52,10 +40,10 @@ def augment_batch_with_mask(
         flip = torch.rand(b, generator=gen, device=dev) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-2), x)
     if cfg.rotation_deg or cfg.scale or cfg.translate:
-        angle = _uniform(b, -cfg.rotation_deg, cfg.rotation_deg, gen, dev) * (math.pi / 180)
-        zoom = _uniform(b, 1 - cfg.scale, 1 + cfg.scale, gen, dev)
-        tx = _uniform(b, -cfg.translate, cfg.translate, gen, dev) * 2
-        ty = _uniform(b, -cfg.translate, cfg.translate, gen, dev) * 2
+        angle = uniform(b, -cfg.rotation_deg, cfg.rotation_deg, gen, dev) * (math.pi / 180)
+        zoom = uniform(b, 1 - cfg.scale, 1 + cfg.scale, gen, dev)
+        tx = uniform(b, -cfg.translate, cfg.translate, gen, dev) * 2
+        ty = uniform(b, -cfg.translate, cfg.translate, gen, dev) * 2
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
         theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
@@ -63,8 +51,8 @@ def augment_batch_with_mask(
     if mask is not None:
         x, mask = x[:, :c].contiguous(), x[:, c]
     if cfg.brightness or cfg.contrast:
-        contrast = _uniform(b, 1 - cfg.contrast, 1 + cfg.contrast, gen, dev)[:, None, None, None]
-        bright = _uniform(b, -cfg.brightness, cfg.brightness, gen, dev)[:, None, None, None] * 2
+        contrast = uniform(b, 1 - cfg.contrast, 1 + cfg.contrast, gen, dev)[:, None, None, None]
+        bright = uniform(b, -cfg.brightness, cfg.brightness, gen, dev)[:, None, None, None] * 2
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = ((x - mean) * contrast + mean + bright).clamp_(-1, 1)
     if cfg.erasing_p > 0:
@@ -72,29 +60,3 @@ def augment_batch_with_mask(
         if mask is not None:
             mask = torch.maximum(mask, erased.to(mask.dtype))
     return x, mask
-
-
-def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
-    """Random erasing (Zhong et al. 2020): with probability p, a rectangle of ``area`` fraction of the
-    image, aspect ratio in [0.3, 3.3], filled with uniform noise. Vectorised over the batch."""
-    return random_erasing_with_mask(x, p, area, gen)[0]
-
-
-def random_erasing_with_mask(x: torch.Tensor, p: float, area: tuple[float, float], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``random_erasing`` and the erased pixels as a (B, H, W) bool mask."""
-    b, c, h, w = x.shape
-    dev = x.device
-    apply = torch.rand(b, generator=gen, device=dev) < p
-    frac = _uniform(b, area[0], area[1], gen, dev)
-    log_ratio = _uniform(b, math.log(0.3), math.log(3.3), gen, dev)
-    ratio = torch.exp(log_ratio)
-    eh = (torch.sqrt(frac * h * w * ratio)).clamp(1, h)
-    ew = (torch.sqrt(frac * h * w / ratio)).clamp(1, w)
-    top = torch.rand(b, generator=gen, device=dev) * (h - eh)
-    left = torch.rand(b, generator=gen, device=dev) * (w - ew)
-    rows = torch.arange(h, device=dev)[None, :, None]
-    cols = torch.arange(w, device=dev)[None, None, :]
-    mask = (rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None]) & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None])
-    mask = mask & apply[:, None, None]
-    noise = torch.rand(x.shape, generator=gen, device=dev, dtype=x.dtype) * 2 - 1
-    return torch.where(mask[:, None], noise, x), mask

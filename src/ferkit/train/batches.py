@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from ferkit.data.dataset import FaceDataset
 from ferkit.errors import ConfigError
-from ferkit.train.augment import augment_batch_with_mask, to_model_input
+from ferkit.artifacts import to_model_input
+from ferkit.train.augment import augment_batch_with_mask
 from ferkit.train.config import Recipe
 
 

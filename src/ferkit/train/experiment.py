@@ -95,7 +95,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 def score_test(run: FoldRun, tta: str) -> dict[str, Any]:
     """Score a fold's selected model on its test split; writes test.json and the confusion matrix into the run."""
     from ferkit.evaluate.reports import evaluate_model
-    from ferkit.train.checkpoint import load_model
+    from ferkit.artifacts import load_model
 
     loaded = load_model(run.result.best_path, device=run.result.torch_device)
     return evaluate_model(loaded, run.split.test, tta=tta, device=run.result.torch_device, out_dir=run.run_dir, tag="test")

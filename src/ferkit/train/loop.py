@@ -22,7 +22,7 @@ from ferkit.devices import device_description, resolve_device
 from ferkit.errors import ConfigError
 from ferkit.io_utils import atomic_write_text
 from ferkit.train import distributed
-from ferkit.train.checkpoint import load_checkpoint, save_checkpoint
+from ferkit.artifacts import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
 from ferkit.train.epoch import train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler

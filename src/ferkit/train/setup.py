@@ -52,16 +52,6 @@ class TrainingRun:
     last_path: Path = Path("last.pt")
 
 
-def source_class_names(path: str) -> tuple[str, ...] | None:
-    """Label set of a ferkit checkpoint used as initial weights (None for plain backbone weights)."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        return None  # load_init_weights has already reported unreadable files
-    names = payload.get("class_names") if isinstance(payload, dict) else None
-    return tuple(names) if names else None
-
-
 def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.device, *, log: Log,
                   model_init: Callable[[torch.nn.Module], None] | None = None) -> FerNet:
     """The recipe's network on ``device`` (channels_last), after transfer (init weights, frozen stages)."""
@@ -71,8 +61,9 @@ def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.de
     if recipe.init_weights:  # two-stage transfer (paper 004): start from stage-1 weights
         from ferkit.train.transfer import load_init_weights
 
-        log(load_init_weights(model, recipe.init_weights).summary())
-        if source_class_names(recipe.init_weights) != tuple(class_names):
+        report = load_init_weights(model, recipe.init_weights)
+        log(report.summary())
+        if report.class_names != tuple(class_names):
             model.reset_classifier(len(class_names))  # the source task's classes are not the target's, even when their number matches
     if recipe.freeze_stages:
         from ferkit.train.transfer import freeze_stages

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ferkit.artifacts.torchfile import read_torch_file, write_torch_file
 from ferkit.errors import ConfigError
-from ferkit.io_utils import atomic_write
 
 
 def file_digest(path: Path) -> str:
@@ -51,7 +51,7 @@ class TeacherSignal:
 
 
 def _load_teacher(path: Path, class_names: tuple[str, ...], in_chans: int, image_size: int, device: torch.device) -> nn.Module:
-    from ferkit.train.checkpoint import load_model
+    from ferkit.artifacts import load_model
 
     loaded = load_model(path, device=device)
     if loaded.class_names != tuple(class_names):
@@ -80,12 +80,12 @@ def build_teacher_signal(teacher: str | None, mode: str, train_images: np.ndarra
     cache_path = cache_dir / "teacher_logits.pt"
     key = {"teacher_sha256": file_digest(path), "train_size": len(train_images)}
     if cache_path.is_file():
-        saved = torch.load(cache_path, map_location=device, weights_only=False)
+        saved = read_torch_file(cache_path, "teacher logits cache")
         if saved.get("key") == key:
             log(f"teacher logits read from {cache_path}")
             return TeacherSignal(mode, path, cached=saved["logits"].to(device), build_seconds=time.perf_counter() - started)
     log(f"teacher {path}: scoring {len(train_images)} training images and their mirrors once")
     probs = predict_probabilities(model, train_images, in_chans=in_chans, image_size=image_size, tta="flip", device=device)
     logits = torch.from_numpy(probs).clamp_min(1e-8).log().to(device)
-    atomic_write(cache_path, lambda tmp: torch.save({"key": key, "logits": logits.cpu()}, tmp))
+    write_torch_file(cache_path, {"key": key, "logits": logits.cpu()})
     return TeacherSignal(mode, path, cached=logits, build_seconds=time.perf_counter() - started)

@@ -2,14 +2,13 @@
 
 ``load_init_weights`` copies whatever fits from a ferkit checkpoint, a plain state_dict, a timm
 ``.pth`` or a ``.safetensors`` file (ImageNet, or face-identity weights such as VGGFace2
-SE-ResNet-50 converted to timm key names) into a ``FerNet``; ``freeze_stages`` and
+SE-ResNet-50 converted to timm key names; read by ``ferkit.artifacts.read_init_weights``) into a ``FerNet``; ``freeze_stages`` and
 ``set_frozen_bn_eval`` keep the stem and first stages fixed; ``param_groups`` gives the backbone a
 smaller learning rate than the new embedding/head.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ferkit.artifacts.init_weights import read_init_weights
 from ferkit.errors import CheckpointError, ConfigError
 
 STEM_MODULES = ("conv1", "bn1")
@@ -32,52 +32,13 @@ class InitWeightsReport:
     adapted: dict[str, str] = field(default_factory=dict)  # model key -> how the tensor was adapted
     skipped: dict[str, str] = field(default_factory=dict)  # source key -> reason
     missing: list[str] = field(default_factory=list)  # model keys left at their initial values
+    class_names: tuple[str, ...] | None = None  # the label set of a ferkit checkpoint; None for plain weights
 
     def summary(self) -> str:
         return (
             f"{self.path.name}: loaded {len(self.loaded)} tensors ({len(self.adapted)} channel-adapted), "
             f"skipped {len(self.skipped)}, left {len(self.missing)} model tensors at init"
         )
-
-
-def _read_state(path: Path) -> Mapping[str, object]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as exc:
-            raise CheckpointError(f"cannot read safetensors file {path}: {type(exc).__name__}: {exc}") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # ferkit checkpoints also hold recipes and RNG state; the user named this file, and
-        # ferkit.train.checkpoint.load_checkpoint trusts such files the same way
-        pass
-    except Exception as exc:
-        raise CheckpointError(f"cannot read weights file {path}: {type(exc).__name__}: {exc}") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read weights file {path}: {type(exc).__name__}: {exc}") from None
-
-
-def _unwrap_state_dict(payload: object, path: Path) -> dict[str, torch.Tensor]:
-    """The tensor dict inside a ferkit checkpoint ("model"), a training checkpoint ("state_dict") or a bare state_dict."""
-    if not isinstance(payload, Mapping):
-        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a state_dict or checkpoint dict; save model.state_dict() instead")
-    if isinstance(payload.get("model"), Mapping) and payload.get("model_scales"):
-        from ferkit.train.checkpoint import model_state
-
-        payload = {"model": model_state(dict(payload))}  # int8-stored weights, scaled back to fp32
-    for key in ("model", "state_dict", "model_state_dict"):
-        if isinstance(payload.get(key), Mapping):
-            payload = payload[key]
-            break
-    state = {str(k).removeprefix("module."): v for k, v in payload.items() if isinstance(v, torch.Tensor)}
-    if not state:
-        raise CheckpointError(f"{path} contains no tensors; expected a state_dict or a ferkit checkpoint with a 'model' entry")
-    return state
 
 
 def _candidate_keys(key: str, aliases: Mapping[str, str] | None = None) -> list[str]:
@@ -118,12 +79,10 @@ def load_init_weights(model: nn.Module, path: str | Path, *, strict: bool = Fals
     """
     if str(path).startswith("run:"):  # a recipe's warm start names a run: ferkit.train.runs finds its file
         raise ConfigError(f"init weights {path!r} name a run; resolve it in a runs directory first (ferkit.train.runs.resolve_warm_start)")
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(f"init weights not found: {path}; pass an existing .pt/.pth/.safetensors file")
-    source = _unwrap_state_dict(_read_state(path), path)
+    weights = read_init_weights(path)
+    path, source = weights.path, weights.state
     target = model.state_dict()
-    report = InitWeightsReport(path=path)
+    report = InitWeightsReport(path=path, class_names=weights.class_names)
     new_state: dict[str, torch.Tensor] = {}
     aliases = getattr(getattr(model, "backbone", model), "init_key_aliases", None)
     for key, tensor in source.items():

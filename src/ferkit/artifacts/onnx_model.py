@@ -1,0 +1,67 @@
+"""Read ONNX models written by ``ferkit export``: an ONNX Runtime session behind a torch-model call.
+
+The graph takes (B, C, S, S) float32 input as ``preprocess.to_model_input`` makes it and returns class
+probabilities; ferkit's metadata (class_names, in_chans, image_size) travels in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ferkit.artifacts.loaded import LoadedModel
+from ferkit.errors import CheckpointError
+
+# Every serialised ONNX ModelProto starts with field 1 (ir_version) as a varint: the byte 0x08.
+ONNX_FIRST_BYTE = b"\x08"
+
+
+class OnnxClassifier(nn.Module):
+    """ONNX Runtime session behind the same call as a torch model: (B, C, S, S) -> probabilities.
+
+    ``forward`` returns log-probabilities so ``softmax(forward(x))`` equals the exported
+    probabilities and it can stand in for a torch model in ``predict_probabilities``.
+    """
+
+    def __init__(self, path: str | Path | bytes, *, threads: int | None = None) -> None:
+        super().__init__()
+        import onnxruntime as ort
+
+        if not isinstance(path, bytes):
+            path = Path(path)
+            if not path.is_file():
+                raise CheckpointError(f"ONNX model not found: {path}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        # Idle worker threads sleep instead of spinning: on a CPU shared with other work (a training run, the
+        # video decoder thread) spinning steals the cores the other threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for damaged or foreign files
+            raise CheckpointError(f"cannot load ONNX model {'<in memory>' if isinstance(path, bytes) else path}: {exc}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if not meta.get("class_names"):
+            raise CheckpointError(f"{path} has no ferkit metadata (class_names); export it with `ferkit export` so labels are known")
+        self.class_names = tuple(meta["class_names"].split(","))
+        self.in_chans = int(meta.get("in_chans", 1))
+        self.image_size = int(meta.get("image_size", 48))
+        self.path = path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.session.run(None, {"input": x.detach().cpu().float().numpy()})[0]
+        return torch.from_numpy(np.log(np.clip(probs, 1e-12, None)))
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(B, C, S, S) float32 normalised input -> (B, classes) probabilities, without a torch round trip."""
+        return self.session.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def load_onnx(path: str | Path, *, threads: int | None = None) -> LoadedModel:
+    """An ONNX model wrapped like a checkpoint, for the Recognizer and ``evaluate_model``."""
+    model = OnnxClassifier(path, threads=threads)
+    return LoadedModel(model, model.class_names, model.in_chans, model.image_size, "onnx", {}, Path(path), kind="onnx")

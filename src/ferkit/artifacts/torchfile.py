@@ -1,0 +1,78 @@
+"""The one place ferkit calls ``torch.save`` and ``torch.load``: atomic writes, safe reads, clear errors.
+
+Files are read with ``weights_only=True`` (tensors, numbers, strings, lists, dicts, and numpy arrays and
+scalars, which rebuild data only): opening a checkpoint cannot run code stored in it. Every file ferkit
+writes (checkpoints with their optimizer and RNG state, ensembles, embedding pipelines, cached teacher
+logits) holds only such values; an embedding pipeline's scikit-learn classifier is a pickled byte string,
+unpickled separately (``pipeline_file``).
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ferkit.errors import CheckpointError
+from ferkit.io_utils import atomic_write
+
+# torch.save writes a zip archive; files written with _use_new_zipfile_serialization=False are a bare pickle (protocol 2).
+TORCH_MAGICS = (b"PK\x03\x04", b"\x80\x02")
+HEADER_BYTES = 8
+
+
+def _numpy_globals() -> list[Any]:
+    """What numpy arrays and scalars need to unpickle, under numpy 2's names and the numpy 1 names older files use."""
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    dtype_classes = [getattr(np.dtypes, name) for name in getattr(np.dtypes, "__all__", ())]  # e.g. UInt32DType (numpy >= 1.25)
+    return [np.dtype, np.ndarray, multiarray.scalar, multiarray._reconstruct, *dtype_classes,
+            (multiarray.scalar, "numpy.core.multiarray.scalar"), (multiarray._reconstruct, "numpy.core.multiarray._reconstruct")]
+
+
+def file_header(path: str | Path, what: str = "model file") -> bytes:
+    """The first bytes of ``path``, which tell a torch file from an ONNX one; CheckpointError when it is missing."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    with path.open("rb") as handle:
+        return handle.read(HEADER_BYTES)
+
+
+def is_torch_header(header: bytes) -> bool:
+    return header.startswith(TORCH_MAGICS)
+
+
+def read_torch_file(path: str | Path, what: str = "checkpoint", *, map_location: str | torch.device = "cpu") -> Any:
+    """The object stored by ``write_torch_file`` (or any ``torch.save``) at ``path``, read once and safely."""
+    path = Path(path).expanduser()
+    header = file_header(path, what)
+    if not is_torch_header(header):
+        raise CheckpointError(f"cannot read {what} {path}: not a PyTorch file (it starts with {header!r})")
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused a type: not a file ferkit wrote
+        raise CheckpointError(f"{path} holds Python objects other than tensors and plain values ({_unsafe_globals(path)}); "
+                              f"ferkit files never do, so it was not written by ferkit") from None
+    except Exception as exc:  # a truncated or damaged archive: torch raises RuntimeError, EOFError, OSError...
+        raise CheckpointError(f"cannot read {what} {path}: the file is damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _unsafe_globals(path: Path) -> str:
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # a bare-pickle file, which this function cannot list
+        return "types other than tensors and plain values"
+    return ", ".join(names[:5]) or "unknown types"
+
+
+def write_torch_file(path: str | Path, obj: Any) -> Path:
+    """``torch.save`` through a temporary file and a rename, so a crash never leaves half a file."""
+    return atomic_write(Path(path).expanduser(), lambda tmp: torch.save(obj, tmp))
