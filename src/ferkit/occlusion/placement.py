@@ -19,7 +19,7 @@ fraction is within ``tolerance`` of the target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, TypedDict, Unpack
 
 import cv2
 import numpy as np
@@ -91,27 +91,27 @@ def occlude(
     return result.image, result.mask
 
 
-def apply_occlusion(
-    image: np.ndarray,
-    *,
-    kind: str = "random",
-    region: str = "random",
-    occlusion_ratio: float | None = None,
-    rng: np.random.Generator,
-    landmarks: np.ndarray | None = None,
-    face_box: tuple[int, int, int, int] | None = None,
-    tolerance: float = 0.02,
-    custom: Sequence[np.ndarray] | None = None,
-    fallback_kinds: Sequence[str] | None = None,
-) -> Occlusion:
+class PlacementOptions(TypedDict, total=False):
+    """Where and how large an occluder is drawn: the keyword options of ``draw_occluder_layer`` (see ``occlude``)."""
+
+    kind: str
+    region: str
+    occlusion_ratio: float | None
+    landmarks: np.ndarray | None
+    face_box: tuple[int, int, int, int] | None
+    tolerance: float
+    custom: Sequence[np.ndarray] | None
+    fallback_kinds: Sequence[str] | None
+
+
+def apply_occlusion(image: np.ndarray, *, rng: np.random.Generator, **placement: Unpack[PlacementOptions]) -> Occlusion:
     """``occlude`` with the details (kind and region chosen, ratio reached).
 
     When the ratio cannot be reached with the chosen kind (clear glasses cover little), the kinds in
     ``fallback_kinds`` (default: all others when ``kind="random"``, none otherwise) are tried in random order.
     """
     _check_image(image)
-    layer = draw_occluder_layer(image.shape[:2], kind=kind, region=region, occlusion_ratio=occlusion_ratio, rng=rng, landmarks=landmarks,
-                                face_box=face_box, tolerance=tolerance, custom=custom, fallback_kinds=fallback_kinds)
+    layer = draw_occluder_layer(image.shape[:2], rng=rng, **placement)
     return Occlusion(_composite(image, layer.rgba), layer.mask, layer.kind, layer.region, layer.covered_ratio)
 
 
