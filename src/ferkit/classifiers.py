@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ferkit.constants import MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError
 
 
@@ -229,7 +230,7 @@ class EmbeddingPipeline:
         give a softmax over their one-vs-rest margins, a ranking-preserving squash rather than a
         calibrated probability. ``tta="flip"`` averages the original and the mirrored crops.
         """
-        if tta not in ("none", "flip"):
+        if tta not in MIRROR_TTA_MODES:
             raise ConfigError(f"embedding pipelines support tta 'none' or 'flip', got {tta!r}")
         images = np.asarray(images)
         views = [images] + ([np.ascontiguousarray(images[..., ::-1])] if tta == "flip" and images.ndim == 3 else [])

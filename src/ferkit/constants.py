@@ -15,3 +15,5 @@ VIDEO_SUFFIXES: tuple[str, ...] = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".wm
 # Test-time augmentation: ``none``; ``flip`` (average with the mirror image); ``tencrop`` (corner and
 # centre crops plus their mirrors, see ``ferkit.evaluate.predict``).
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
+# The modes that need only the face and its mirror: what embedding pipelines and the ONNX backend support.
+MIRROR_TTA_MODES: tuple[str, ...] = ("none", "flip")

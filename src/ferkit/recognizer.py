@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from ferkit.constants import MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
 
 # Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
@@ -165,7 +166,7 @@ class Recognizer:
             model = default_model_path()
         self.loaded = load_any(model, device=device)  # dispatched on the file's format tag, read once
         self.pipeline = EmbeddingPipeline.from_loaded(self.loaded) if self.loaded.kind == "pipeline" else None
-        if self.pipeline is not None and tta not in ("none", "flip"):
+        if self.pipeline is not None and tta not in MIRROR_TTA_MODES:
             raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}")
         if self.loaded.kind in ("checkpoint", "ensemble") and (backend == "onnx" or (backend == "auto" and device == "cpu")):
             self.loaded = _onnx_or_torch(self.loaded, required=backend == "onnx")
@@ -192,7 +193,7 @@ class Recognizer:
             raise ImageReadError(f"face crops must be (N, H, W) uint8, got {crops.shape} {crops.dtype}")
         if self.pipeline is not None:
             return self.pipeline.predict_proba(crops, tta=self.tta)
-        if self.backend == "onnx" and self.tta in ("none", "flip"):
+        if self.backend == "onnx" and self.tta in MIRROR_TTA_MODES:
             return _onnx_probabilities(self.loaded, crops, self.tta)
         return predict_probabilities(self.loaded.model, crops, in_chans=self.loaded.in_chans, image_size=self.loaded.image_size, tta=self.tta, device=self.device)
 
