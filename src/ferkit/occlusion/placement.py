@@ -68,29 +68,6 @@ class Occlusion:
     covered_ratio: float
 
 
-def occlude(
-    image: np.ndarray,
-    *,
-    kind: str = "random",
-    region: str = "random",
-    occlusion_ratio: float | None = None,
-    rng: np.random.Generator,
-    landmarks: np.ndarray | None = None,
-    face_box: tuple[int, int, int, int] | None = None,
-    tolerance: float = 0.02,
-    custom: Sequence[np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Occlude a face; returns (occluded image, same shape and dtype; covered mask (H, W) bool).
-
-    image: (H, W) or (H, W, 3) uint8. kind: one of ``OCCLUDER_KINDS``, ``"custom"`` (one of the
-    RGBA patches in ``custom``) or ``"random"``. region: one of ``REGIONS`` or ``"natural"``.
-    occlusion_ratio: target covered fraction of the face (crop or ``face_box`` (x0, y0, x1, y1)),
-    met within ``tolerance``; None = the occluder's usual size. landmarks: (5, 2) pixel (x, y).
-    """
-    result = apply_occlusion(image, kind=kind, region=region, occlusion_ratio=occlusion_ratio, rng=rng, landmarks=landmarks, face_box=face_box, tolerance=tolerance, custom=custom)
-    return result.image, result.mask
-
-
 class PlacementOptions(TypedDict, total=False):
     """Where and how large an occluder is drawn: the keyword options of ``draw_occluder_layer`` (see ``occlude``)."""
 
@@ -102,6 +79,18 @@ class PlacementOptions(TypedDict, total=False):
     tolerance: float
     custom: Sequence[np.ndarray] | None
     fallback_kinds: Sequence[str] | None
+
+
+def occlude(image: np.ndarray, *, rng: np.random.Generator, **placement: Unpack[PlacementOptions]) -> tuple[np.ndarray, np.ndarray]:
+    """Occlude a face; returns (occluded image, same shape and dtype; covered mask (H, W) bool).
+
+    image: (H, W) or (H, W, 3) uint8. kind: one of ``OCCLUDER_KINDS``, ``"custom"`` (one of the
+    RGBA patches in ``custom``) or ``"random"``. region: one of ``REGIONS`` or ``"natural"``.
+    occlusion_ratio: target covered fraction of the face (crop or ``face_box`` (x0, y0, x1, y1)),
+    met within ``tolerance``; None = the occluder's usual size. landmarks: (5, 2) pixel (x, y).
+    """
+    result = apply_occlusion(image, rng=rng, **placement)
+    return result.image, result.mask
 
 
 def apply_occlusion(image: np.ndarray, *, rng: np.random.Generator, **placement: Unpack[PlacementOptions]) -> Occlusion:
