@@ -123,12 +123,23 @@ def epochs(r: dict[str, Any]) -> str:
     return str(cfg.get("epochs", "–"))
 
 
+def chain_seconds(name: str) -> float | None:
+    """Training seconds of a run plus those of the runs its start weights came from, recursively."""
+    own = log_seconds(name)
+    r = load(name)
+    source = start_weights(r)[1] if r else None
+    if own is None or not source:
+        return own
+    before = chain_seconds(source)
+    return None if before is None else own + before
+
+
 def cpu_time(name: str, r: dict[str, Any]) -> str:
     own = log_seconds(name)
     if own is None:
         return f"{r['wall_time_s'] / 60:.0f} min wall" if r.get("wall_time_s", -1) > 0 else "–"
     _, source = start_weights(r)
-    before = log_seconds(source) if source else None
+    before = chain_seconds(source) if source else None
     text = f"{own / 60:.0f} min"
     return text + (f" + {before / 60:.0f} min FER2013" if before else "")
 
@@ -146,6 +157,8 @@ def row_cells(row: PaperRow) -> list[str]:
     if si:
         si_text = " / ".join(accuracy(si[1], k)[1] for k in ("clean_none", "occ_half_none", "occ_all_none")) if "summary" in si[1] and "clean_none" in si[1]["summary"] \
             else accuracy(si[1], "clean_none")[1]
+        if mine and si[0] != mine[0]:  # another run than the paper-protocol one: say which, from what, how long
+            si_text += f" (`{si[0]}`: {start_weights(si[1])[0]}, {epochs(si[1])} epochs)"
     ref = mine or si
     start, epoch_text, time_text, source = "–", "–", "–", "–"
     if ref:
