@@ -104,7 +104,7 @@ def block_targets() -> str:
     if crops is None or video is None:
         return NOT_RUN.format("crops video")
     lines = ["| Target | Setting | Measured (wall, shared CPU) | Measured from CPU time |", "|---|---|---|---|"]
-    for model, tta in (("ensemble", "flip"), ("single", "none")):
+    for model, tta in (("ensemble", "flip"), ("single", "none"), ("single int8", "none")):
         r = _find(crops["rows"], model=model, backend="onnx", tta=tta)
         if r:
             lines.append(f"| >= 2000 faces/s, 48x48 crops at batch 64 | {model}, ONNX Runtime, TTA {tta} | {r['faces_per_s']:.0f} faces/s | "

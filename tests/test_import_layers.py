@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),
     ("artifacts",),
-    ("evaluate",),
+    ("evaluate", "quantize"),
     ("classifiers", "export"),
     ("train", "bulk"),
     ("recognizer",),

@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ferkit.constants import DEFAULT_CALIBRATION_SIZE
 from ferkit.constants import TTA_MODES as TTA_CHOICES
-from ferkit.errors import FerkitError
+from ferkit.errors import ConfigError, FerkitError
 
 DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
@@ -212,8 +213,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         from ferkit.weights import default_model_path
 
         checkpoint = default_model_path()
-    path = export_model(checkpoint, args.out, args.format, overwrite=args.overwrite)
-    print(f"wrote {path}")
+    calibration = None
+    if args.int8:
+        from ferkit.quantize import calibration_faces
+
+        if args.calibration is None:
+            raise ConfigError("--int8 needs --calibration DATA: training faces (e.g. fer2013:PATH) whose activation ranges set the int8 scales")
+        calibration = calibration_faces(args.calibration, args.calibration_size)
+    elif args.calibration is not None:
+        raise ConfigError("--calibration is used only with --int8")
+    path = export_model(checkpoint, args.out, args.format, overwrite=args.overwrite, int8_calibration=calibration)
+    print(f"wrote {path}" + (f" (int8, calibrated on {len(calibration)} training faces of {args.calibration})" if calibration is not None else ""))
     return 0
 
 
@@ -295,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--int8", action="store_true", help="static int8 ONNX graph (about 2x faster on a CPU; needs --calibration)")
+    p.add_argument("--calibration", default=None, metavar="DATA", help="dataset (family:path or path) whose training split calibrates --int8")
+    p.add_argument("--calibration-size", type=int, default=DEFAULT_CALIBRATION_SIZE, metavar="N", help="training faces used to calibrate --int8 (default 512)")
     p = sub.add_parser("ensemble", help="combine trained checkpoints into one model that averages their probabilities")
     p.add_argument("checkpoints", nargs="+", help="member checkpoints (same labels and input format)")
     p.add_argument("--out", required=True)

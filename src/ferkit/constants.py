@@ -17,3 +17,6 @@ VIDEO_SUFFIXES: tuple[str, ...] = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".wm
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
 # The modes that need only the face and its mirror: what embedding pipelines and the ONNX backend support.
 MIRROR_TTA_MODES: tuple[str, ...] = ("none", "flip")
+
+# Training faces that calibrate an int8 ONNX graph (``ferkit export --int8``, ``ferkit.quantize``).
+DEFAULT_CALIBRATION_SIZE: int = 512

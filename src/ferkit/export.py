@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -30,10 +31,16 @@ class _ProbabilityModel(nn.Module):
         return torch.softmax(self.model(x), dim=1)
 
 
-def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17, overwrite: bool = False) -> Path:
-    """Write ``checkpoint`` as ONNX (with a dynamic batch axis) or TorchScript; class names go in the metadata."""
+def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17, overwrite: bool = False,
+                 int8_calibration: np.ndarray | None = None) -> Path:
+    """Write ``checkpoint`` as ONNX (with a dynamic batch axis) or TorchScript; class names go in the metadata.
+
+    ``int8_calibration`` ((N, H, W) uint8 training faces) writes a static int8 ONNX graph instead of fp32
+    (``ferkit.quantize``): about twice as fast on a CPU, probabilities no longer equal PyTorch's."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"export format must be one of {EXPORT_FORMATS}, got {fmt!r}")
+    if int8_calibration is not None and fmt != "onnx":
+        raise ConfigError(f"int8 quantization writes ONNX graphs only, not {fmt!r}")
     if Path(out_path).is_dir():
         raise ConfigError(f"--out {out_path} is a directory; give a file name such as {Path(out_path) / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
     if Path(out_path).exists() and not overwrite:
@@ -47,7 +54,12 @@ def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx"
         extra = {"class_names": ",".join(loaded.class_names)}
         return atomic_write(out_path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
 
-    return atomic_write(out_path, lambda tmp: Path(tmp).write_bytes(onnx_bytes(loaded, opset=opset)))
+    graph = onnx_bytes(loaded, opset=opset)
+    if int8_calibration is not None:
+        from ferkit.quantize import quantize_onnx
+
+        graph = quantize_onnx(graph, int8_calibration, in_chans=loaded.in_chans, image_size=loaded.image_size)
+    return atomic_write(out_path, lambda tmp: Path(tmp).write_bytes(graph))
 
 
 def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
