@@ -152,3 +152,28 @@ def test_patience_and_min_epochs_are_set_like_any_recipe_field(tmp_path):
     path = tmp_path / "r.toml"
     path.write_text('[stop-v1]\nearly_stop_patience = 10\n')
     assert load_recipes([path])["stop-v1"].early_stop_patience == 10
+
+
+def test_run_recipe_fold_rows_say_how_many_epochs_each_fold_trained(scripted_validation, tmp_path, monkeypatch):
+    """``--set early_stop_patience=N`` as the CK+ queue passes it: the fold row carries the epochs trained and the stop."""
+    import sys
+    from pathlib import Path
+
+    from data.fixtures import write_fer2013_folder
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import common
+    import run_recipe
+
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    sets = ["early_stop_patience=1", "epochs=6", 'model_kwargs={"channels": [8, 16, 16, 32]}']
+    monkeypatch.setattr(sys, "argv", ["run_recipe.py", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--runs", str(tmp_path / "runs"),
+                                      "--device", "cpu", *[item for s in sets for item in ("--set", s)]])
+    with one_thread():
+        assert run_recipe.main() == 0
+    row = json.loads(next((tmp_path / "results").glob("*.json")).read_text())["folds"][0]
+    assert list(row)[:5] == ["split", "best_epoch", "best_val", "epochs_trained", "stopped_early"]
+    # SCRIPT: 0.5, 0.6, then a tie at epoch 3, one epoch without improvement.
+    assert (row["best_epoch"], row["epochs_trained"]) == (2, 3)
+    assert row["stopped_early"] == {"epoch": 3, "best_epoch": 2, "patience": 1, "metric": "val_accuracy", "best_val": 0.6}
