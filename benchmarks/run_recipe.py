@@ -50,12 +50,17 @@ def result_name(recipe, args: argparse.Namespace) -> str:
     return name
 
 
-def score_fold(run: FoldRun, erased: bool, seed: int) -> dict:
-    """One fold's row: test accuracy without and with flip TTA on the clean and occluded test sets."""
+def score_fold(run: FoldRun, erased: bool, seed: int, *, early_stopping: bool = False) -> dict:
+    """One fold's row: test accuracy without and with flip TTA on the clean and occluded test sets.
+
+    With ``early_stopping`` the row also says how many epochs the fold trained and why it stopped
+    (rows of recipes without it keep the shape of earlier results)."""
     result, split = run.result, run.split
     loaded = load_model(result.best_path, device=result.torch_device)
-    row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "train_size": len(split.train),
-           "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}}
+    row = {"split": split.name, "best_epoch": result.best_epoch, "best_val": result.best_val}
+    if early_stopping:
+        row.update(epochs_trained=result.epochs_trained, stopped_early=result.stopped_early)
+    row.update({"train_size": len(split.train), "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}})
     for set_name, dataset in test_sets(split.test, erased, seed).items():
         for tta in ("none", "flip"):
             metrics = evaluate_model(loaded, dataset, tta=tta, device=result.torch_device, out_dir=run.run_dir / "eval", tag=f"{set_name}_{tta}")
@@ -70,10 +75,11 @@ def run_folds(recipe, args: argparse.Namespace) -> tuple[list[dict], str]:
     folds, device = [], args.device
     for run in train_folds(recipe, args.data, Path(args.runs) / name, protocol=args.protocol, folds=args.folds, resume=None,
                            runs_dir=args.runs, device=args.device, progress=False):
-        row = score_fold(run, args.erased_test, recipe.seed)
+        row = score_fold(run, args.erased_test, recipe.seed, early_stopping=recipe.early_stop_patience is not None)
         folds.append(row)
         device = str(run.result.torch_device)
-        print(f"{name} {run.split.name}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
+        stopped = f" (stopped early after epoch {run.result.epochs_trained})" if run.result.stopped_early else ""
+        print(f"{name} {run.split.name}{stopped}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
     return folds, device
 
 
@@ -103,7 +109,9 @@ def main() -> int:
                         "mean_macro_f1": float(np.mean([f["test"][key]["macro_f1"] for f in folds]))}
     payload = {
         "recipe": recipe.tag, "recipe_config": recipe.to_dict(), "data": args.data, "protocol": args.protocol or recipe.protocol, "seed": recipe.seed,
-        "selection": "best validation epoch (PublicTest for FER2013, held-out training subjects for CK+ folds); last epoch where no validation split",
+        "selection": "best validation epoch (PublicTest for FER2013, held-out training subjects for CK+ folds); last epoch where no validation split"
+                     + (f"; early stopping after {recipe.early_stop_patience} epochs without a better validation {recipe.select_metric}"
+                        if recipe.early_stop_patience is not None else ""),
         "overrides": args.overrides, "summary": summary, "folds": folds, **provenance(device, started),
     }
     write_result(result_name(recipe, args), payload)

@@ -44,8 +44,11 @@ def test_recipes_equal_the_code_built_recipes_they_replaced(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FERKIT_RUNS_DIR", raising=False)
     warm = 0
+    defaults = as_json(Recipe(name=""))
     for tag, before in snapshot.items():
         after = as_json(get_recipe(tag))
+        added = {k: after.pop(k) for k in list(after) if k not in before}  # fields added to Recipe since the snapshot
+        assert added == {k: defaults[k] for k in added}, tag  # are at their defaults: no shipped recipe changed
         if before["init_weights"] is not None:  # "runs/x/best.pt" is now "run:x/best.pt", resolved in runs/ by default
             Path(before["init_weights"]).parent.mkdir(parents=True, exist_ok=True)
             Path(before["init_weights"]).touch()

@@ -61,6 +61,8 @@ class Recipe:
     seed: int = 0
     protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
     select_metric: str = "accuracy"  # chosen on the validation split, never on test
+    early_stop_patience: int | None = None  # stop after this many epochs without a better select_metric on validation (None: off)
+    early_stop_min_epochs: int = 0  # never stop early before this many epochs
     val_tta: str = "none"
     val_classifier: str = "head"  # head | nearest_centroid (for embeddings trained without a softmax head)
     init_weights: str | None = None  # stage-2 transfer: a ferkit checkpoint or backbone weights on disk
@@ -110,6 +112,7 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
     if recipe.select_metric not in SELECT_METRICS:
         raise ConfigError(f"select_metric must be one of {SELECT_METRICS}, got {recipe.select_metric!r}")
+    check_early_stop(recipe)
     if recipe.val_tta not in TTA_MODES:
         raise ConfigError(f"val_tta must be one of {TTA_MODES}, got {recipe.val_tta!r}")
     unknown = set(recipe.schedule_kwargs) - set(SCHEDULE_OPTIONS[recipe.schedule])
@@ -122,6 +125,15 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"in_chans must be 1 or 3, got {recipe.in_chans}")
     check_sampler_for_loss(recipe.sampler, recipe.loss)
     return recipe
+
+
+def check_early_stop(recipe: Recipe) -> None:
+    patience, min_epochs = recipe.early_stop_patience, recipe.early_stop_min_epochs
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ConfigError(f"early_stop_patience must be a positive integer (epochs without a better validation {recipe.select_metric}) "
+                          f"or None to train every epoch, got {patience!r}")
+    if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 0:
+        raise ConfigError(f"early_stop_min_epochs must be an integer >= 0 (0: may stop at any epoch), got {min_epochs!r}")
 
 
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:

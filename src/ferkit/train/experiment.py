@@ -130,7 +130,8 @@ def run_experiment(
     for run in train_folds(recipe, data, out, folds=folds, resume=resume, needs_test=test, runs_dir=runs_dir,
                            device=device, progress=progress, sync_batchnorm=sync_batchnorm):
         result = run.result
-        row = {"split": run.split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "wall_time_s": result.wall_time_s, "device": result.device}
+        row = {"split": run.split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "epochs_trained": result.epochs_trained,
+               "stopped_early": result.stopped_early, "wall_time_s": result.wall_time_s, "device": result.device}
         if test:
             metrics = score_test(run, tta)
             row["test_accuracy"] = metrics["accuracy"]

@@ -24,6 +24,7 @@ from ferkit.io_utils import atomic_write_text
 from ferkit.train import distributed
 from ferkit.artifacts import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
+from ferkit.train.early_stop import early_stop, stop_line
 from ferkit.train.epoch import train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler
 from ferkit.train.report import epoch_line, quiet_unless_main, start_lines, write_metrics_log, write_run_end
@@ -43,6 +44,8 @@ class TrainResult:
     wall_time_s: float
     device: str  # human-readable, e.g. "NVIDIA H100 80GB HBM3" or "cpu (x86_64, 2 threads)"
     torch_device: torch.device
+    epochs_trained: int = 0  # fewer than recipe.epochs when the run stopped early
+    stopped_early: dict[str, Any] | None = None  # early_stop's record, None when the run trained every epoch
 
 
 def train(
@@ -78,30 +81,51 @@ def train(
     if ctx.is_main:
         atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
     meta, start_epoch, started = run_meta(recipe, split), state.epoch, time.perf_counter()
-    for epoch in range(start_epoch, recipe.epochs):
+    stop = early_stop(state.history, recipe)  # a resumed run that already stopped early is finished
+    if stop is not None:
+        log(stop_line(stop, recipe.epochs))
+    for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
         row = train_one_epoch(run, state, epoch, progress=progress)
         if run.teacher is not None and epoch == start_epoch:
             row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
         improved, score = select(state, row, validation_metrics(run), recipe.select_metric, epoch)
         step_epoch_scheduler(state.scheduler, recipe, run.per_batch, score)
-        state.history.append(row)
-        state.epoch = epoch + 1
-        if ctx.is_main:
-            save_epoch(out, meta, state, improved=improved, selected_on="val" if split.val is not None else "last_epoch")
-        log(epoch_line(row, recipe.epochs))
+        stop = end_epoch(run, state, row, out, meta, improved=improved, log=log)
+        if stop is not None:
+            break
     wall = time.perf_counter() - started
     if ctx.is_main:
         write_run_end(run, state, out, wall, sync_batchnorm=sync_batchnorm)
     distributed.barrier(ctx)  # the run is complete on disk before any rank returns
-    return TrainResult(out, out / "best.pt", run.last_path, state.history, state.best_epoch, state.best_val, wall, device_description(dev), dev)
+    return TrainResult(out, out / "best.pt", run.last_path, state.history, state.best_epoch, state.best_val, wall, device_description(dev), dev,
+                       epochs_trained=state.epoch, stopped_early=stop)
 
 
 def check_output(out: Path, recipe: Recipe, split: ExperimentSplit, *, resume: bool) -> None:
-    """Refuse, before any work, to overwrite a run or to plateau without a validation split."""
+    """Refuse, before any work, to overwrite a run, or to plateau or stop early without a validation split."""
     if (out / "last.pt").exists() and not resume:
         raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
     if recipe.schedule == "plateau" and split.val is None:
         raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
+    if recipe.early_stop_patience is not None and split.val is None:
+        raise ConfigError(f"early_stop_patience={recipe.early_stop_patience} watches the validation split, and {split.name} has none; "
+                          "set early_stop_patience=null to train every epoch, or use a protocol with validation data (never the test split)")
+
+
+def end_epoch(run: TrainingRun, state: TrainState, row: dict[str, Any], out: Path, meta: dict[str, Any], *, improved: bool,
+              log: Callable[[str], None]) -> dict[str, Any] | None:
+    """Record the finished epoch, decide on early stopping, checkpoint and log; returns the stop or None."""
+    state.history.append(row)
+    state.epoch = row["epoch"]
+    stop = early_stop(state.history, run.recipe)
+    if stop is not None:
+        row["stopped_early"] = stop  # in metrics.jsonl and last.pt, so the record survives a resume
+    if run.ctx.is_main:
+        save_epoch(out, meta, state, improved=improved, selected_on="val" if run.split.val is not None else "last_epoch")
+    log(epoch_line(row, run.recipe.epochs))
+    if stop is not None:
+        log(stop_line(stop, run.recipe.epochs))
+    return stop
 
 
 def save_epoch(out: Path, meta: dict[str, Any], state: TrainState, *, improved: bool, selected_on: str) -> None:

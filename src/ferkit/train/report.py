@@ -48,6 +48,7 @@ def write_run_end(run: TrainingRun, state: TrainState, out: Path, wall_s: float,
     atomic_write_json(out / "train_summary.json", {
         "recipe": recipe.tag, "split": run.split.name, "best_epoch": state.best_epoch, "best_val": state.best_val,
         "select_metric": recipe.select_metric, "wall_time_s": wall_s, "device": device_description(run.device), "epochs": recipe.epochs,
+        "epochs_trained": state.epoch, "stopped_early": state.history[-1].get("stopped_early") if state.history else None,
         "distributed": distributed.summary(run.ctx, recipe.batch_size, sync_batchnorm=sync_batchnorm),
     })
 
