@@ -40,7 +40,7 @@ def test_every_shipped_recipe_loads_from_its_file_and_validates(tag):
 def test_recipes_equal_the_code_built_recipes_they_replaced(tmp_path, monkeypatch):
     """The snapshot was written from the old recipes.py before the conversion (tests/fixtures/recipes_before_toml.json)."""
     snapshot = json.loads(SNAPSHOT.read_text())
-    assert sorted(snapshot) == list_recipes()
+    assert set(snapshot) <= set(list_recipes())  # every recipe of the old code survives; recipes added since are new tags
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FERKIT_RUNS_DIR", raising=False)
     warm = 0
