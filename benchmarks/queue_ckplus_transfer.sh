@@ -29,12 +29,16 @@ run() {  # run NAME RECIPE ARGS...: skipped when benchmarks/results/NAME.json ex
 run ckplus-tlstn-ce-v2-fer2013init-e60__random800 ckplus-tlstn-ce-v2 --data "$CK" --protocol random800 --erased-test --set init_weights=$START --set epochs=60
 run ckplus-tlstn-triplet-v2-fer2013init-e60__random800 ckplus-tlstn-triplet-v2 --data "$CK" --protocol random800 --erased-test --set init_weights=$START --set epochs=60
 run ckplus-stn-resnet18-ce-v1-e60__random800 ckplus-stn-resnet18-ce-v1 --data "$CK" --protocol random800 --erased-test --set epochs=60
+# Subject-independent 10-fold runs train to convergence: at most 100 epochs, stopped when the fold's validation
+# subjects (held out of its training folds) have not improved for 10 epochs, never before epoch 20 (the test fold
+# is never looked at; best.pt is the best validation epoch).
+ES="--set epochs=100 --set early_stop_patience=10 --set early_stop_min_epochs=20"
 # Paper 003's plain baseline (OCC-CK+ training) and TL-STN under subject-independent 10-fold, from FER2013 weights.
-run ckplus-ce-modres18-occ-v2-fer2013init-e40__kfold10 ckplus-ce-modres18-occ-v2 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
-run ckplus-tlstn-ce-v2-fer2013init-e40__kfold10 ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START --set epochs=40
-run ckplus-tlstn-triplet-v2-fer2013init-e40__kfold10 ckplus-tlstn-triplet-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START --set epochs=40
+run ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10 ckplus-ce-modres18-occ-v2 --data "$CK" --protocol kfold10 --set init_weights=$START $ES
+run ckplus-tlstn-ce-v2-fer2013init-es__kfold10 ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START $ES
+run ckplus-tlstn-triplet-v2-fer2013init-es__kfold10 ckplus-tlstn-triplet-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START $ES
 # Paper 003's single- and double-channel occlusion-aware networks (map supervised with the occluder masks, v3),
 # stem and stages 1-3 from the same FER2013 network (the occlusion module replaces stage 4 and starts from scratch).
-run ckplus-occnet-double-v3-fer2013init-e40__kfold10 ckplus-occnet-double-v3 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
-run ckplus-occnet-single-v3-fer2013init-e40__kfold10 ckplus-occnet-single-v3 --data "$CK" --protocol kfold10 --set init_weights=$START --set epochs=40
+run ckplus-occnet-double-v3-fer2013init-es__kfold10 ckplus-occnet-double-v3 --data "$CK" --protocol kfold10 --set init_weights=$START $ES
+run ckplus-occnet-single-v3-fer2013init-es__kfold10 ckplus-occnet-single-v3 --data "$CK" --protocol kfold10 --set init_weights=$START $ES
 echo "== $(date -u +%H:%M) done"

@@ -39,10 +39,10 @@ ROWS: tuple[PaperRow, ...] = (
              note="no FER2013-trained ResNet-18 here: from scratch"),
     PaperRow("000 T2", "STN + modified ResNet-18, CE", "CK+", 98.96, "random 800/181 images",
              ("ckplus-tlstn-ce-v2-fer2013init-e60__random800", "ckplus-tlstn-ce-v2__random800"),
-             ("ckplus-tlstn-ce-v2-fer2013init-e40__kfold10", "ckplus-tlstn-ce-v2__kfold10")),
+             ("ckplus-tlstn-ce-v2-fer2013init-es__kfold10", "ckplus-tlstn-ce-v2__kfold10")),
     PaperRow("000 T2", "TL-STN: STN + modified ResNet-18, triplet", "CK+", 99.41, "random 800/181 images",
              ("ckplus-tlstn-triplet-v2-fer2013init-e60__random800", "ckplus-tlstn-triplet-v2__random800"),
-             ("ckplus-tlstn-triplet-v2-fer2013init-e40__kfold10", "ckplus-tlstn-triplet-v2__kfold10")),
+             ("ckplus-tlstn-triplet-v2-fer2013init-es__kfold10", "ckplus-tlstn-triplet-v2__kfold10")),
     PaperRow("000 T3", "STN + ResNet-18, triplet", "FER2013", 72.30, "PrivateTest", ("fer2013-stn-resnet18-tl-v2",)),
     PaperRow("000 T3", "TL-STN: STN + modified ResNet-18, triplet", "FER2013", 73.31, "PrivateTest", ("fer2013-tlstn-v2",)),
     PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "FER2013", 74.64, "PrivateTest",
@@ -50,17 +50,17 @@ ROWS: tuple[PaperRow, ...] = (
     PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "CK+", None, "–", (), ("embeddings_svm__ckplus-embed-triplet-v1__kfold10",),
              note="paper 002 reports JAFFE and MMI, not CK+"),
     PaperRow("003 T3", "Plain CNN baseline, CE (paper: ResNet-50; ours: modified ResNet-18)", "CK+", 92.12, "8-fold (ours: subject-independent 10-fold)",
-             ("ckplus-ce-modres18-occ-v2-fer2013init-e40__kfold10", "ckplus-ce-modres18-occ-v2__kfold10")),
+             ("ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10")),
     PaperRow("003 T3", "Plain CNN baseline on OCC-CK+", "CK+", 88.16, "8-fold (ours: 10-fold), half the faces occluded",
-             ("ckplus-ce-modres18-occ-v2-fer2013init-e40__kfold10", "ckplus-ce-modres18-occ-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Single-channel occlusion-aware network", "CK+", 96.58, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-single-v3-fer2013init-e40__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
+             ("ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
     PaperRow("003 T3", "Single-channel occlusion-aware network on OCC-CK+", "CK+", 92.69, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-single-v3-fer2013init-e40__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Double-channel occlusion-aware network", "CK+", 97.36, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-double-v3-fer2013init-e40__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
+             ("ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
     PaperRow("003 T3", "Double-channel occlusion-aware network on OCC-CK+", "CK+", 93.21, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-double-v3-fer2013init-e40__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
              note="paper 003 reports RAF-DB and SFEW, not FER2013"),
     PaperRow("004", "CE (baseline of the loss study)", "FER2013", None, "PrivateTest", ("fer2013-loss-ce-v2",), note="no number in the paper text we have"),
@@ -119,7 +119,12 @@ def accuracy(r: dict[str, Any], key: str) -> tuple[float | None, str]:
 
 
 def epochs(r: dict[str, Any]) -> str:
+    """The recipe's epochs; for early-stopped folds the epochs they actually trained (range over folds) of that maximum."""
     cfg = r.get("recipe_config") or {}
+    trained = [f["epochs_trained"] for f in r.get("folds", []) if f.get("epochs_trained") is not None]
+    if cfg.get("early_stop_patience") and trained:
+        span = str(min(trained)) if min(trained) == max(trained) else f"{min(trained)}-{max(trained)}"
+        return f"{span} of max {cfg.get('epochs', '–')} (early stop, patience {cfg['early_stop_patience']})"
     return str(cfg.get("epochs", "–"))
 
 

@@ -49,3 +49,10 @@ def test_headline_counts_rows_within_two_points_and_rows_without_runs(results, m
     assert text.startswith("1 of the 3 paper figures") and "1 have no run of ours yet" in text
     table = rr.block_reproduction()
     assert table.count("\n") == 5 and "not run yet" in table
+
+
+def test_epochs_column_reports_what_early_stopped_folds_trained():
+    stopped = {"recipe_config": {"epochs": 100, "early_stop_patience": 10}, "folds": [{"epochs_trained": 31}, {"epochs_trained": 47}]}
+    assert rr.epochs(stopped) == "31-47 of max 100 (early stop, patience 10)"
+    assert rr.epochs({"recipe_config": {"epochs": 100, "early_stop_patience": 10}, "folds": [{"epochs_trained": 40}]}) == "40 of max 100 (early stop, patience 10)"
+    assert rr.epochs({"recipe_config": {"epochs": 60}, "folds": [{"best_epoch": 12}]}) == "60"
