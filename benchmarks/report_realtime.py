@@ -54,24 +54,25 @@ def block_detectors() -> str:
     lines = ["| Detector | Detection scale | ms per 640x480 frame (median, wall) | CPU ms per frame | Recall, clean faces | Recall, occluded faces | False positives per frame |",
              "|---|---|---|---|---|---|---|"]
     for r in s["rows"]:
-        lines.append(f"| {r['detector']} | {r['scale']} | {r['ms_per_frame']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['recall_clean']:.1f} | "
+        options = ", ".join(f"{k} {tuple(v) if isinstance(v, list) else v}" for k, v in r.get("options", {}).items())
+        lines.append(f"| {r['detector']}{' (' + options + ')' if options else ''} | {r['scale']} | {r['ms_per_frame']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['recall_clean']:.1f} | "
                      f"{100 * r['recall_occluded']:.1f} | {r['false_positives_per_frame']:.2f} |")
     first = s["rows"][0]
-    return "\n".join(lines) + f"\n\n{first['frames']} frames (every 10th of the benchmark video), {first['faces_clean']} clean and {first['faces_occluded']} occluded faces." + _footer(s)
+    return "\n".join(lines) + f"\n\n{first['frames']} frames (every {first.get('every_nth', 10)}th of the benchmark video), {first['faces_clean']} clean and {first['faces_occluded']} occluded faces." + _footer(s)
 
 
 def block_video() -> str:
     s = _section("video")
     if s is None:
         return NOT_RUN.format("video")
-    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Frames/s (median / wall) | CPU ms per frame | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Frames | Frames/s (median / wall) | CPU ms per frame | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in s["rows"]:
-        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | "
+        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | {r['frames']} | "
                      f"{r['frames_per_s_median']:.1f} / {r['frames_per_s']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f} | "
                      f"{100 * r['recall_clean']:.1f} / {100 * r['recall_occluded']:.1f} |")
-    return "\n".join(lines) + (f"\n\n{s['rows'][0]['frames']} frames per run, every frame classified. Frames/s: *median* from the median time per "
-                                "window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _footer(s)
+    return "\n".join(lines) + ("\n\nEvery frame classified; Frames: the first N frames of the benchmark video (the slow \"before\" runs stop "
+                                "earlier). Frames/s: *median* from the median time per window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _footer(s)
 
 
 def block_stages() -> str:
@@ -103,7 +104,7 @@ def block_targets() -> str:
     crops, video = _section("crops"), _section("video")
     if crops is None or video is None:
         return NOT_RUN.format("crops video")
-    lines = ["| Target | Setting | Measured (wall, shared CPU) | Measured from CPU time |", "|---|---|---|---|"]
+    lines = ["| Target | Setting | Measured (wall clock) | Measured from CPU time |", "|---|---|---|---|"]
     for model, tta in (("ensemble", "flip"), ("single", "none"), ("single int8", "none")):
         r = _find(crops["rows"], model=model, backend="onnx", tta=tta)
         if r:
@@ -116,7 +117,7 @@ def block_targets() -> str:
                          f"{r['detect_every']} at scale {r['detect_scale']} | {r['frames_per_s_median']:.1f} frames/s, {100 * r['accuracy']:.1f}% | "
                          f"{1000 / r['cpu_ms_per_frame']:.0f} frames per CPU-second |")
     return "\n".join(lines) + ("\n\nCPU-time figures divide the work done by the CPU time this process was given (all its threads), so they "
-                               "estimate one idle core; the wall-clock figures were measured while other jobs held most of the two cores.")
+                               f"estimate one idle core. Wall clock: crops {crops['cpu_note']}; video {video['cpu_note']}.")
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
