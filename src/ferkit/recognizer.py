@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ferkit.constants import MIRROR_TTA_MODES
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
 
 # Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
@@ -25,9 +25,9 @@ DEFAULT_TTA = "flip"
 DEFAULT_BACKEND = "auto"  # ONNX Runtime for checkpoints on a CPU, PyTorch on a GPU
 BACKENDS = ("auto", "onnx", "torch")
 # Video path knobs (Recognizer.predict_video), chosen by benchmarks/realtime.py on its 600-frame video (docs/realtime.md):
-# detecting every 5th frame at half resolution and following faces in between is the setting that reaches 60 frames/s
-# with one network on 2 cores (3.7x detection on every full-size frame), for 3.9 points of face accuracy.
-DEFAULT_DETECT_EVERY = 5
+# detecting every 3rd frame at half resolution and following faces in between reaches 60 frames/s with one network
+# on 2 cores (3.6x detection on every full-size frame) at the same face accuracy; every 5th is faster and loses 3 points.
+DEFAULT_DETECT_EVERY = 3
 DEFAULT_DETECT_SCALE = 0.5
 DEFAULT_READ_AHEAD = 4
 
@@ -133,6 +133,8 @@ class Recognizer:
     backend: "onnx" runs a checkpoint's network in ONNX Runtime (exported in memory at construction, same
     probabilities within 1e-4), "torch" in PyTorch; "auto" picks ONNX Runtime on a CPU and PyTorch on a GPU.
     Embedding pipelines always run in PyTorch; an .onnx model always in ONNX Runtime.
+    alignment: "box" (default) cuts a square around the detector's box; "landmarks" warps a detector's five
+    landmarks (MTCNN, YuNet) onto a template; faces without landmarks (Haar) are always box crops.
     """
 
     to_bgr = staticmethod(to_bgr)  # for ferkit.bulk, which works on any recognizer and imports nothing from here
@@ -147,6 +149,7 @@ class Recognizer:
         device: str = "cpu",
         detector_options: dict[str, Any] | None = None,
         backend: str = DEFAULT_BACKEND,
+        alignment: str = DEFAULT_ALIGNMENT,
     ) -> None:
         from ferkit.artifacts import load_any
         from ferkit.classifiers import EmbeddingPipeline
@@ -157,6 +160,8 @@ class Recognizer:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if alignment not in ALIGNMENTS:
+            raise ConfigError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
         device = str(resolve_device(device))
         if backend == "onnx" and device != "cpu":
             raise ConfigError(f"backend 'onnx' runs on the CPU; pass device='cpu' or backend='torch' for {device}")
@@ -175,6 +180,7 @@ class Recognizer:
         self.device = device
         self.tta = tta
         self.largest_only = largest_only
+        self.alignment = alignment
         self.detector_spec = (detector, {"largest_only": largest_only, **(detector_options or {})})
         self.detector = self.make_detector()
 
@@ -225,9 +231,13 @@ class Recognizer:
         return faces, self._aligned_crops(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), faces)
 
     def _aligned_crops(self, gray: np.ndarray, faces: list[Any]) -> np.ndarray:
-        """The faces of a gray image aligned to the model's input: (N, S, S) uint8."""
+        """The faces of a gray image cut to the model's input (``self.alignment``): (N, S, S) uint8."""
+        import dataclasses
+
         from ferkit.faces import align_face
 
+        if self.alignment == "box":
+            faces = [dataclasses.replace(face, landmarks=None) if face.landmarks is not None else face for face in faces]
         return np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
 
     def prediction(self, source: str, width: int, height: int, faces: list[Any], probs: np.ndarray) -> ImagePrediction:
