@@ -36,7 +36,7 @@ from common import REPO, RESULTS, SHARED_DATA, provenance, write_result  # noqa:
 from make_realtime_video import DEFAULT_OUT, make_video  # noqa: E402
 
 RESULT_NAME = "realtime_cpu"
-SECTIONS = ("crops", "tta", "detectors", "video", "camera")
+SECTIONS = ("crops", "tta", "detectors", "video", "camera", "breakdown")
 SHARED_CPU_NOTE = "measured on 2 CPU cores shared with a running training job: lower bounds of an idle machine"
 QUIET_CPU_NOTE = "measured with the training jobs paused (SIGSTOP): both cores free apart from system noise"
 CPU_NOTE = [SHARED_CPU_NOTE]  # set from --quiet-cpu in main()
@@ -185,6 +185,44 @@ def detectors_section(video: Path, truth: list[list[dict]], step: int = 5) -> li
                          "recall_clean": round(found[False] / max(1, total[False]), 4), "recall_occluded": round(found[True] / max(1, total[True]), 4),
                          "faces_clean": total[False], "faces_occluded": total[True], "false_positives_per_frame": round(false_positives / len(frames), 3)})
             print(rows[-1], flush=True)
+    return rows
+
+
+def breakdown_section(video: Path, truth: list[list[dict]], models: dict[str, Path], step: int = 5) -> list[dict]:
+    """Where face accuracy goes: the single network on crops cut three ways from every ``step``-th frame, scored on
+    clean and occluded faces: from the true boxes (the classifier alone, a perfect detector), and, for the faces
+    the default detector finds, from their true boxes again, from its boxes and from its landmarks (the two
+    ``alignment`` settings): framing and selection effects apart."""
+    import dataclasses
+
+    import cv2
+
+    from ferkit.faces import Face, align_face, build_detector
+    from ferkit.faces.mtcnn import DEFAULT_DETECTOR
+    from ferkit.recognizer import Recognizer
+    from ferkit.video import iter_frames
+
+    recognizer = Recognizer(models["single"], detector="none", backend="onnx", tta="none")
+    detector = build_detector(DEFAULT_DETECTOR)
+    crops: dict[tuple[str, bool], list[tuple[np.ndarray, int]]] = {}
+    for index, _, frame in iter_frames(video, every_n=step):
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        found = detector.detect(frame)
+        matched = match(truth[index], [f.box for f in found])
+        for t, face in enumerate(truth[index]):
+            label, occluded = recognizer.class_names.index(face["label"]), face["occluded"]
+            cuts = {"true box": Face(*face["box"], 1.0)}
+            if t in matched:
+                cuts |= {"true box, found faces": cuts["true box"], "detector box": dataclasses.replace(found[matched[t]], landmarks=None),
+                         "detector landmarks": found[matched[t]]}
+            for name, cut in cuts.items():
+                crops.setdefault((name, occluded), []).append((align_face(gray, cut, output_size=recognizer.loaded.image_size), label))
+    rows = []
+    for (name, occluded), items in sorted(crops.items()):
+        faces, labels = np.stack([c for c, _ in items]), np.array([label for _, label in items])
+        rows.append({"crop": name, "occluded": occluded, "faces": len(items), "detector": DEFAULT_DETECTOR, "model": "single", "every_nth": step,
+                     "accuracy": round(float((recognizer.classify_crops(faces).argmax(1) == labels).mean()), 4)})
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -340,6 +378,8 @@ def main() -> int:
                 rows = tta_section(models)
             elif section == "detectors":
                 rows = detectors_section(args.video, truth)
+            elif section == "breakdown":
+                rows = breakdown_section(args.video, truth, models)
             elif section == "video":
                 kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs]  # runs not re-measured now
 
