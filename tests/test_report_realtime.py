@@ -1,0 +1,52 @@
+"""docs/realtime.md's tables come from the results JSON: the targets rows pick the named runs and state how the CPU
+was shared, the breakdown lays crops out by clean/occluded, and a missing section says how to produce it."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import report_realtime as rt  # noqa: E402
+
+PROVENANCE = {"device": "cpu: test", "commit": "abc1234", "date": "2026-11-30 00:00 UTC", "loadavg": [1.0, 1.0, 1.0]}
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(rt, "RESULTS", tmp_path)
+    return tmp_path
+
+
+def write(results: Path, **sections) -> None:
+    (results / "realtime_cpu.json").write_text(json.dumps(sections))
+
+
+def test_missing_section_names_the_command(results):
+    write(results)
+    assert rt.block_breakdown() == rt.NOT_RUN.format("breakdown")
+
+
+def test_breakdown_rows_by_crop_and_occlusion(results):
+    rows = [{"crop": crop, "occluded": occluded, "faces": faces, "accuracy": acc, "detector": "auto", "model": "single", "every_nth": 5}
+            for crop, occluded, faces, acc in (("true box", False, 10, 0.7), ("true box", True, 4, 0.5), ("detector box", False, 9, 0.6))]
+    write(results, breakdown={"rows": rows, **PROVENANCE, "cpu_note": "quiet"})
+    table = rt.block_breakdown()
+    assert "| true box | 70.0 (10) | 50.0 (4) |" in table
+    assert "| detector box | 60.0 (9) | – |" in table  # no occluded face found: a dash, not a zero
+    assert "| detector landmarks | – | – |" in table
+    assert "every 5th frame" in table and "quiet" in table
+
+
+def test_targets_take_the_named_runs_and_say_how_the_cpu_was_shared(results):
+    crop = {"backend": "onnx", "faces_per_s": 2500.0, "faces_per_cpu_s": 1300.0}
+    video = {"model": "single", "tta": "none", "detector": "mtcnn", "detect_every": 3, "detect_scale": 0.5, "frames_per_s_median": 65.0,
+             "accuracy": 0.483, "cpu_ms_per_frame": 26.0}
+    write(results, crops={"rows": [{"model": "single int8", "tta": "none", **crop}], **PROVENANCE, "cpu_note": "paused"},
+          video={"rows": [{"name": "mtcnn, scale 0.5, every 3", **video}, {"name": "not a target row", **video, "accuracy": 0.9}],
+                 **PROVENANCE, "cpu_note": "shared"})
+    table = rt.block_targets()
+    assert "single int8, ONNX Runtime, TTA none | 2500 faces/s" in table
+    assert "65.0 frames/s, 48.3%" in table and "90.0%" not in table
+    assert "crops paused; video shared" in table
