@@ -13,14 +13,25 @@ could not be read or has no face)::
     rows.write_parquet("s3://bucket/fer/")      # or rows.iter_rows(), rows.to_pandas() for small jobs
 
 Paths must be readable from every node (shared filesystem or object store mount). Nothing here is
-imported by the rest of ferkit, so Ray is needed only by who uses this module.
+imported by the rest of ferkit, and this module imports Ray only when ``predict_paths`` is called, so Ray is
+needed only by who uses it; without it ``predict_paths`` raises ``ConfigError`` naming the extra.
+
+Ray starts its worker processes at a niceness 15 above the driver's. On a machine whose cores are busy with other
+work (a training run), those actors then get almost no CPU and Ray Data waits on their constructors; start Ray with
+``RAY_worker_niceness=0`` in the environment to keep them at the driver's priority (see docs/scale.md).
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Any, Iterable
 
 import numpy as np
+
+from ferkit.errors import ConfigError
+
+RAY_EXTRA = "pip install 'ferkit[ray]'"
 
 
 class RecognizerPredictor:
@@ -59,14 +70,26 @@ class RecognizerPredictor:
         return {key: np.asarray(values) for key, values in columns.items()}
 
 
+def _import_ray() -> ModuleType:
+    """``ray`` with Ray Data, or ConfigError naming the extra (the module is optional)."""
+    try:
+        importlib.import_module("ray.data")
+    except ImportError as error:
+        raise ConfigError(f"ferkit.ray_data needs Ray Data ({error}); install the optional extra: {RAY_EXTRA}") from None
+    return importlib.import_module("ray")
+
+
 def predict_paths(paths: Iterable[str], *, model: str | None = None, concurrency: int = 1, batch_size: int = 64,
                   num_cpus: float = 1.0, **recognizer_options: Any) -> Any:
     """A lazy Ray ``Dataset`` of face rows for image ``paths``; ``concurrency`` actors, each with one Recognizer.
 
     ``recognizer_options`` go to ``RecognizerPredictor`` (detector, tta, device, largest_only, require_face).
     """
-    import ray
-
+    if concurrency < 1 or batch_size < 1:
+        raise ConfigError(f"concurrency and batch_size must be >= 1, got concurrency={concurrency}, batch_size={batch_size}")
+    ray = _import_ray()
     dataset = ray.data.from_items([{"path": str(p)} for p in paths])
+    # a fixed-size actor pool; map_batches' `concurrency` argument is deprecated since Ray 2.51
     return dataset.map_batches(RecognizerPredictor, fn_constructor_kwargs={"model": model, **recognizer_options},
-                               batch_size=batch_size, concurrency=concurrency, num_cpus=num_cpus, batch_format="numpy")
+                               batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=concurrency), num_cpus=num_cpus,
+                               batch_format="numpy")
