@@ -2,8 +2,11 @@
 # The second core's queue while the issue-15 long run holds the first (queue_cpu_hour.sh with LONG_THREADS=1):
 # 1. issue 17's fast student (a half-width modified ResNet-18 distilled from the v5 ensemble), reusing the long
 #    run's cached teacher logits (same teacher file, same training images: the cache key checks both);
-# 2. then the CK+ transfer queue of issue 16.
-# Every step resumes from its last.pt and a finished step (its result JSON exists) is skipped:
+# 2. issue 15's distillation ablation: the study's distilled candidate with the teacher run on each augmented
+#    batch (online) in the same 40-minute budget;
+# 3. then the CK+ transfer queue of issue 16.
+# Every step resumes from its last.pt, a finished step (its result JSON exists) is skipped, and a step still
+# training in another process (a queue restarted while its runs go on) is waited for:
 #   nohup bash benchmarks/queue_second_core.sh >> runs/queue_second_core.log 2>&1 &
 set -u
 cd "$(dirname "$0")/.."
@@ -12,11 +15,17 @@ FER=${FER:-fer2013:../shared/data/fer2013}
 export OMP_NUM_THREADS=${THREADS:-1}
 STUDENT=fer2013-cpu-student-modres18c32-kd-v1
 CACHE=runs/fer2013-cpu-long-modres18-kd-v1/teacher_logits.pt
-while pgrep -f "run_recipe[.]py ckplus" >/dev/null; do sleep 60; done  # a CK+ run left from an earlier queue
-if [ ! -f "benchmarks/results/$STUDENT.json" ]; then
-  if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p "runs/$STUDENT"; cp "$CACHE" "runs/$STUDENT/"; fi
-  echo "== $(date -u +%H:%M) $STUDENT"
-  $PY benchmarks/run_recipe.py "$STUDENT" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $STUDENT"
+train() {  # train RECIPE: skipped when its result is already written
+  local recipe=$1
+  while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
+  if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
+  echo "== $(date -u +%H:%M) $recipe"
+  $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
   $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
-fi
+}
+while pgrep -f "run_recipe[.]py ckplus" >/dev/null; do sleep 60; done  # a CK+ run left from an earlier queue
+if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p "runs/$STUDENT"; cp "$CACHE" "runs/$STUDENT/"; fi
+train "$STUDENT"
+train fer2013-cpu-study-modres18-kdonline-v1
+$PY benchmarks/cpu_hour_study.py >/dev/null 2>&1 || true
 bash benchmarks/queue_ckplus_transfer.sh

@@ -47,9 +47,15 @@ def section_provenance(started: float) -> dict[str, Any]:
     return {**provenance("cpu", started), "loadavg": [round(v, 2) for v in os.getloadavg()], "cpu_note": CPU_NOTE[0]}
 
 
-def model_files(tmp: Path) -> dict[str, Path]:
+# Issue 17's fast student: a half-width modified ResNet-18 distilled from the v5 ensemble (recipe
+# fer2013-cpu-student-modres18c32-kd-v1, trained by benchmarks/queue_second_core.sh); measured when its checkpoint is here.
+STUDENT = REPO / "runs" / "fer2013-cpu-student-modres18c32-kd-v1" / "best.pt"
+
+
+def model_files(tmp: Path, student: Path | None = STUDENT) -> dict[str, Path]:
     """The shipped ensemble, its first member as a single-network checkpoint, and that member as a static int8
-    ONNX graph (``ferkit export --int8``, calibrated on 512 FER2013 training faces)."""
+    ONNX graph (``ferkit export --int8``, calibrated on 512 FER2013 training faces); the distilled student and its
+    int8 graph too when ``student`` exists."""
     from ferkit.artifacts import member_checkpoint, save_checkpoint
     from ferkit.export import export_model
     from ferkit.quantize import calibration_faces
@@ -57,8 +63,14 @@ def model_files(tmp: Path) -> dict[str, Path]:
 
     shipped = default_model_path()
     single = save_checkpoint(tmp / "member0.pt", member_checkpoint(shipped, 0))
-    int8 = export_model(single, tmp / "member0-int8.onnx", int8_calibration=calibration_faces(f"fer2013:{SHARED_DATA / 'fer2013'}"))
-    return {"ensemble": shipped, "single": single, "single int8": int8}
+    calibration = calibration_faces(f"fer2013:{SHARED_DATA / 'fer2013'}")
+    models = {"ensemble": shipped, "single": single, "single int8": export_model(single, tmp / "member0-int8.onnx", int8_calibration=calibration)}
+    if student is not None and student.is_file():
+        models["student"] = student
+        models["student int8"] = export_model(student, tmp / "student-int8.onnx", int8_calibration=calibration)
+    else:
+        print(f"no student checkpoint at {student}: its rows are left out", file=sys.stderr)
+    return models
 
 
 def crops_section(models: dict[str, Path], repeats: int = 8) -> list[dict]:
@@ -268,6 +280,8 @@ VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
     ("mtcnn, scale 0.5, every 5, ensemble", "ensemble", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, ensemble + flip", "ensemble", "onnx", "flip", "mtcnn", 5, 0.5, 4, False),
     ("defaults: mtcnn, scale 0.5, every 3, ensemble + flip", "ensemble", "onnx", "flip", "mtcnn", 3, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 3, student", "student", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 3, student int8", "student int8", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, annotated output", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, True),
 ]
 
@@ -284,6 +298,9 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
     if unknown:
         raise SystemExit(f"unknown video runs {unknown}; known: {list(runs)}")
     for name, model, backend, tta, detector, every, scale, ahead, annotate in [runs[n] for n in only] if only else VIDEO_RUNS:
+        if model not in models:
+            print(f"{name}: no {model} model, skipped", file=sys.stderr)
+            continue
         alignment = "landmarks" if "landmark alignment" in name else "box"
         key = (model, backend, detector, alignment)
         if key not in recognizers:
@@ -356,6 +373,7 @@ def main() -> int:
     parser.add_argument("--runs", nargs="+", default=None, help="video section: only these named runs")
     parser.add_argument("--max-frames", type=int, default=None, help="video section: the first N frames of the video per run")
     parser.add_argument("--quiet-cpu", action="store_true", help="record that the training jobs were paused while this ran")
+    parser.add_argument("--student", type=Path, default=STUDENT, help="the distilled student's checkpoint (its rows are left out when missing)")
     args = parser.parse_args()
     CPU_NOTE[0] = QUIET_CPU_NOTE if args.quiet_cpu else SHARED_CPU_NOTE
     truth_path = args.video.with_suffix(".json")
@@ -369,7 +387,7 @@ def main() -> int:
         "faces": len(meta["faces"]), "occluded_faces": sum(f["occluded"] for f in meta["faces"]), "generator": "benchmarks/make_realtime_video.py"}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = model_files(tmp)
+        models = model_files(tmp, args.student)
         for section in args.sections:
             started = time.perf_counter()
             if section == "crops":

@@ -119,12 +119,13 @@ def block_targets() -> str:
     if crops is None or video is None:
         return NOT_RUN.format("crops video")
     lines = ["| Target | Setting | Measured (wall clock) | Measured from CPU time |", "|---|---|---|---|"]
-    for model, tta in (("ensemble", "flip"), ("single", "none"), ("single int8", "none")):
+    for model, tta in (("ensemble", "flip"), ("single", "none"), ("single int8", "none"), ("student", "none"), ("student int8", "none")):
         r = _find(crops["rows"], model=model, backend="onnx", tta=tta)
         if r:
             lines.append(f"| >= 2000 faces/s, 48x48 crops at batch 64 | {model}, ONNX Runtime, TTA {tta} | {r['faces_per_s']:.0f} faces/s | "
                          f"{r['faces_per_cpu_s']:.0f} faces per CPU-second |")
-    for name in ("defaults: mtcnn, scale 0.5, every 3, ensemble + flip", "mtcnn, scale 0.5, every 3", "mtcnn, scale 0.5, every 5, single int8"):
+    for name in ("defaults: mtcnn, scale 0.5, every 3, ensemble + flip", "mtcnn, scale 0.5, every 3", "mtcnn, scale 0.5, every 5, single int8",
+                 "mtcnn, scale 0.5, every 3, student", "mtcnn, scale 0.5, every 3, student int8"):
         r = _find(video["rows"], name=name)
         if r:
             lines.append(f"| >= 60 frames/s at >= 65% face accuracy, every frame classified | {r['model']}, TTA {r['tta']}, {r['detector']} every "

@@ -84,7 +84,7 @@ def main() -> int:
 
     if not 2 <= len(args.candidates) <= MAX_CANDIDATES:
         parser.error(f"--ensemble takes 2 to {MAX_CANDIDATES} candidates")
-    started = time.time()
+    started = time.perf_counter()
     val = load_split(args.data, "val")
     labels = val.labels
     probabilities = []

@@ -72,6 +72,10 @@ def test_student_learns_from_teacher_alone(tmp_path, tiny_teacher, mode):
         predicted = student(to_model_input(torch.from_numpy(data.images), 1, 48)).argmax(1).numpy()
     np.testing.assert_array_equal(predicted, data.labels)
     assert (tmp_path / "student" / "teacher_logits.pt").exists() == (mode == "cached")
+    if mode == "online":  # the teacher's per-batch passes are timed, inside the epoch's time, for the per-minute comparison
+        assert all(0 < row["teacher_forward_s"] < row["epoch_time_s"] for row in result.history)
+    else:
+        assert not any("teacher_forward_s" in row for row in result.history)
     if mode == "cached":  # resuming reads the cache instead of scoring the training set again
         train(dataclasses.replace(recipe, epochs=16), ExperimentSplit("tiny", data, data, data), tmp_path / "student", resume=True,
               progress=False, log=logs.append)

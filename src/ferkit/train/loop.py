@@ -85,9 +85,12 @@ def train(
     if stop is not None:
         log(stop_line(stop, recipe.epochs))
     for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
+        teacher_seconds = run.teacher.forward_seconds if run.teacher is not None else 0.0
         row = train_one_epoch(run, state, epoch, progress=progress)
         if run.teacher is not None and epoch == start_epoch:
             row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
+        if run.teacher is not None and run.teacher.mode == "online":  # part of epoch_time_s, split out for per-minute comparisons
+            row["teacher_forward_s"] = run.teacher.forward_seconds - teacher_seconds
         improved, score = select(state, row, validation_metrics(run), recipe.select_metric, epoch)
         step_epoch_scheduler(state.scheduler, recipe, run.per_batch, score)
         stop = end_epoch(run, state, row, out, meta, improved=improved, log=log)

@@ -42,12 +42,16 @@ class TeacherSignal:
     cached: torch.Tensor | None = None  # (N, C) for mode "cached"
     model: nn.Module | None = None  # for mode "online"
     build_seconds: float = 0.0  # loading the teacher and, when cached, scoring the training set: part of the run's cost
+    forward_seconds: float = 0.0  # online mode: time spent in the teacher's per-batch passes, so far in this process
 
     @torch.no_grad()
     def logits(self, indices: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.cached is not None:
             return self.cached[indices]
-        return self.model(x).float()
+        started = time.perf_counter()
+        logits = self.model(x).float()
+        self.forward_seconds += time.perf_counter() - started
+        return logits
 
 
 def _load_teacher(path: Path, class_names: tuple[str, ...], in_chans: int, image_size: int, device: torch.device) -> nn.Module:
