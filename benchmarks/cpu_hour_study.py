@@ -114,7 +114,7 @@ def main() -> int:
         **provenance(), "budget": "equal budget per candidate: epochs x its epoch time on one idle core (cpu_training_speed.json); run two at a time, one core each, beside other work",
         "selection": "highest PublicTest accuracy at the end of the budget", "chosen": chosen["recipe"], "candidates": candidates,
         "distillation_ablation": ablation,
-        "not_finished": missing,
+        "not_finished": [m for m in missing if m in CANDIDATES], "distillation_not_finished": [m for m in missing if m in DISTILLATION],
     })
     print(f"chosen for the long run: {chosen['recipe']} (PublicTest {100 * chosen['final_public_test']:.2f})")
     return 0

@@ -372,7 +372,25 @@ def block_cpu_hour_study() -> str:
     pending = r.get("not_finished") or []
     chosen = f"Chosen on PublicTest: `{r['chosen']}`" + (f", among the finished candidates only (still training: {', '.join(f'`{p}`' for p in pending)})" if pending else "")
     lines.append(f"\n{chosen}. {r['budget'][0].upper() + r['budget'][1:]}; {r['device']}; commit {r['commit']}; {r['date']}.")
-    return "\n".join(lines)
+    return "\n".join(lines + distillation_ablation_lines(r))
+
+
+def distillation_ablation_lines(r: dict[str, Any]) -> list[str]:
+    """Cached against online teacher signal, same budget (issue 15): the cached run is the study's distilled candidate."""
+    online, pending = r.get("distillation_ablation") or [], r.get("distillation_not_finished") or []
+    cached = [c for c in r["candidates"] if "cached" in c["label"]]
+    if not online and not pending:
+        return []
+    lines = ["\n**Which teacher signal pays more per CPU minute.** The same teacher (the v5 ensemble), loss and budget; cached: "
+             "its flip-averaged probabilities computed once on the un-augmented images; online: the teacher run on each augmented "
+             "batch, its timed passes counted in the minutes.\n",
+             "| Teacher signal (recipe) | Epochs | Training minutes (one idle core, teacher included) | Teacher wall minutes | PublicTest at the end | PrivateTest, flip |", "|---|---|---|---|---|---|"]
+    for c in cached + online:
+        lines.append(f"| {c['label'].split('(')[-1].rstrip(')')} (`{c['recipe']}`) | {c['epochs']} | {c['training_minutes']:.0f} | {c['teacher_minutes']:.0f} | "
+                     f"{pct(c['final_public_test'])} | {pct(c['private_test_flip'])} |")
+    for name in pending:
+        lines.append(f"| online (`{name}`) | training | – | – | – | – |")
+    return lines
 
 
 def shipped_result(meta: dict) -> dict[str, Any] | None:
