@@ -84,7 +84,7 @@ def test_prob_zero_or_zero_alphas_are_off():
     ({"cutmix_alpha": 1.0, "prob": 1.5}, "ce", "mixup.prob is a probability"),
     ({"cutmix_alpha": 1.0, "switch_prob": 2}, "ce", "mixup.switch_prob is a probability"),
     (0.2, "ce", "mixup must be a table"),
-    ({"mixup_alpha": 0.2}, "distill", "loss 'distill' cannot use: its cached teacher"),
+    ({"mixup_alpha": 0.2}, "distill", "loss 'distill' cannot use: its hard-label term"),
     ({"cutmix_alpha": 1.0}, "center", "loss 'center' cannot use"),
     ({"cutmix_alpha": 1.0}, "weighted_ce", "loss 'weighted_ce' cannot use"),
 ])

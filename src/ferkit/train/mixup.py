@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 MIXUP_OPTIONS = {"mixup_alpha": 0.0, "cutmix_alpha": 0.0, "prob": 1.0, "switch_prob": 0.5}
 # Only losses with a ``soft(logits, targets)`` path can learn from mixed labels. Metric losses (triplet,
 # contrastive, center, weighted-cluster) compare embeddings of hard classes, where a 60/40 face has no class.
-# ``distill`` is refused too: its cached teacher probabilities belong to the un-mixed images, and its
-# hard-label term would need the mixed targets as well.
+# ``distill`` is refused too: its cached teacher probabilities belong to the un-mixed images (only the
+# online teacher would see the mixed ones), and its hard-label term would need the mixed targets as well.
 MIXUP_LOSSES = ("ce",)
 
 
@@ -46,7 +46,7 @@ def check_mixup(options: Any, loss: str) -> None:
         if options.get(name, 0.0) > 1:
             raise ConfigError(f"mixup.{name} is a probability in [0, 1], got {options[name]!r}")
     if mixup_enabled(options) and loss not in MIXUP_LOSSES:
-        why = ("its cached teacher probabilities belong to the un-mixed images" if loss == "distill"
+        why = ("its hard-label term needs one label per image and its cached teacher probabilities belong to the un-mixed images" if loss == "distill"
                else "it needs one hard label (or an embedding of one class) per image")
         raise ConfigError(f"mixup/cutmix trains on mixed label distributions, which loss {loss!r} cannot use: {why}. "
                           f"Use loss {' or '.join(repr(x) for x in MIXUP_LOSSES)}, or leave mixup empty")
