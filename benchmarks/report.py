@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, RESULTS  # noqa: E402
+from report_ablations import BLOCKS as ABLATION_BLOCKS  # noqa: E402
 from report_realtime import BLOCKS as REALTIME_BLOCKS  # noqa: E402
 from report_reproduction import BLOCKS as REPRODUCTION_BLOCKS  # noqa: E402
 
@@ -467,6 +468,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "cpu_training_speed": block_cpu_training_speed, "cpu_hour_study": block_cpu_hour_study,
     **REALTIME_BLOCKS,
     **REPRODUCTION_BLOCKS,
+    **ABLATION_BLOCKS,
 }
 
 

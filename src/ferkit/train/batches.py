@@ -19,17 +19,21 @@ from ferkit.errors import ConfigError
 from ferkit.artifacts import to_model_input
 from ferkit.train.augment import augment_batch_with_mask
 from ferkit.train.config import Recipe
+from ferkit.train.mixup import BatchMixer, mixup_enabled
 
 
 @dataclass
 class Batch:
     """index (B,) training-set rows; x (B, C, S, S) float in [-1, 1], channels_last; y (B,) labels;
-    occlusion_masks (B, S, S) in [0, 1], the covered pixels, when the model is supervised with them."""
+    occlusion_masks (B, S, S) in [0, 1], the covered pixels, when the model is supervised with them;
+    targets (B, C) label distributions when the batch is mixed (mixup/cutmix), and then y is each row's
+    dominant label (what train accuracy is counted against)."""
 
     index: torch.Tensor
     x: torch.Tensor
     y: torch.Tensor
     occlusion_masks: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
 
 
 class BatchMaker:
@@ -44,6 +48,12 @@ class BatchMaker:
         if needs_occlusion_masks and self.occluder is None:
             raise ConfigError(f"recipe {recipe.tag}: the model supervises its occlusion map with synthetic occluder masks, so augment.occlusion_p must be > 0")
         self.needs_occlusion_masks = needs_occlusion_masks
+        self.mixer = None
+        if mixup_enabled(recipe.mixup):
+            if needs_occlusion_masks:
+                raise ConfigError(f"recipe {recipe.tag}: mixup/cutmix blends two faces, so the occluder masks the model is supervised with "
+                                  "would no longer describe the image; leave mixup empty for this model")
+            self.mixer = BatchMixer(recipe.mixup, len(train_set.class_names))
         self.recipe = recipe
         self.images = torch.from_numpy(train_set.images).to(device)
         self.labels = torch.from_numpy(train_set.labels).to(device)
@@ -61,4 +71,8 @@ class BatchMaker:
         if masks is not None and masks.shape[-1] != x.shape[-1]:
             masks = F.interpolate(masks[:, None].float(), size=x.shape[-2:], mode="nearest")[:, 0]
         x, masks = augment_batch_with_mask(x, self.recipe.augment, gen, masks)
-        return Batch(index, x.contiguous(memory_format=torch.channels_last), self.labels[index], masks)
+        y, targets = self.labels[index], None
+        if self.mixer is not None:
+            x, targets = self.mixer(x, y, rng)
+            y = targets.argmax(1)
+        return Batch(index, x.contiguous(memory_format=torch.channels_last), y, masks, targets)

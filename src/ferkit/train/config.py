@@ -14,6 +14,7 @@ from typing import Any
 
 from ferkit.constants import TTA_MODES
 from ferkit.errors import ConfigError
+from ferkit.train.mixup import check_mixup
 from ferkit.train.pairing import check_sampler_for_loss
 
 
@@ -56,6 +57,7 @@ class Recipe:
     schedule: str = "onecycle"  # onecycle | cosine | plateau | step | none
     schedule_kwargs: dict[str, Any] = field(default_factory=dict)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mixup: dict[str, Any] = field(default_factory=dict)  # mixup/cutmix (ferkit.train.mixup): {} is off, e.g. { mixup_alpha = 0.2 }
     amp: bool = True  # bf16 autocast on CUDA
     cpu_amp: bool = False  # bf16 autocast on CPU: only where the CPU has AVX512-BF16/AMX (docs/training_on_cpu.md)
     seed: int = 0
@@ -119,6 +121,7 @@ def validate_recipe(recipe: Recipe) -> Recipe:
     if unknown:
         raise ConfigError(f"schedule_kwargs {sorted(unknown)} are not options of schedule {recipe.schedule!r}; valid: {list(SCHEDULE_OPTIONS[recipe.schedule])}")
     validate_augment(recipe.augment)
+    check_mixup(recipe.mixup, recipe.loss)
     if recipe.val_classifier not in ("head", "nearest_centroid"):
         raise ConfigError(f"val_classifier must be 'head' or 'nearest_centroid', got {recipe.val_classifier!r}")
     if recipe.in_chans not in (1, 3):

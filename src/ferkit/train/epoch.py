@@ -51,7 +51,9 @@ def batch_loss(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, dict[str, 
     with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.amp):
         out = run.forward(batch.x, occlusion_masks=batch.occlusion_masks)
     embeddings, logits = out.embeddings.float(), out.logits.float()
-    if run.soft_targets is not None:
+    if batch.targets is not None:  # mixup/cutmix: the mixed label distributions
+        loss, parts = run.criterion.soft(logits, batch.targets)
+    elif run.soft_targets is not None:
         loss, parts = run.criterion.soft(logits, run.soft_targets[batch.index])
     elif run.teacher is not None:
         loss, parts = run.criterion(embeddings, logits, batch.y, teacher_logits=run.teacher.logits(batch.index, batch.x))

@@ -21,6 +21,7 @@ from ferkit.models.heads import TrainOutput
 from ferkit.train import distributed
 from ferkit.train.batches import BatchMaker
 from ferkit.train.config import Recipe
+from ferkit.train.mixup import mixup_enabled
 from ferkit.train.optim import build_optimizer, build_scheduler
 from ferkit.train.state import TrainState
 
@@ -114,6 +115,9 @@ def _soft_targets(recipe: Recipe, split: ExperimentSplit, criterion: torch.nn.Mo
     soft = split.train.extra.get("soft_labels")
     if soft is None:
         return None
+    if mixup_enabled(recipe.mixup):
+        raise ConfigError(f"{split.train.name} has soft labels, and mixup/cutmix would need to mix them too, which ferkit does not do; "
+                          "leave mixup empty or use the dataset's majority protocol")
     if not hasattr(criterion, "soft"):
         raise ConfigError(f"{split.train.name} has soft labels, which loss {recipe.loss!r} cannot use; use loss 'ce' or the dataset's majority protocol")
     return torch.as_tensor(np.asarray(soft), dtype=torch.float32, device=device)

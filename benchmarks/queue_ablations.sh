@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 15's short ablations (src/ferkit/recipes/ablations.toml): one base (half-width modified ResNet-18, the v3
+# default recipe, 12 epochs) and one variant per schedule or regulariser, trained one after another on one core
+# (THREADS=1 by default, so the other core keeps its run). Every step resumes from its last.pt, a finished step
+# (its result JSON exists) is skipped, and a step still training in another process (a queue restarted while its
+# run goes on) is waited for. Not started by anyone automatically:
+#   nohup bash benchmarks/queue_ablations.sh >> runs/queue_ablations.log 2>&1 &
+# then `python benchmarks/report.py` renders the table in docs/training_on_cpu.md (rows not trained say so).
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+FER=${FER:-fer2013:../shared/data/fer2013}
+export OMP_NUM_THREADS=${THREADS:-1}
+VARIANTS=${VARIANTS:-"base nols mixup cutmix noerasing occ70 cosine plateau"}
+train() {  # train RECIPE: skipped when its result is already written
+  local recipe=$1
+  while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
+  if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
+  echo "== $(date -u +%H:%M) $recipe"
+  $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
+  $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
+}
+for variant in $VARIANTS; do
+  train "fer2013-ablate-$variant-v1"
+done
+$PY benchmarks/report.py >/dev/null 2>&1 || true
