@@ -18,6 +18,7 @@ if [ ! -f "$START" ]; then
 fi
 run() {  # run NAME RECIPE ARGS...: skipped when benchmarks/results/NAME.json exists
   local name=$1; shift
+  if [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ]; then return 0; fi  # ONLY=NAME: this step alone
   if [ -f "benchmarks/results/$name.json" ]; then echo "== done: $name"; return 0; fi
   echo "== $(date -u +%H:%M) $name"
   $PY benchmarks/run_recipe.py "$@" --name "$name" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $name"

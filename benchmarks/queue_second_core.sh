@@ -4,7 +4,9 @@
 #    run's cached teacher logits (same teacher file, same training images: the cache key checks both);
 # 2. issue 15's distillation ablation: the study's distilled candidate with the teacher run on each augmented
 #    batch (online) in the same 40-minute budget;
-# 3. then the CK+ transfer queue of issue 16.
+# 3. issue 16's first subject-independent 10-fold CK+ row from FER2013 weights (paper 003's plain baseline);
+# 4. issue 15's short schedule and regulariser ablations (benchmarks/queue_ablations.sh, about 4 hours);
+# 5. then the rest of the CK+ transfer queue of issue 16.
 # Every step resumes from its last.pt, a finished step (its result JSON exists) is skipped, and a step still
 # training in another process (a queue restarted while its runs go on) is waited for:
 #   nohup bash benchmarks/queue_second_core.sh >> runs/queue_second_core.log 2>&1 &
@@ -28,4 +30,6 @@ if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p 
 train "$STUDENT"
 train fer2013-cpu-study-modres18-kdonline-v1
 $PY benchmarks/cpu_hour_study.py >/dev/null 2>&1 || true
+ONLY=ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10 bash benchmarks/queue_ckplus_transfer.sh
+bash benchmarks/queue_ablations.sh
 bash benchmarks/queue_ckplus_transfer.sh
