@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (same directory, same filesystem)."""
+def is_special_file(path: str | os.PathLike) -> bool:
+    """A device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO): written into, never renamed over."""
     target = Path(path)
+    return target.exists() and not target.is_file() and not target.is_dir()
+
+
+def copy_into(source: Path, target: Path) -> None:
+    with open(source, "rb") as src, open(target, "wb") as out:
+        shutil.copyfileobj(src, out)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (same directory, same filesystem).
+    A special file (``/dev/null``, a FIFO) gets the bytes written into it instead: renaming over it would
+    replace the device with a regular file."""
+    target = Path(path)
+    if is_special_file(target):
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir) / target.name
+            write(tmp)
+            copy_into(tmp, target)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

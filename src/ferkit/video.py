@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ferkit.errors import ConfigError, VideoError
+from ferkit.io_utils import copy_into, is_special_file
 
 T = TypeVar("T")
 
@@ -402,7 +403,8 @@ class VideoWriter:
         self.frame_size = (width, height)
         self.fps = float(fps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi", dir=self.path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi",
+                                        dir=None if is_special_file(self.path) else self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp_name)
         candidates = (codec,) if codec else CODECS_BY_SUFFIX.get(self.path.suffix.lower(), FALLBACK_CODECS)
@@ -444,7 +446,10 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            if keep:
+            if keep and is_special_file(self.path):  # e.g. /dev/null: written into, never renamed over
+                copy_into(self._tmp, self.path)
+                self._tmp.unlink(missing_ok=True)
+            elif keep:
                 os.replace(self._tmp, self.path)
             else:
                 self._tmp.unlink(missing_ok=True)
