@@ -171,6 +171,13 @@ def detectors_section(video: Path, truth: list[list[dict]], step: int = 5) -> li
 
         if (cache_dir() / YUNET_FILENAME).is_file():
             candidates.append(("yunet", {}))
+    if "mediapipe" in list_detectors():
+        from ferkit.faces.mediapipe import MODEL_FILENAMES, full_range_supported
+        from ferkit.faces.yunet import cache_dir
+
+        for model in ("short", "full") if full_range_supported() else ("short",):
+            if any((cache_dir() / name).is_file() for name in MODEL_FILENAMES[model]):
+                candidates += [("mediapipe", {"model": model}), ("mediapipe", {"model": model, "score_threshold": 0.3})]
     rows = []
     for name, options in candidates:
         for scale in (1.0, 0.5):
@@ -387,7 +394,8 @@ def main() -> int:
         "faces": len(meta["faces"]), "occluded_faces": sum(f["occluded"] for f in meta["faces"]), "generator": "benchmarks/make_realtime_video.py"}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = model_files(tmp, args.student)
+        needs_models = set(args.sections) & {"crops", "tta", "video", "breakdown"}  # detectors/camera alone skip the exports
+        models = model_files(tmp, args.student) if needs_models else {}
         for section in args.sections:
             started = time.perf_counter()
             if section == "crops":

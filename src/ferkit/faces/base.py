@@ -122,7 +122,8 @@ def register_detector(name: str, **metadata: Any) -> Callable[[DetectorBuilder],
 
 
 def list_detectors() -> list[str]:
-    return DETECTOR_REGISTRY.names()
+    """Registered detectors whose optional package is installed (a backend may register ``available=callable``)."""
+    return [name for name in DETECTOR_REGISTRY.names() if DETECTOR_REGISTRY.metadata(name).get("available", lambda: True)()]
 
 
 def build_detector(name: str = "haar", **options: Any) -> FaceDetector:
