@@ -5,8 +5,8 @@ too (lazy imports hide cycles as well as real ones do); only imports under ``if 
 since they never run. A module belongs to a *unit*: its top-level package or module (``ferkit.data.fer2013``
 -> ``data``, ``ferkit.recognizer`` -> ``recognizer``). Layers, lowest first:
 
-    0 base            errors
-    1 utilities       constants, io_utils, registry, labels, devices, timing, weights, video
+    0 base            errors, io_utils (atomic writes: stdlib only)
+    1 utilities       constants, registry, labels, devices, timing, weights, video
     2 domain          data, models, losses, faces
     3 derived domain  occlusion (datasets), tracking, draw (faces)
     4 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
@@ -33,8 +33,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ferkit"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",),
-    ("constants", "io_utils", "registry", "labels", "devices", "timing", "weights", "video"),
+    ("errors", "io_utils"),
+    ("constants", "registry", "labels", "devices", "timing", "weights", "video"),
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),
     ("artifacts",),
