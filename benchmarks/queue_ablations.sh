@@ -12,14 +12,7 @@ PY=${PY:-.venv/bin/python}
 FER=${FER:-fer2013:../shared/data/fer2013}
 export OMP_NUM_THREADS=${THREADS:-1}
 VARIANTS=${VARIANTS:-"base nols mixup cutmix noerasing occ70 cosine plateau"}
-train() {  # train RECIPE: skipped when its result is already written
-  local recipe=$1
-  while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
-  if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
-  echo "== $(date -u +%H:%M) $recipe"
-  $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
-  $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
-}
+source benchmarks/queue_lib.sh  # train RECIPE
 for variant in $VARIANTS; do
   train "fer2013-ablate-$variant-v1"
 done

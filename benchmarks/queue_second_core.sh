@@ -17,14 +17,7 @@ FER=${FER:-fer2013:../shared/data/fer2013}
 export OMP_NUM_THREADS=${THREADS:-1}
 STUDENT=fer2013-cpu-student-modres18c32-kd-v1
 CACHE=runs/fer2013-cpu-long-modres18-kd-v1/teacher_logits.pt
-train() {  # train RECIPE: skipped when its result is already written
-  local recipe=$1
-  while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
-  if [ -f "benchmarks/results/$recipe.json" ]; then echo "== done: $recipe"; return 0; fi
-  echo "== $(date -u +%H:%M) $recipe"
-  $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
-  $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
-}
+source benchmarks/queue_lib.sh  # train RECIPE
 while pgrep -f "run_recipe[.]py ckplus" >/dev/null; do sleep 60; done  # a CK+ run left from an earlier queue
 if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p "runs/$STUDENT"; cp "$CACHE" "runs/$STUDENT/"; fi
 train "$STUDENT"
