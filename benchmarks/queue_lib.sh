@@ -10,3 +10,22 @@ train() {
   $PY benchmarks/run_recipe.py "$recipe" --data "$FER" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $recipe"
   $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
 }
+# run_named NAME SCRIPT ARGS...: runs `$PY SCRIPT ARGS...` (which writes benchmarks/results/NAME.json; pass it
+# --name NAME) unless that file exists; with ONLY=NAME set, every other step is skipped.
+run_named() {
+  local name=$1; shift
+  if [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ]; then return 0; fi
+  if [ -f "benchmarks/results/$name.json" ]; then echo "== done: $name"; return 0; fi
+  echo "== $(date -u +%H:%M) $name"
+  $PY "$@" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $name"
+  $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
+}
+# The FER2013 start weights of the transfer rows: the member of the shipped v5 ensemble with the best PublicTest
+# accuracy (a modified ResNet-18, fer2013-default-continued-seed3-v2, 65.9%), written to runs/start/ from the git
+# history once. Sets START to its path.
+START=runs/start/fer2013-modres18-v5best.pt
+start_weights() {
+  [ -f "$START" ] && return 0
+  mkdir -p runs/start; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > runs/start/ferkit-default-v5.pt
+  $PY benchmarks/extract_member.py runs/start/ferkit-default-v5.pt --best --out "$START"
+}

@@ -4,9 +4,12 @@
 #    run's cached teacher logits (same teacher file, same training images: the cache key checks both);
 # 2. issue 15's distillation ablation: the study's distilled candidate with the teacher run on each augmented
 #    batch (online) in the same 40-minute budget;
-# 3. issue 16's first subject-independent 10-fold CK+ row from FER2013 weights (paper 003's plain baseline);
+# 3. issue 16's first subject-independent 10-fold CK+ row from FER2013 weights (paper 003's plain baseline, with
+#    early stopping: kept as a measured negative result), then TL-STN (CE) at a fixed 60 epochs, the candidate for
+#    the issue's >= 95% subject-independent target;
 # 4. issue 15's short schedule and regulariser ablations (benchmarks/queue_ablations.sh, about 4 hours);
-# 5. then the rest of the CK+ transfer queue of issue 16.
+# 5. then the rest of the CK+ transfer queue of issue 16, and its FER2013 rows at full length
+#    (benchmarks/queue_fer2013_full.sh, about 4 hours a row).
 # Every step resumes from its last.pt, a finished step (its result JSON exists) is skipped, and a step still
 # training in another process (a queue restarted while its runs go on) is waited for:
 #   nohup bash benchmarks/queue_second_core.sh >> runs/queue_second_core.log 2>&1 &
@@ -18,11 +21,13 @@ export OMP_NUM_THREADS=${THREADS:-1}
 STUDENT=fer2013-cpu-student-modres18c32-kd-v1
 CACHE=runs/fer2013-cpu-long-modres18-kd-v1/teacher_logits.pt
 source benchmarks/queue_lib.sh  # train RECIPE
-while pgrep -f "run_recipe[.]py ckplus" >/dev/null; do sleep 60; done  # a CK+ run left from an earlier queue
+while pgrep -f "run_recipe[.]py (ckplus|fer2013-ablate)" >/dev/null; do sleep 60; done  # a run left from an earlier queue
 if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p "runs/$STUDENT"; cp "$CACHE" "runs/$STUDENT/"; fi
 train "$STUDENT"
 train fer2013-cpu-study-modres18-kdonline-v1
 $PY benchmarks/cpu_hour_study.py >/dev/null 2>&1 || true
 ONLY=ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10 bash benchmarks/queue_ckplus_transfer.sh
+ONLY=ckplus-tlstn-ce-v2-fer2013init-e60__kfold10 bash benchmarks/queue_ckplus_transfer.sh
 bash benchmarks/queue_ablations.sh
 bash benchmarks/queue_ckplus_transfer.sh
+bash benchmarks/queue_fer2013_full.sh

@@ -39,34 +39,40 @@ ROWS: tuple[PaperRow, ...] = (
              note="no FER2013-trained ResNet-18 here: from scratch"),
     PaperRow("000 T2", "STN + modified ResNet-18, CE", "CK+", 98.96, "random 800/181 images",
              ("ckplus-tlstn-ce-v2-fer2013init-e60__random800", "ckplus-tlstn-ce-v2__random800"),
-             ("ckplus-tlstn-ce-v2-fer2013init-es__kfold10", "ckplus-tlstn-ce-v2__kfold10")),
+             ("ckplus-tlstn-ce-v2-fer2013init-e60__kfold10", "ckplus-tlstn-ce-v2-fer2013init-es__kfold10", "ckplus-tlstn-ce-v2__kfold10")),
     PaperRow("000 T2", "TL-STN: STN + modified ResNet-18, triplet", "CK+", 99.41, "random 800/181 images",
              ("ckplus-tlstn-triplet-v2-fer2013init-e60__random800", "ckplus-tlstn-triplet-v2__random800"),
-             ("ckplus-tlstn-triplet-v2-fer2013init-es__kfold10", "ckplus-tlstn-triplet-v2__kfold10")),
-    PaperRow("000 T3", "STN + ResNet-18, triplet", "FER2013", 72.30, "PrivateTest", ("fer2013-stn-resnet18-tl-v2",)),
-    PaperRow("000 T3", "TL-STN: STN + modified ResNet-18, triplet", "FER2013", 73.31, "PrivateTest", ("fer2013-tlstn-v2",)),
+             ("ckplus-tlstn-triplet-v2-fer2013init-e60__kfold10", "ckplus-tlstn-triplet-v2-fer2013init-es__kfold10", "ckplus-tlstn-triplet-v2__kfold10")),
+    PaperRow("000 T3", "STN + ResNet-18, triplet", "FER2013", 72.30, "PrivateTest", ("fer2013-stn-resnet18-tl-v2-e60", "fer2013-stn-resnet18-tl-v2",)),
+    PaperRow("000 T3", "TL-STN: STN + modified ResNet-18, triplet", "FER2013", 73.31, "PrivateTest", ("fer2013-tlstn-v2-e60", "fer2013-tlstn-v2",)),
     PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "FER2013", 74.64, "PrivateTest",
-             ("embeddings_svm__fer2013-embed-triplet-v2", "embeddings_svm__fer2013-embed-triplet-v1")),
+             ("embeddings_svm__fer2013-embed-triplet-v2-e60", "embeddings_svm__fer2013-embed-triplet-v2", "embeddings_svm__fer2013-embed-triplet-v1")),
     PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "CK+", None, "–", (), ("embeddings_svm__ckplus-embed-triplet-v1__kfold10",),
              note="paper 002 reports JAFFE and MMI, not CK+"),
     PaperRow("003 T3", "Plain CNN baseline, CE (paper: ResNet-50; ours: modified ResNet-18)", "CK+", 92.12, "8-fold (ours: subject-independent 10-fold)",
-             ("ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10")),
+             ("ckplus-ce-modres18-occ-v2-fer2013init-e60__kfold10", "ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10")),
     PaperRow("003 T3", "Plain CNN baseline on OCC-CK+", "CK+", 88.16, "8-fold (ours: 10-fold), half the faces occluded",
-             ("ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-ce-modres18-occ-v2-fer2013init-e60__kfold10", "ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Single-channel occlusion-aware network", "CK+", 96.58, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
+             ("ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
     PaperRow("003 T3", "Single-channel occlusion-aware network on OCC-CK+", "CK+", 92.69, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Double-channel occlusion-aware network", "CK+", 97.36, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
+             ("ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
     PaperRow("003 T3", "Double-channel occlusion-aware network on OCC-CK+", "CK+", 93.21, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
-    PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
+             ("ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
+    PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v2-e60", "fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
              note="paper 003 reports RAF-DB and SFEW, not FER2013"),
-    PaperRow("004", "CE (baseline of the loss study)", "FER2013", None, "PrivateTest", ("fer2013-loss-ce-v2",), note="no number in the paper text we have"),
-    PaperRow("004", "CE + center loss", "FER2013", None, "PrivateTest", ("fer2013-loss-center-v2",), note="no number in the paper text we have"),
-    PaperRow("004", "CE + weighted-cluster loss", "FER2013", None, "PrivateTest", ("fer2013-loss-weighted-cluster-v5", "fer2013-loss-weighted-cluster-v3"),
+    PaperRow("004", "CE (baseline of the loss study)", "FER2013", None, "PrivateTest", ("fer2013-loss-ce-v2-e60", "fer2013-loss-ce-v2",), note="no number in the paper text we have"),
+    PaperRow("004", "CE + center loss", "FER2013", None, "PrivateTest", ("fer2013-loss-center-v2-e60", "fer2013-loss-center-v2",), note="no number in the paper text we have"),
+    PaperRow("004", "CE + weighted-cluster loss", "FER2013", None, "PrivateTest", ("fer2013-loss-weighted-cluster-v5-e60", "fer2013-loss-weighted-cluster-v5", "fer2013-loss-weighted-cluster-v3"),
              note="no number in the paper text we have"),
+    PaperRow("004", "Two-stage transfer (FER2013 pre-training, CK+ fine-tuning), CE", "CK+", None, "–", (), ("ckplus-loss-ce-v1-fer2013init__kfold10",),
+             note="paper 004 reports AffectNet, not CK+"),
+    PaperRow("004", "Two-stage transfer, CE + center loss", "CK+", None, "–", (), ("ckplus-loss-center-v1-fer2013init__kfold10",),
+             note="paper 004 reports AffectNet, not CK+"),
+    PaperRow("004", "Two-stage transfer, CE + weighted-cluster loss", "CK+", None, "–", (), ("ckplus-loss-weighted-cluster-v1-fer2013init__kfold10",),
+             note="paper 004 reports AffectNet, not CK+"),
 )
 
 
@@ -158,7 +164,7 @@ def row_cells(row: PaperRow) -> list[str]:
         ours_value, ours_text = accuracy(mine[1], row.key)
         if ours_value is not None and row.paper_value is not None:
             gap = f"{ours_value - row.paper_value:+.2f}"
-    si_text = "–"
+    si_text = "not run yet" if row.ours_si and not si else "–"
     if si:
         si_text = " / ".join(accuracy(si[1], k)[1] for k in ("clean_none", "occ_half_none", "occ_all_none")) if "summary" in si[1] and "clean_none" in si[1]["summary"] \
             else accuracy(si[1], "clean_none")[1]

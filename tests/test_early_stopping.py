@@ -24,7 +24,7 @@ SCRIPT = [0.5, 0.6, 0.6, 0.55, 0.7, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
 
 def tiny_recipe(**changes) -> Recipe:
     base = Recipe(name="early-stop-test", model="modified_resnet18", model_kwargs={"channels": [8, 16, 16, 32]}, epochs=len(SCRIPT),
-                  batch_size=8, lr=0.05, early_stop_patience=3)
+                  batch_size=8, lr=0.05, schedule="none", early_stop_patience=3)
     return recipe_from_dict(dataclasses.replace(base, **changes).to_dict())
 
 
@@ -167,7 +167,7 @@ def test_run_recipe_fold_rows_say_how_many_epochs_each_fold_trained(scripted_val
 
     data = write_fer2013_folder(tmp_path / "fer", per_class=2)
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
-    sets = ["early_stop_patience=1", "epochs=6", 'model_kwargs={"channels": [8, 16, 16, 32]}']
+    sets = ["early_stop_patience=1", "epochs=6", "schedule=none", 'model_kwargs={"channels": [8, 16, 16, 32]}']
     monkeypatch.setattr(sys, "argv", ["run_recipe.py", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--runs", str(tmp_path / "runs"),
                                       "--device", "cpu", *[item for s in sets for item in ("--set", s)]])
     with one_thread():
@@ -177,3 +177,14 @@ def test_run_recipe_fold_rows_say_how_many_epochs_each_fold_trained(scripted_val
     # SCRIPT: 0.5, 0.6, then a tie at epoch 3, one epoch without improvement.
     assert (row["best_epoch"], row["epochs_trained"]) == (2, 3)
     assert row["stopped_early"] == {"epoch": 3, "best_epoch": 2, "patience": 1, "metric": "val_accuracy", "best_val": 0.6}
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_early_stopping_a_schedule_that_anneals_over_all_epochs_is_refused_before_training(tmp_path, schedule):
+    """One-cycle and cosine reach their lowest learning rate only at the last epoch: a stop before it keeps an
+    unconverged network (measured on CK+ 10-fold), so the run is refused with the alternatives, before any work."""
+    with pytest.raises(ConfigError, match=f"schedule '{schedule}': that schedule anneals the learning rate over all 12 epochs.*"
+                                          "use schedule 'plateau', 'step' or 'none'"):
+        run(tiny_recipe(schedule=schedule), tmp_path / "run")
+    assert not (tmp_path / "run" / "last.pt").exists()
+    loop.check_output(tmp_path / "ok", tiny_recipe(schedule=schedule, early_stop_patience=None), reference_split(), resume=False)
