@@ -208,21 +208,23 @@ def detectors_section(video: Path, truth: list[list[dict]], step: int = 5) -> li
 
 
 def breakdown_section(video: Path, truth: list[list[dict]], models: dict[str, Path], step: int = 5) -> list[dict]:
-    """Where face accuracy goes: the single network on crops cut three ways from every ``step``-th frame, scored on
-    clean and occluded faces: from the true boxes (the classifier alone, a perfect detector), and, for the faces
-    the default detector finds, from their true boxes again, from its boxes and from its landmarks (the two
-    ``alignment`` settings): framing and selection effects apart."""
+    """Where face accuracy goes: the single network on crops cut from every ``step``-th frame, scored on clean and
+    occluded faces: from the true boxes (the classifier alone, a perfect detector), and, for the faces the default
+    detector finds, from their true boxes again, from its boxes (reframed as FER2013 crops are, and as plain
+    squares) and from its landmarks (the three ``alignment`` settings): framing and selection effects apart."""
     import dataclasses
 
     import cv2
 
     from ferkit.faces import Face, align_face, build_detector
+    from ferkit.faces.framing import framing_for
     from ferkit.faces.mtcnn import DEFAULT_DETECTOR
     from ferkit.recognizer import Recognizer
     from ferkit.video import iter_frames
 
     recognizer = Recognizer(models["single"], detector="none", backend="onnx", tta="none")
     detector = build_detector(DEFAULT_DETECTOR)
+    framing = framing_for(detector)
     crops: dict[tuple[str, bool], list[tuple[np.ndarray, int]]] = {}
     for index, _, frame in iter_frames(video, every_n=step):
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -232,8 +234,8 @@ def breakdown_section(video: Path, truth: list[list[dict]], models: dict[str, Pa
             label, occluded = recognizer.class_names.index(face["label"]), face["occluded"]
             cuts = {"true box": Face(*face["box"], 1.0)}
             if t in matched:
-                cuts |= {"true box, found faces": cuts["true box"], "detector box": dataclasses.replace(found[matched[t]], landmarks=None),
-                         "detector landmarks": found[matched[t]]}
+                cuts |= {"true box, found faces": cuts["true box"], "detector box, square": dataclasses.replace(found[matched[t]], landmarks=None),
+                         "detector box, FER2013 framing": framing.frame(found[matched[t]]), "detector landmarks": found[matched[t]]}
             for name, cut in cuts.items():
                 crops.setdefault((name, occluded), []).append((align_face(gray, cut, output_size=recognizer.loaded.image_size), label))
     rows = []
@@ -278,6 +280,7 @@ VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
     ("mtcnn", "single", "onnx", "none", "mtcnn", 1, 1.0, 4, False),
     ("mtcnn, scale 0.5", "single", "onnx", "none", "mtcnn", 1, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 3", "single", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 3, square crop", "single", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5", "single", "onnx", "none", "mtcnn", 5, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 10", "single", "onnx", "none", "mtcnn", 10, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 5, no read-ahead", "single", "onnx", "none", "mtcnn", 5, 0.5, 0, False),
@@ -308,7 +311,7 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
         if model not in models:
             print(f"{name}: no {model} model, skipped", file=sys.stderr)
             continue
-        alignment = "landmarks" if "landmark alignment" in name else "box"
+        alignment = "landmarks" if "landmark alignment" in name else "square" if "square crop" in name else "box"
         key = (model, backend, detector, alignment)
         if key not in recognizers:
             recognizers[key] = Recognizer(models[model], detector=detector, backend=backend, alignment=alignment)

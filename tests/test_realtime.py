@@ -161,7 +161,8 @@ def test_folder_run_takes_gif_like_a_single_file_run_and_reports_skipped_files(t
 
 
 def test_alignment_box_ignores_landmarks_and_landmarks_uses_them(tiny_checkpoint):
-    """The default cuts the detector's box; "landmarks" warps the landmarks (here a rotated set, so the crops differ)."""
+    """The default cuts the detector's box (no detector: no framing, the plain square); "landmarks" warps the
+    landmarks (here a rotated set, so the crops differ)."""
     from ferkit.errors import ConfigError
     from ferkit.faces.base import Face
     from ferkit.recognizer import Recognizer
@@ -169,9 +170,10 @@ def test_alignment_box_ignores_landmarks_and_landmarks_uses_them(tiny_checkpoint
     gray = np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8)
     tilted = np.array([[80, 90], [115, 70], [100, 100], [90, 125], [120, 110]], np.float32)
     face = Face(60, 60, 80, 80, 0.99, tilted)
-    box, warped = (Recognizer(tiny_checkpoint, detector="none", alignment=a)._aligned_crops(gray, [face]) for a in ("box", "landmarks"))
+    box, square, warped = (Recognizer(tiny_checkpoint, detector="none", alignment=a)._aligned_crops(gray, [face]) for a in ("box", "square", "landmarks"))
     plain = Recognizer(tiny_checkpoint, detector="none")._aligned_crops(gray, [Face(60, 60, 80, 80, 0.99)])
     np.testing.assert_array_equal(box, plain)  # landmarks dropped: the same square crop as a face without them
+    np.testing.assert_array_equal(square, plain)
     assert np.abs(box.astype(int) - warped.astype(int)).mean() > 10
     with pytest.raises(ConfigError, match="alignment must be one of"):
         Recognizer(tiny_checkpoint, detector="none", alignment="eyes")

@@ -77,7 +77,7 @@ def test_recognizer_video_path_detects_only_on_schedule(monkeypatch):
     recognizer.detector = CountingDetector()
     recognizer.class_names = ("a", "b")
     recognizer.loaded = type("Loaded", (), {"image_size": 48})()
-    recognizer.alignment = "box"
+    recognizer.alignment = "square"
     recognizer.classify_crops = lambda crops: np.tile([0.25, 0.75], (len(crops), 1))
     results = list(recognizer.predict_video("clip.avi", every_n=1, detect_every=4, read_ahead=0))
     assert len(calls) == 3  # frames 0, 4, 8

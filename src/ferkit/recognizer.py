@@ -133,8 +133,10 @@ class Recognizer:
     backend: "onnx" runs a checkpoint's network in ONNX Runtime (exported in memory at construction, same
     probabilities within 1e-4), "torch" in PyTorch; "auto" picks ONNX Runtime on a CPU and PyTorch on a GPU.
     Embedding pipelines always run in PyTorch; an .onnx model always in ONNX Runtime.
-    alignment: "box" (default) cuts a square around the detector's box; "landmarks" warps a detector's five
-    landmarks (MTCNN, YuNet) onto a template; faces without landmarks (Haar) are always box crops.
+    alignment: "box" (default) cuts the square in which FER2013's crops lie relative to this detector's boxes
+    (``ferkit.faces.framing``; a detector never calibrated gets "square"); "square" cuts a square of the box's
+    longer side around its centre; "landmarks" warps a detector's five landmarks (MTCNN, YuNet) onto a template,
+    and faces without landmarks (Haar) are then square crops.
     """
 
     to_bgr = staticmethod(to_bgr)  # for ferkit.bulk, which works on any recognizer and imports nothing from here
@@ -155,6 +157,7 @@ class Recognizer:
         from ferkit.classifiers import EmbeddingPipeline
         from ferkit.devices import resolve_device
         from ferkit.evaluate.predict import TTA_MODES
+        from ferkit.faces.framing import IDENTITY, framing_for
 
         if tta not in TTA_MODES:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -183,6 +186,7 @@ class Recognizer:
         self.alignment = alignment
         self.detector_spec = (detector, {"largest_only": largest_only, **(detector_options or {})})
         self.detector = self.make_detector()
+        self.framing = framing_for(self.detector) if alignment == "box" else IDENTITY  # how box crops are framed
 
     def make_detector(self) -> Any:
         """A new detector like this recognizer's (None for "none"): one per thread, since OpenCV's are not thread-safe."""
@@ -237,6 +241,8 @@ class Recognizer:
         from ferkit.faces import align_face
 
         if self.alignment == "box":
+            faces = [self.framing.frame(face) for face in faces]
+        elif self.alignment == "square":
             faces = [dataclasses.replace(face, landmarks=None) if face.landmarks is not None else face for face in faces]
         return np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
 

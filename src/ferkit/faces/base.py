@@ -72,6 +72,8 @@ class FaceDetector(ABC):
     sorting by area and the ``largest_only`` choice (paper 002 keeps only the largest face) happen here.
     """
 
+    name: str = ""  # the registry name, set by register_detector ("" for an unregistered detector)
+
     def __init__(self, *, largest_only: bool = False) -> None:
         self.largest_only = bool(largest_only)
 
@@ -118,7 +120,15 @@ DETECTOR_REGISTRY: Registry[DetectorBuilder] = Registry("face detector", plural=
 
 
 def register_detector(name: str, **metadata: Any) -> Callable[[DetectorBuilder], DetectorBuilder]:
-    return DETECTOR_REGISTRY.register(name, **metadata)
+    """Register a detector builder under ``name``; a FaceDetector class also learns its ``name`` (framing looks it up)."""
+    register = DETECTOR_REGISTRY.register(name, **metadata)
+
+    def named(builder: DetectorBuilder) -> DetectorBuilder:
+        if isinstance(builder, type) and issubclass(builder, FaceDetector):
+            builder.name = name
+        return register(builder)
+
+    return named
 
 
 def list_detectors() -> list[str]:
