@@ -8,9 +8,6 @@
 # then `python benchmarks/report.py` renders the table in docs/training_on_cpu.md (rows not trained say so).
 set -u
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-FER=${FER:-fer2013:../shared/data/fer2013}
-export OMP_NUM_THREADS=${THREADS:-1}
 VARIANTS=${VARIANTS:-"base nols mixup cutmix noerasing occ70 cosine plateau"}
 source benchmarks/queue_lib.sh  # train RECIPE
 for variant in $VARIANTS; do

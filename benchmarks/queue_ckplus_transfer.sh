@@ -8,9 +8,6 @@
 # Threads: THREADS (default 1) so that it shares the two cores with the FER2013 long run at one thread each.
 set -u
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-CK=${CK:-ckplus48:../shared/data/ckplus48}
-export OMP_NUM_THREADS=${THREADS:-1}
 source benchmarks/queue_lib.sh  # run_named, start_weights
 start_weights || exit 1
 run() {  # run NAME RECIPE ARGS...: skipped when benchmarks/results/NAME.json exists (ONLY=NAME: this step alone)

@@ -10,9 +10,6 @@
 # from the FER2013 network (the same start weights as the CK+ transfer rows).
 set -u
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-FER=${FER:-fer2013:../shared/data/fer2013}
-export OMP_NUM_THREADS=${THREADS:-1}
 source benchmarks/queue_lib.sh  # run_named, start_weights
 start_weights || exit 1
 for recipe in fer2013-loss-ce-v2 fer2013-loss-center-v2 fer2013-loss-weighted-cluster-v5 fer2013-tlstn-v2 \

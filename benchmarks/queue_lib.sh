@@ -1,4 +1,10 @@
-# Shared by the resumable training queues (source it after `cd` to the repository root, with PY and FER set).
+# Shared by the resumable training queues (source it after `cd` to the repository root). Defaults, each
+# overridable from the environment: PY (the venv's python), FER and CK (dataset specs), THREADS (torch threads
+# of each run, 1: the other core keeps its run).
+PY=${PY:-.venv/bin/python}
+FER=${FER:-fer2013:../shared/data/fer2013}
+CK=${CK:-ckplus48:../shared/data/ckplus48}
+export OMP_NUM_THREADS=${THREADS:-1}
 # train RECIPE: trains the recipe with run_recipe.py at $OMP_NUM_THREADS threads; skipped when its result JSON
 # exists; a run of the same recipe still going in another process (a queue restarted while its runs go on) is
 # waited for; a finished run's per-epoch logs are copied into benchmarks/results/logs.

@@ -15,9 +15,6 @@
 #   nohup bash benchmarks/queue_second_core.sh >> runs/queue_second_core.log 2>&1 &
 set -u
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-FER=${FER:-fer2013:../shared/data/fer2013}
-export OMP_NUM_THREADS=${THREADS:-1}
 STUDENT=fer2013-cpu-student-modres18c32-kd-v1
 CACHE=runs/fer2013-cpu-long-modres18-kd-v1/teacher_logits.pt
 source benchmarks/queue_lib.sh  # train RECIPE
