@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Issue 15's last step, run when the long run (queue_cpu_hour.sh) has written its result: the new default model,
+# chosen on PublicTest (flip TTA) among every subset of up to 3 of {the long run, the v5 ensemble's three members}
+# (a single network when it matches; ties go to fewer members), stored in int8 and shipped to
+# src/ferkit/weights/ferkit-default.pt; then scored once on PrivateTest (an ensemble by score_checkpoint.py; a single
+# network's run already scored it) and with half / every face occluded; then the cross-dataset and speed tables.
+# The real-time tables (benchmarks/realtime.py --quiet-cpu) and the model card (benchmarks/report.py) are for the
+# session that reviews the choice and commits it. Waits for the long run if it is still training:
+#   nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
+set -u
+cd "$(dirname "$0")/.."
+source benchmarks/queue_lib.sh  # PY, FER, THREADS defaults
+LONG=fer2013-cpu-long-modres18-kd-v1
+V5=runs/teachers/ferkit-default-v5.pt
+while pgrep -f "run_recipe[.]py $LONG( |\$)" >/dev/null; do sleep 300; done
+[ -f "benchmarks/results/$LONG.json" ] || { echo "== $LONG has not finished (no result JSON): nothing to choose from"; exit 1; }
+grep -q "$LONG" benchmarks/results/default_model_selection.json && { echo "== done: the selection already counts $LONG"; exit 0; }
+[ -f "$V5" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$V5"; }
+for i in 0 1 2; do
+  [ -f "runs/start/v5-member$i.pt" ] || $PY benchmarks/extract_member.py "$V5" --index $i --out "runs/start/v5-member$i.pt" || exit 1
+done
+echo "== $(date -u +%H:%M) choosing the default on PublicTest"
+$PY benchmarks/ship_default_model.py --ensemble --max-members 3 "runs/$LONG/best.pt" runs/start/v5-member0.pt runs/start/v5-member1.pt \
+    runs/start/v5-member2.pt || exit 1
+if $PY -c "import sys, torch; sys.exit(torch.load('src/ferkit/weights/ferkit-default.pt', weights_only=False)['model_name'] != 'ensemble')"; then
+  $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v6 || exit 1
+fi
+for occ in "" 0.5 1.0; do
+  .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} \
+      --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean} || exit 1
+done
+$PY benchmarks/cross_dataset.py
+$PY benchmarks/speed.py
+echo "== $(date -u +%H:%M) done: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
