@@ -72,6 +72,15 @@ def test_the_shipped_calibration_covers_the_default_detectors_and_is_looked_up_t
     assert framing_for(NothingDetector()) == IDENTITY and framing_for(None) == IDENTITY
 
 
+@pytest.mark.parametrize("text", ["{not json", '{"detectors": {"mtcnn": {"side": 0.9}}}', '{"detectors": {"mtcnn": {"side": 9, "shift_x": 0, "shift_y": 0}}}'])
+def test_a_damaged_framing_file_gets_a_clear_error(tmp_path, text):
+    path = tmp_path / "framing.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="is not a box-framing file"):
+        load_framings(path)
+    assert load_framings(tmp_path / "missing.json") == {}
+
+
 def test_box_alignment_crops_the_framed_box_and_square_the_plain_one(tiny_checkpoint):
     from ferkit.recognizer import Recognizer
 

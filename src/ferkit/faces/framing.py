@@ -64,8 +64,12 @@ def load_framings(path: Path = FRAMING_FILE) -> dict[str, BoxFraming]:
     """The calibrated framings by detector name ({} when the file is missing)."""
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text())
-    return {name: BoxFraming(**{k: float(entry[k]) for k in ("side", "shift_x", "shift_y")}) for name, entry in data["detectors"].items()}
+    try:
+        detectors = json.loads(path.read_text())["detectors"]
+        return {name: BoxFraming(**{k: float(entry[k]) for k in ("side", "shift_x", "shift_y")}) for name, entry in detectors.items()}
+    except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:  # JSONDecodeError is a ValueError
+        raise ConfigError(f"{path} is not a box-framing file ({type(exc).__name__}: {exc}); reinstall ferkit or rewrite it with "
+                          "benchmarks/calibrate_framing.py") from None
 
 
 def framing_for(detector: FaceDetector | None) -> BoxFraming:
