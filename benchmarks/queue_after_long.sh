@@ -5,7 +5,8 @@
 # src/ferkit/weights/ferkit-default.pt; then scored once on PrivateTest (an ensemble by score_checkpoint.py; a single
 # network's run already scored it) and with half / every face occluded; then the cross-dataset and speed tables.
 # The real-time tables (benchmarks/realtime.py --quiet-cpu) and the model card (benchmarks/report.py) are for the
-# session that reviews the choice and commits it. Waits for the long run if it is still training:
+# session that reviews the choice and commits it. Then this core joins issue 16's queues. Waits for the long run if
+# it is still training:
 #   nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
 set -u
 cd "$(dirname "$0")/.."
@@ -31,4 +32,7 @@ for occ in "" 0.5 1.0; do
 done
 $PY benchmarks/cross_dataset.py
 $PY benchmarks/speed.py
-echo "== $(date -u +%H:%M) done: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
+echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
+# The long run's core then takes issue 16's queues beside the second core (a step one core is running is left to it).
+bash benchmarks/queue_fer2013_full.sh
+bash benchmarks/queue_ckplus_transfer.sh

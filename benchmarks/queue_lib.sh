@@ -17,11 +17,13 @@ train() {
   $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
 }
 # run_named NAME SCRIPT ARGS...: runs `$PY SCRIPT ARGS...` (which writes benchmarks/results/NAME.json; pass it
-# --name NAME) unless that file exists; with ONLY=NAME set, every other step is skipped.
+# --name NAME) unless that file exists or another process is running it (so two cores can work through the same
+# queue side by side, each taking the next step the other has not); with ONLY=NAME set, every other step is skipped.
 run_named() {
   local name=$1; shift
   if [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ]; then return 0; fi
   if [ -f "benchmarks/results/$name.json" ]; then echo "== done: $name"; return 0; fi
+  if pgrep -f -- "--name $name( |\$)" >/dev/null; then echo "== running in another process: $name"; return 0; fi
   echo "== $(date -u +%H:%M) $name"
   $PY "$@" 2> >(grep -v "it/s\]" >&2) || echo "FAILED: $name"
   $PY benchmarks/collect_logs.py >/dev/null 2>&1 || true
