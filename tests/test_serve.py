@@ -15,6 +15,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 from fastapi.testclient import TestClient  # noqa: E402
 
 from ferkit.cli import main  # noqa: E402
+from ferkit.errors import ConfigError  # noqa: E402
 from ferkit.recognizer import ImagePrediction, Recognizer  # noqa: E402
 from ferkit.serve import ServeSettings, create_app  # noqa: E402
 from ferkit.serve.model_info import file_sha256, read_metadata  # noqa: E402
@@ -119,6 +120,7 @@ def test_model_health_openapi_and_the_page(client, tiny_checkpoint):
     card = client.get("/v1/model").json()
     assert card["classes"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
     assert card["input"]["height"] == 48 and card["file"] == "best.pt" and str(tiny_checkpoint.parent) not in json.dumps(card)
+    assert card["alignment"] == "box"
     assert card["accuracy"] == [] and "no metadata file" in card["accuracy_note"] and card["version"]["sha256"] == file_sha256(tiny_checkpoint)
     assert client.get("/healthz").json()["status"] == "ok"
     paths = client.get("/openapi.json").json()["paths"]
@@ -200,6 +202,9 @@ def test_serve_command_builds_its_settings_and_names_the_extra_when_missing(monk
     monkeypatch.setattr(ferkit.serve.run, "serve", lambda settings: seen.append(settings))
     assert main(["serve", "--port", "8123", "--max-upload-mb", "1", "--workers", "2", "--timeout", "5"]) == 0
     assert (seen[0].host, seen[0].port, seen[0].max_upload_bytes, seen[0].workers, seen[0].timeout_s) == ("127.0.0.1", 8123, 1024 * 1024, 2, 5.0)
+    assert seen[0].alignment == "box" and main(["serve", "--alignment", "square"]) == 0 and seen[1].alignment == "square"
+    with pytest.raises(ConfigError, match="alignment must be one of"):
+        ServeSettings(alignment="eyes")
     assert main(["serve", "--workers", "0"]) == 2 and "workers must be >= 1" in capsys.readouterr().err
     monkeypatch.setitem(__import__("sys").modules, "fastapi", None)
     assert main(["serve"]) == 2

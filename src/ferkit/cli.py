@@ -57,6 +57,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
+    p.add_argument("--alignment", default=DEFAULT_ALIGNMENT, choices=ALIGNMENTS, help="face crop, as in `ferkit predict --alignment`")
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=1, help="threads running the model")
     p.add_argument("--max-queue", type=int, default=16, help="requests that may wait for a worker; more get 503")
@@ -71,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ferkit.serve.run import serve
 
     serve(ServeSettings(host=args.host, port=args.port, model=args.model, detector=args.detector, detector_model=args.detector_model,
-                        largest_only=args.largest_only, tta=args.tta, device=args.device, workers=args.workers, max_queue=args.max_queue,
+                        largest_only=args.largest_only, tta=args.tta, alignment=args.alignment, device=args.device, workers=args.workers, max_queue=args.max_queue,
                         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), timeout_s=args.timeout))
     return 0
 

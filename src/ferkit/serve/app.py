@@ -42,7 +42,7 @@ def load_recognizer(settings: ServeSettings) -> Any:
 
     options = {"model_path": settings.detector_model} if settings.detector_model else None
     return Recognizer(settings.model, detector=settings.detector, largest_only=settings.largest_only, tta=settings.tta,
-                      device=settings.device, detector_options=options)
+                      device=settings.device, detector_options=options, alignment=settings.alignment)
 
 
 def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT
 from ferkit.errors import ConfigError
 
 MiB = 1024 * 1024
@@ -27,6 +28,7 @@ class ServeSettings:
     detector_model: str | None = None
     largest_only: bool = False
     tta: str = "flip"
+    alignment: str = DEFAULT_ALIGNMENT  # as `ferkit predict`: the detector's box framed as FER2013's crops are
     device: str = "cpu"
     max_upload_bytes: int = 10 * MiB
     max_pixels: int = 40_000_000
@@ -43,6 +45,8 @@ class ServeSettings:
             raise ConfigError(f"max_queue must be >= 0, got {self.max_queue}")
         if not self.timeout_s > 0:
             raise ConfigError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.alignment not in ALIGNMENTS:
+            raise ConfigError(f"alignment must be one of {ALIGNMENTS}, got {self.alignment!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be in 0..65535, got {self.port}")
 
