@@ -57,7 +57,7 @@ def model_card(recognizer: Any, *, detector: str) -> dict[str, Any]:
                   "color": "grayscale" if in_chans == 1 else "rgb", "what": "aligned face crop"},
         "detector": detector,
         "tta": recognizer.tta,
-        "alignment": recognizer.alignment,
+        "alignment": getattr(recognizer, "alignment", None),  # a recognizer-like object may not cut faces itself
         "accuracy": (meta or {}).get("accuracy", []),
         "accuracy_note": missing,
         "trained_on": (meta or {}).get("trained_on"),

@@ -61,7 +61,7 @@ class ModelCard(BaseModel):
     input: dict[str, Any]
     detector: str
     tta: str
-    alignment: str = Field(description="how faces are cut from the detector's output: box (framed as FER2013's crops), square or landmarks")
+    alignment: str | None = Field(description="how faces are cut from the detector's output: box (framed as FER2013's crops), square or landmarks; null when the served object does not say")
     accuracy: list[dict[str, Any]] = Field(description="each figure with its data set, split, test-time augmentation and source file")
     accuracy_note: str | None = Field(description="why no accuracy figures are shown, when none are")
     trained_on: str | None
