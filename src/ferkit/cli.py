@@ -190,10 +190,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                 every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite,
                                 video_options=_video_options(args))
         for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
-            outputs.write(item)
-            if isinstance(item, FailedInput):
-                errors += 1
-                print(f"ferkit predict: {item.source}: {item.error}", file=sys.stderr)
+            with tqdm.external_write_mode(file=sys.stdout):  # the bar steps aside while table rows and errors print
+                outputs.write(item)
+                if isinstance(item, FailedInput):
+                    errors += 1
+                    print(f"ferkit predict: {item.source}: {item.error}", file=sys.stderr)
     except BaseException:
         outputs.close(complete=False)  # streamed rows stay; a --json document is not written half
         raise
