@@ -5,6 +5,7 @@ import pytest
 
 from ferkit.errors import ConfigError
 from ferkit.faces import Face, FaceDetector, ScaledDetector
+from ferkit.faces.framing import BoxFraming
 from ferkit.tracking import DetectionSchedule, FaceFollower
 from ferkit.video import read_ahead
 
@@ -78,6 +79,7 @@ def test_recognizer_video_path_detects_only_on_schedule(monkeypatch):
     recognizer.class_names = ("a", "b")
     recognizer.loaded = type("Loaded", (), {"image_size": 48})()
     recognizer.alignment = "square"
+    recognizer.framing = BoxFraming()  # the plain square
     recognizer.classify_crops = lambda crops: np.tile([0.25, 0.75], (len(crops), 1))
     results = list(recognizer.predict_video("clip.avi", every_n=1, detect_every=4, read_ahead=0))
     assert len(calls) == 3  # frames 0, 4, 8

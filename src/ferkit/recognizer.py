@@ -236,14 +236,10 @@ class Recognizer:
 
     def _aligned_crops(self, gray: np.ndarray, faces: list[Any]) -> np.ndarray:
         """The faces of a gray image cut to the model's input (``self.alignment``): (N, S, S) uint8."""
-        import dataclasses
-
         from ferkit.faces import align_face
 
-        if self.alignment == "box":
+        if self.alignment != "landmarks":  # box and square: a square crop, framed (square: the identity framing)
             faces = [self.framing.frame(face) for face in faces]
-        elif self.alignment == "square":
-            faces = [dataclasses.replace(face, landmarks=None) if face.landmarks is not None else face for face in faces]
         return np.stack([align_face(gray, face, output_size=self.loaded.image_size) for face in faces])
 
     def prediction(self, source: str, width: int, height: int, faces: list[Any], probs: np.ndarray) -> ImagePrediction:
