@@ -30,11 +30,12 @@ def test_missing_section_names_the_command(results):
 
 def test_breakdown_rows_by_crop_and_occlusion(results):
     rows = [{"crop": crop, "occluded": occluded, "faces": faces, "accuracy": acc, "detector": "auto", "model": "single", "every_nth": 5}
-            for crop, occluded, faces, acc in (("true box", False, 10, 0.7), ("true box", True, 4, 0.5), ("detector box", False, 9, 0.6))]
+            for crop, occluded, faces, acc in (("true box", False, 10, 0.7), ("true box", True, 4, 0.5), ("detector box, FER2013 framing", False, 9, 0.6), ("retired crop name", False, 3, 0.1))]
     write(results, breakdown={"rows": rows, **PROVENANCE, "cpu_note": "quiet"})
     table = rt.block_breakdown()
     assert "| true box | 70.0 (10) | 50.0 (4) |" in table
-    assert "| detector box | 60.0 (9) | – |" in table  # no occluded face found: a dash, not a zero
+    assert "| detector box, FER2013 framing | 60.0 (9) | – |" in table  # no occluded face found: a dash, not a zero
+    assert "retired crop name" not in table  # rows from crops the benchmark no longer measures are left out
     assert "| detector landmarks | – | – |" in table
     assert "every 5th frame" in table and "quiet" in table
 
