@@ -6,7 +6,8 @@ Two to four faces per frame, each a PublicTest image (never PrivateTest: that sp
 scores) shown for 15-40 frames while it drifts across its quarter of the frame and grows and shrinks
 between 64 and 150 pixels; a third of the faces carry one of ferkit's synthetic occluders (masks, hands,
 sunglasses, ...; 15-45% of the face covered). The ground truth (box, label, occluded) of every face in
-every frame is written next to the video as ``<name>.json``. Both go to a temporary path: the video is
+every frame, and per face its occluder, region and how much of its eyes and mouth is hidden, is written
+next to the video as ``<name>.json``. Both go to a temporary path: the video is
 regenerated from the seed, never committed.
 """
 
@@ -42,6 +43,8 @@ class FaceTrack:
     label: str
     occluded: bool
     occluder: str
+    region: str
+    covered: dict[str, float]  # covered share of the whole face, of its eye boxes and of its mouth box (0 when clean)
     source_id: str
     size0: float
     size_amplitude: float
@@ -81,6 +84,23 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return np.clip(background, 0, 255).astype(np.uint8)
 
 
+# Eye and mouth boxes as fractions (x0, y0, x1, y1) of a FER2013 crop, around ferkit's canonical landmarks
+# (eyes at (0.31, 0.39) and (0.69, 0.39), mouth corners at y 0.78): what an occluder hides, for the per-occluder table.
+EYE_BOXES = ((0.19, 0.30, 0.43, 0.48), (0.57, 0.30, 0.81, 0.48))
+MOUTH_BOX = (0.30, 0.68, 0.70, 0.88)
+
+
+def covered_parts(mask: np.ndarray) -> dict[str, float]:
+    """Share of the face, of the two eye boxes together and of the mouth box that ``mask`` (H, W) bool covers."""
+    h, w = mask.shape
+
+    def share(boxes: tuple[tuple[float, float, float, float], ...]) -> float:
+        cells = [mask[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)] for x0, y0, x1, y1 in boxes]
+        return round(float(sum(c.sum() for c in cells) / sum(c.size for c in cells)), 3)
+
+    return {"face": round(float(mask.mean()), 3), "eyes": share(EYE_BOXES), "mouth": share((MOUTH_BOX,))}
+
+
 def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrack]:
     """Face schedule: quarters 0 and 1 always hold a face, quarters 2 and 3 with gaps: 2-4 faces per frame."""
     import cv2
@@ -101,15 +121,15 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
             index = int(order[len(tracks)])
             image = cv2.cvtColor(dataset.images[index], cv2.COLOR_GRAY2BGR)
             occluded = bool(rng.random() < occluded_share)
-            kind = ""
+            kind, region, covered = "", "", {"face": 0.0, "eyes": 0.0, "mouth": 0.0}
             if occluded:
                 result = apply_occlusion(image, kind=str(rng.choice(list(OCCLUDER_KINDS))), region=str(rng.choice(list(REGIONS))),
                                          occlusion_ratio=float(rng.uniform(0.15, 0.45)), rng=rng, fallback_kinds=list(OCCLUDER_KINDS))
-                image, kind = result.image, result.kind
+                image, kind, region, covered = result.image, result.kind, result.region, covered_parts(result.mask)
             size0 = float(rng.uniform(85, 125))
             tracks.append(FaceTrack(
                 face_id=len(tracks), cell=cell, start=t, end=min(frames, t + length), image=image,
-                label=dataset.class_names[int(dataset.labels[index])], occluded=occluded, occluder=kind, source_id=dataset.ids[index],
+                label=dataset.class_names[int(dataset.labels[index])], occluded=occluded, occluder=kind, region=region, covered=covered, source_id=dataset.ids[index],
                 size0=size0, size_amplitude=float(min(size0 - 64, 150 - size0, rng.uniform(10, 30))), period=float(rng.uniform(40, 90)),
                 phase=float(rng.uniform(0, 2 * np.pi)), x0=float(rng.uniform(0, 100)), y0=float(rng.uniform(0, 60)),
                 vx=float(rng.choice([-1, 1]) * rng.uniform(0.8, 2.5)), vy=float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5)),
@@ -143,6 +163,7 @@ def make_video(out: Path, *, frames: int = 600, fps: float = 25.0, seed: int = 0
     meta = {
         "video": str(out), "frames": frames, "fps": fps, "seed": seed, "width": WIDTH, "height": HEIGHT, "source": "FER2013 PublicTest",
         "faces": [{"face_id": t.face_id, "source_id": t.source_id, "label": t.label, "occluded": t.occluded, "occluder": t.occluder,
+                   "region": t.region, "covered": t.covered,
                    "first_frame": t.start, "last_frame": t.end - 1} for t in tracks if t.start < frames],
         "faces_per_frame": {"min": min(counts), "max": max(counts), "mean": round(float(np.mean(counts)), 3)},
         "truth": truth,

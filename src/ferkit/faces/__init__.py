@@ -13,6 +13,7 @@ from ferkit.faces.base import (
     FaceDetector,
     build_detector,
     list_detectors,
+    parse_detector_options,
     register_detector,
 )
 from ferkit.faces.haar import HaarDetector
@@ -24,5 +25,5 @@ from ferkit.faces.yunet import YUNET_FILENAME, YuNetDetector, cache_dir
 __all__ = [
     "CANONICAL_TEMPLATE_48", "DEFAULT_DETECTOR", "DETECTOR_REGISTRY", "LANDMARK_NAMES", "YUNET_FILENAME", "Face", "FaceDetector",
     "HaarDetector", "MTCNNDetector", "MediaPipeDetector", "MediaPipeUnavailableError", "ScaledDetector", "YuNetDetector", "align_face", "build_detector", "cache_dir", "five_point_template",
-    "list_detectors", "mediapipe_available", "mtcnn_available", "register_detector", "rescale_face", "similarity_to_template",
+    "list_detectors", "mediapipe_available", "mtcnn_available", "parse_detector_options", "register_detector", "rescale_face", "similarity_to_template",
 ]

