@@ -72,3 +72,42 @@ def test_serve_passes_the_options_to_its_recognizer(tiny_checkpoint):
 
     recognizer = load_recognizer(ServeSettings(model=str(tiny_checkpoint), detector="haar", detector_options={"min_neighbors": 9}))
     assert recognizer.detector.min_neighbors == 9
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"scale_factor": "abc"}, "scale_factor='abc' must be a number"),
+    ({"min_neighbors": 2.5}, "min_neighbors=2.5 must be a whole number"),
+    ({"largest_only": "yes"}, "largest_only='yes' must be true or false"),
+    ({"max_size": "big"}, "max_size='big' must be a whole number"),
+])
+def test_option_values_of_the_wrong_type_are_refused_by_name(options, message):
+    from ferkit.faces import build_detector
+
+    with pytest.raises(ConfigError, match=f"detector 'haar': option {message}".replace("(", r"\(").replace(")", r"\)")):
+        build_detector("haar", **options)
+
+
+@pytest.mark.parametrize("value, hint, expected", [
+    (2, float, 2.0), (4.0, int, 4), ([0.4, 1], tuple[float, float], (0.4, 1.0)), ("a.onnx", str | Path | None, "a.onnx"), (None, int | None, None),
+])
+def test_option_values_are_converted_to_the_annotated_types(value, hint, expected):
+    from ferkit.faces.base import _conform
+
+    ok, converted = _conform(value, hint)
+    assert ok and converted == expected and type(converted) is type(expected)
+
+
+@pytest.mark.parametrize("value, hint", [(True, float), (True, int), ("1", bool), ((1.0,), tuple[float, float]), (3, tuple[float, ...])])
+def test_values_that_only_look_alike_are_refused(value, hint):
+    from ferkit.faces.base import _conform
+
+    assert not _conform(value, hint)[0]
+
+
+@needs_mtcnn
+def test_tuple_options_need_their_length_and_element_types():
+    from ferkit.faces import build_detector
+
+    assert build_detector("auto", steps_threshold=[0.4, 0.4, 1]).steps_threshold == (0.4, 0.4, 1.0)  # auto checks too
+    with pytest.raises(ConfigError, match=r"must be 3 comma-separated values \(a number, a number, a number\)"):
+        build_detector("auto", steps_threshold=(0.3, "x", 0.2))

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -137,8 +140,69 @@ def list_detectors() -> list[str]:
 
 
 def build_detector(name: str = "haar", **options: Any) -> FaceDetector:
-    """Build face detector ``name``; ``options`` are the backend's keyword arguments (e.g. ``largest_only``)."""
-    return DETECTOR_REGISTRY.build(name, **options)
+    """Build face detector ``name``; ``options`` are the backend's keyword arguments (e.g. ``largest_only``).
+
+    Values are checked against the backend's annotations first (ints become floats where a float is wanted, lists
+    tuples), so ``--detector-option score_threshold=abc`` is a ConfigError naming the option, not a TypeError."""
+    builder = DETECTOR_REGISTRY.get(name)
+    return DETECTOR_REGISTRY.build(name, **_typed_options(name, builder, options))
+
+
+def _typed_options(name: str, builder: Any, options: dict[str, Any]) -> dict[str, Any]:
+    try:
+        hints = typing.get_type_hints(builder.__init__ if isinstance(builder, type) else builder)
+    except Exception:  # a builder whose annotations cannot be resolved: the call itself decides
+        return options
+    typed = dict(options)
+    for key, value in options.items():
+        if key not in hints:
+            continue  # unknown keys: the registry names them
+        ok, typed[key] = _conform(value, hints[key])
+        if not ok:
+            raise ConfigError(f"detector {name!r}: option {key}={value!r} must be {_describe(hints[key])}")
+    return typed
+
+
+def _conform(value: Any, hint: Any) -> tuple[bool, Any]:
+    """(value fits ``hint``, value converted: int -> float, list -> tuple); hints ferkit's detectors use."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arm in args:
+            ok, converted = _conform(value, arm)
+            if ok:
+                return True, converted
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return number and float(value).is_integer(), int(value) if number and float(value).is_integer() else value
+    if hint is float:
+        return number, float(value) if number else value
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            return False, value
+        element_hints = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(element_hints) != len(value):
+            return False, value
+        conformed = [_conform(v, h) for v, h in zip(value, element_hints)]
+        return all(ok for ok, _ in conformed), tuple(v for _, v in conformed)
+    if hint is Path:
+        return isinstance(value, (str, Path)), value
+    if isinstance(hint, type):
+        return isinstance(value, hint), value
+    return True, value  # Any and hints not used by the detectors
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(dict.fromkeys(_describe(a) for a in args if a is not type(None)))
+    if origin is tuple:
+        return f"{len(args)} comma-separated values ({', '.join(_describe(a) for a in args)})" if Ellipsis not in args else "comma-separated values"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text", Path: "a path"}.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def _option_value(text: str) -> Any:

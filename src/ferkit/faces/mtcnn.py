@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ferkit.errors import ConfigError, WeightsUnavailableError
-from ferkit.faces.base import DETECTOR_REGISTRY, Face, FaceDetector, clip_box, register_detector
+from ferkit.faces.base import Face, FaceDetector, build_detector, clip_box, register_detector
 
 DEFAULT_DETECTOR = "auto"  # the name the Recognizer and `ferkit predict` use unless told otherwise
 
@@ -103,4 +103,4 @@ def auto(**options: Any) -> FaceDetector:
 
     Built through the registry, so an option the chosen backend lacks is a ConfigError naming it.
     """
-    return DETECTOR_REGISTRY.build("mtcnn" if mtcnn_available() else "haar", **options)
+    return build_detector("mtcnn" if mtcnn_available() else "haar", **options)
