@@ -137,6 +137,24 @@ def block_targets() -> str:
                                f"estimate one idle core. Wall clock: crops {crops['cpu_note']}; video {video['cpu_note']}.")
 
 
+def block_heldout() -> str:
+    s = _section("heldout")
+    if s is None:
+        return NOT_RUN.format("heldout")
+    seeds = sorted({r["video_seed"] for r in s["rows"]})
+    by = {(r["name"], r["video_seed"]): r for r in s["rows"]}
+    lines = ["| Setting | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if i == 0 else ' (held out)'}: all / clean / occluded, false positives per frame"
+                                         for i, seed in enumerate(seeds)) + " |", "|---|" + "---|" * len(seeds)]
+    for name in dict.fromkeys(r["name"] for r in s["rows"]):
+        cells = [f"{100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f}, {r['false_positives_per_frame']:.3f}"
+                 if (r := by.get((name, seed))) else "–" for seed in seeds]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    per_seed = {r["video_seed"]: r for r in s["rows"]}
+    videos = "; ".join(f"seed {seed}: {per_seed[seed]['distinct_faces']} faces, {per_seed[seed]['distinct_occluded_faces']} occluded" for seed in seeds)
+    return "\n".join(lines) + (f"\n\nFace accuracy (%) of the single network, detection every 3rd frame at half size; a missed face counts as wrong. "
+                               f"Videos: {videos}.") + _footer(s)
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -174,5 +192,5 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "realtime_targets": block_targets,
     "realtime_crops": block_crops, "realtime_tta": block_tta, "realtime_detectors": block_detectors,
     "realtime_video": block_video, "realtime_breakdown": block_breakdown, "realtime_stages": block_stages, "realtime_camera": block_camera,
-    "realtime_occluders": block_occluders,
+    "realtime_occluders": block_occluders, "realtime_heldout": block_heldout,
 }

@@ -51,3 +51,16 @@ def test_targets_take_the_named_runs_and_say_how_the_cpu_was_shared(results):
     assert "single int8, ONNX Runtime, TTA none | 2500 faces/s" in table
     assert "65.0 frames/s, 48.3%" in table and "90.0%" not in table
     assert "crops paused; video shared" in table
+
+
+def test_heldout_rows_side_by_side_per_video(results):
+    score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05}
+    rows = [{"name": "defaults", "video_seed": 0, "distinct_faces": 71, "distinct_occluded_faces": 24, **score},
+            {"name": "defaults", "video_seed": 1, "distinct_faces": 74, "distinct_occluded_faces": 13, **score, "accuracy": 0.57},
+            {"name": "tuned", "video_seed": 0, "distinct_faces": 71, "distinct_occluded_faces": 24, **score, "accuracy": 0.53}]
+    write(results, heldout={"rows": rows, **PROVENANCE, "cpu_note": "shared"})
+    table = rt.block_heldout()
+    assert "| defaults | 50.0 / 60.0 / 20.0, 0.050 | 57.0 / 60.0 / 20.0, 0.050 |" in table
+    assert "| tuned | 53.0 / 60.0 / 20.0, 0.050 | – |" in table  # not run on the held-out video: a dash
+    assert "seed 0: 71 faces, 24 occluded; seed 1: 74 faces, 13 occluded" in table
+    assert "(the benchmark)" in table and "(held out)" in table

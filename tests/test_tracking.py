@@ -160,3 +160,45 @@ def test_redetect_keeps_a_followed_face_the_detector_misses_for_keep_missed_roun
     follower.start(frame, [Face(40, 40, 60, 60, 0.9)])
     faces = follower.redetect(frame, [Face(38, 42, 64, 64, 0.95)])
     assert [f.box for f in faces] == [(38, 42, 64, 64)]
+
+
+def _stub_recognizer(detector: FaceDetector):
+    from ferkit.recognizer import Recognizer
+
+    recognizer = Recognizer.__new__(Recognizer)
+    recognizer.detector = detector
+    recognizer.class_names = ("a", "b")
+    recognizer.loaded = type("Loaded", (), {"image_size": 48})()
+    recognizer.alignment = "square"
+    recognizer.framing = BoxFraming()
+    recognizer.classify_crops = lambda crops: np.tile([0.25, 0.75], (len(crops), 1))
+    return recognizer
+
+
+@pytest.mark.parametrize("keep_missed, faces_after", [(0, 0), (5, 1)])
+def test_follow_options_reach_the_follower(monkeypatch, keep_missed, faces_after):
+    """A detector that finds the face on frame 0 only: the follower keeps it through later re-detections
+    (frames 4 and 8) only when ``keep_missed`` allows."""
+
+    class FirstFrameOnly(FaceDetector):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def _detect(self, bgr, gray):
+            self.calls += 1
+            return [Face(40, 40, 60, 60, 0.9)] if self.calls == 1 else []
+
+    patch = textured_patch()
+    frames = [(i, i / 10, np.dstack([scene(40 + i, 40, patch)] * 3)) for i in range(10)]
+    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter(frames))
+    results = list(_stub_recognizer(FirstFrameOnly()).predict_video("clip.avi", every_n=1, detect_every=4, read_ahead=0,
+                                                                      follow_options={"keep_missed": keep_missed}))
+    assert [len(r.faces) for r in results[:4]] == [1, 1, 1, 1]
+    assert len(results[9].faces) == faces_after
+
+
+def test_unknown_follow_option_is_refused_with_the_accepted_names(monkeypatch):
+    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter([]))
+    with pytest.raises(ConfigError, match="keep_missed"):
+        list(_stub_recognizer(FixedDetector()).predict_video("clip.avi", follow_options={"keep": 3}))

@@ -271,7 +271,7 @@ class Recognizer:
     def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
                       annotated_path: str | Path | None = None, overwrite: bool = False, detect_every: int = DEFAULT_DETECT_EVERY,
                       detect_scale: float = DEFAULT_DETECT_SCALE, read_ahead: int = DEFAULT_READ_AHEAD,
-                      timer: Any = None) -> Iterator[ImagePrediction]:
+                      timer: Any = None, follow_options: dict[str, Any] | None = None) -> Iterator[ImagePrediction]:
         """Per-frame predictions of a video file or camera index, smoothed over time per face track.
 
         Every sampled frame is classified (all its faces in one batch). ``detect_every``: run the detector on
@@ -279,18 +279,19 @@ class Recognizer:
         detection on the next frame). ``detect_scale``: detect on the frame resized by this factor (boxes come back
         in full-size pixels; crops are cut from the full-size frame). ``read_ahead``: frames decoded ahead on a
         thread (0 = none). ``timer``: a ``ferkit.timing.StageTimer`` that receives the time of each stage.
+        ``follow_options``: keyword options of ``ferkit.tracking.FaceFollower`` (e.g. ``min_score``, ``keep_missed``).
         With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
         """
         import cv2
 
         from ferkit.faces import ScaledDetector
         from ferkit.timing import timed
-        from ferkit.tracking import DetectionSchedule, FaceFollower
+        from ferkit.tracking import DetectionSchedule, build_follower
         from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
         from ferkit.video import read_ahead as decode_ahead
 
         detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
-        schedule, follower, smoother = DetectionSchedule(detect_every), FaceFollower(), TemporalSmoother(alpha=smooth)
+        schedule, follower, smoother = DetectionSchedule(detect_every), build_follower(follow_options), TemporalSmoother(alpha=smooth)
         frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
         writer = None
         try:

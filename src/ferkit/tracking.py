@@ -10,6 +10,9 @@ Box sizes are kept from the detection; the regular re-detection every k frames c
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import numpy as np
 
 from ferkit.errors import ConfigError
@@ -121,6 +124,16 @@ class FaceFollower:
         patch = gray[y : y + h, x : x + w]
         size = (max(1, int(round(w * factor))), max(1, int(round(h * factor))))
         return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+
+
+def build_follower(options: dict[str, Any] | None = None) -> FaceFollower:
+    """A FaceFollower from keyword options; an option it does not take is a ConfigError naming those it does."""
+    try:
+        inspect.signature(FaceFollower).bind(**(options or {}))
+    except TypeError:
+        accepted = ", ".join(inspect.signature(FaceFollower).parameters)
+        raise ConfigError(f"unknown follower options {sorted(options or {})}; FaceFollower takes {accepted}") from None
+    return FaceFollower(**(options or {}))
 
 
 class DetectionSchedule:
