@@ -41,10 +41,10 @@ class MTCNNDetector(FaceDetector):
     ``min_face_size`` (pixels) sets the smallest level of the image pyramid: larger values make fewer
     levels and a faster detector; ``steps_threshold`` are the P/R/O-Net thresholds (the package's are
     0.6, 0.7, 0.7). The defaults, score 0.3 with steps (0.4, 0.4, 0.3), are the benchmarks' choice
-    (docs/realtime.md): on the benchmark video's path (half-size detection every 3rd frame) they find 46% of
-    the occluded faces against 38% at 0.5 everywhere, with the same false positives per frame, and report
-    nothing on the real photos without faces that were tried. Lower still (0.2, steps 0.3/0.3/0.2) finds
-    58%, but reports background patches in real photos: ``--detector-option`` chooses it.
+    (docs/realtime.md): against 0.5 everywhere they find more covered faces (per-occluder table, 1,400 faces)
+    and score higher on the benchmark video and on its held-out twin, and they report nothing on the real
+    photos without faces that were tried. Lower still (0.2, steps 0.3/0.3/0.2) finds more covered faces but
+    reports background patches in real photos: ``--detector-option`` chooses it.
     """
 
     def __init__(
