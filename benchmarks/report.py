@@ -17,6 +17,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, RESULTS  # noqa: E402
 from report_ablations import BLOCKS as ABLATION_BLOCKS  # noqa: E402
+from report_long_run import BLOCKS as LONG_RUN_BLOCKS  # noqa: E402
 from report_realtime import BLOCKS as REALTIME_BLOCKS  # noqa: E402
 from report_reproduction import BLOCKS as REPRODUCTION_BLOCKS  # noqa: E402
 
@@ -469,6 +470,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     **REALTIME_BLOCKS,
     **REPRODUCTION_BLOCKS,
     **ABLATION_BLOCKS,
+    **LONG_RUN_BLOCKS,
 }
 
 
