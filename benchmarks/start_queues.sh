@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Starts this project's training queues at the beginning of a session, in the order they need:
+# 1. copies back from the mirror what runs/ lacks (benchmarks/mirror_runs.sh restore), then keeps the mirror going;
+# 2. the long run on one core with the second-core queue beside it (queue_cpu_hour.sh, LONG_THREADS=1);
+# 3. once the long run's process exists, the step after it (queue_after_long.sh, which waits for it to finish and
+#    exits at once if it is neither running nor finished).
+# Queues already running are left alone, so running this twice starts nothing twice. Logs: runs/queue_*.log.
+#   bash benchmarks/start_queues.sh
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p runs
+running() { pgrep -f "$1" >/dev/null; }
+running "mirror_runs[.]sh loop" || { bash benchmarks/mirror_runs.sh restore; nohup bash benchmarks/mirror_runs.sh loop >/dev/null 2>&1 & }
+if ! running "queue_cpu_hour[.]sh"; then
+  LONG_THREADS=1 BESIDE="bash benchmarks/queue_second_core.sh >> runs/queue_second_core.log 2>&1" \
+    nohup bash benchmarks/queue_cpu_hour.sh >> runs/queue_cpu_hour.log 2>&1 &
+fi
+if ! running "queue_after_long[.]sh"; then
+  for _ in $(seq 60); do running "run_recipe[.]py fer2013-cpu-long-" && break; sleep 5; done
+  nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
+fi
+sleep 2; pgrep -af "run_recipe[.]py|queue_|mirror_runs" | grep -v pgrep
