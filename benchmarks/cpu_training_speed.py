@@ -2,12 +2,14 @@
 
     python benchmarks/cpu_training_speed.py                  # the full table (about 10 minutes on 2 cores)
     python benchmarks/cpu_training_speed.py --models modified_resnet18 --quick
+    python benchmarks/cpu_training_speed.py --models modified_resnet18 --dtypes fp32 --sharing 1x1 2x1 --no-extras --append
 
 One training step is what ``ferkit.train.loop`` does per batch on synthetic 48x48 gray images:
 forward under autocast, cross-entropy, backward, SGD nesterov step. "1 run x 2 threads" is one
 process using both cores; "2 runs x 1 thread" is two processes at once, one core each, and the
-figure is their summed images/s (how the earlier sessions shared the machine). Writes
-benchmarks/results/cpu_training_speed.json.
+figure is their summed images/s (how the earlier sessions shared the machine); "1 run x 1 thread" is one
+process on one core with the other idle, which says what a second run beside it costs the first. Writes
+benchmarks/results/cpu_training_speed.json (with --append, a row measured again the same day replaces its old copy; other days' rows stay, dated).
 """
 
 from __future__ import annotations
@@ -92,12 +94,28 @@ def run_pair(config: dict) -> float:
     return sum(float(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
 
 
+def merge_rows(before: dict | None, new: list[dict], models: list[str]) -> list[dict]:
+    """The rows of an earlier result (each dated with its file's date, commit and steps if it has none) with the new
+    ones; a new row replaces an earlier one of the same configuration measured the same day. Ordered for the table:
+    fp32 before bf16, layout and compile variants last, models in ``models`` order, then sharing, then date."""
+    old = [{"steps": before["steps"], "date": before["date"], "commit": before["commit"], **row} for row in before["rows"]] if before else []
+    key = lambda row: (row["model"], row["dtype"], row["runs_x_threads"], row["channels_last"], row["compile"], row["date"][:10])  # noqa: E731
+    replaced = {key(row) for row in new}
+    order = {model: len(models) - 1 - models[::-1].index(model) for model in models}
+    rows = [row for row in old if key(row) not in replaced] + new
+    return sorted(rows, key=lambda row: (row["compile"] or not row["channels_last"], row["dtype"] != "fp32", order.get(row["model"], len(order)),
+                                         ["1 x 2", "2 x 1", "1 x 1"].index(row["runs_x_threads"]), row["date"]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="only 1 run x 2 threads, channels_last, no compile")
+    parser.add_argument("--sharing", nargs="+", default=["1x2", "2x1", "1x1"], choices=["1x1", "1x2", "2x1"],
+                        help="runs x threads per run: one run on both cores, two one-thread runs at once, one run on one core")
+    parser.add_argument("--no-extras", action="store_true", help="skip the channels_last and torch.compile rows")
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--append", action="store_true", help="add rows to the existing result file instead of replacing it")
     parser.add_argument("--out", default="cpu_training_speed")
@@ -110,7 +128,9 @@ def main() -> int:
     from common import RESULTS
 
     previous = RESULTS / f"{args.out}.json"
-    rows = json.loads(previous.read_text())["rows"] if args.append and previous.exists() else []
+    before = json.loads(previous.read_text()) if args.append and previous.exists() else None
+    stamp = provenance()
+    rows: list[dict] = []
 
     def record(model: str, **config) -> None:
         name, model_kwargs = parse_model(model)
@@ -119,20 +139,24 @@ def main() -> int:
         images_per_s = run_pair(base) if pair else run_child({**base, "threads": base.get("threads", 2)})
         row = {"model": model, "dtype": base["dtype"], "runs_x_threads": "2 x 1" if pair else f"1 x {base.get('threads', 2)}",
                "channels_last": base["channels_last"], "compile": base["compile_model"], "images_per_s": round(images_per_s, 1),
-               "fer2013_epoch_s": round(28709 / images_per_s, 1)}
+               "fer2013_epoch_s": round(28709 / images_per_s, 1), "steps": args.steps, "date": stamp["date"], "commit": stamp["commit"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
 
+    sharing = ["1x2"] if args.quick else args.sharing
     for model in args.models:
         for dtype in args.dtypes:
-            record(model, dtype=dtype, threads=2)
-            if not args.quick:
-                record(model, dtype=dtype, pair=True)
-    if not args.quick:
+            for runs_x_threads in sharing:
+                if runs_x_threads == "2x1":
+                    record(model, dtype=dtype, pair=True)
+                else:
+                    record(model, dtype=dtype, threads=int(runs_x_threads[-1]))
+    if not (args.quick or args.no_extras):
         first = args.models[0]
         for dtype in args.dtypes:
             record(first, dtype=dtype, threads=2, channels_last=False)
             record(first, dtype=dtype, threads=2, compile_model=True)
+    rows = merge_rows(before, rows, [*DEFAULT_MODELS, *args.models])
     write_result(args.out, {**provenance(), "cpu": cpu_description(), "benchmark": "cpu_training_speed", "batch": args.batch, "steps": args.steps,
                             "load_average_at_end": os.getloadavg(), "rows": rows})
     return 0

@@ -33,6 +33,9 @@ done
 $PY benchmarks/cross_dataset.py
 $PY benchmarks/speed.py
 echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
-# The long run's core then takes issue 16's queues beside the second core (a step one core is running is left to it).
-bash benchmarks/queue_fer2013_full.sh
-bash benchmarks/queue_ckplus_transfer.sh
+# Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe
+# ablations and then issue 16's full-length FER2013 rows on the other (a step another process is running is left
+# to it, so a second-core queue started with SHARE=1 can walk the same lists).
+bash benchmarks/queue_ckplus_transfer.sh &
+{ bash benchmarks/queue_ablations.sh; bash benchmarks/queue_fer2013_full.sh; }
+wait

@@ -63,8 +63,8 @@ def block_long_run() -> str:
     lines = ["| Attempt | Epochs logged / planned | Training hours (sum of epoch times) | Best PublicTest so far | PublicTest, last epoch | Status |",
              "|---|---|---|---|---|---|"]
     lines += [attempt_row(label, rows, recipe.epochs, finished and label == "current") for label, rows in found]
-    lines.append(f"\n`{run}`: {recipe.description}. One core (one torch thread) beside the second-core queue; "
-                 "epoch times vary with what shares the CPU. PublicTest mid-run is read under a one-cycle learning rate "
+    lines.append(f"\n`{run}`: {recipe.description}. Epoch times vary with the threads it was given, "
+                 "the host of the session and what shared the CPU. PublicTest mid-run is read under a one-cycle learning rate "
                  "that is still high: it is progress, not the run's result.")
     return "\n".join(lines)
 
