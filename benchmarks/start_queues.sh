@@ -2,9 +2,10 @@
 # Starts this project's training queues at the beginning of a session, in the order they need:
 # 1. copies back from the mirror what runs/ lacks (benchmarks/mirror_runs.sh restore), then keeps the mirror going;
 # 2. the long run (queue_cpu_hour.sh) on both cores: it is the critical path (the new default model, issue 17's
-#    targets and the transfer weights wait on it). The two cores work independently here (cpu_training_speed.json:
-#    two one-thread runs train 1.05x the images of one two-thread run), so sharing them would buy 5% more images in
-#    all for a long run that ends twice as late. SHARE=1 puts it on one core with the second-core queue beside it;
+#    targets and the transfer weights wait on it). On 2026-12-01 its epoch took 109-159 s alone on both cores
+#    (epochs 12-16) against 187-208 s on one core beside a CK+ run (epochs 6-9): sharing trains perhaps a quarter
+#    more images in all, but the long run would end about 1.5x later. SHARE=1 puts it on one core with the
+#    second-core queue beside it;
 # 3. once the long run's process exists, the step after it (queue_after_long.sh: it waits for the long run, chooses
 #    the default, then takes the CK+ rows and ablations on both cores; it exits at once if the long run is neither
 #    running nor finished).
