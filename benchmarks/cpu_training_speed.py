@@ -101,7 +101,7 @@ def merge_rows(before: dict | None, new: list[dict], models: list[str]) -> list[
     old = [{"steps": before["steps"], "date": before["date"], "commit": before["commit"], **row} for row in before["rows"]] if before else []
     key = lambda row: (row["model"], row["dtype"], row["runs_x_threads"], row["channels_last"], row["compile"], row["date"][:10])  # noqa: E731
     replaced = {key(row) for row in new}
-    order = {model: len(models) - 1 - models[::-1].index(model) for model in models}
+    order = {model: i for i, model in enumerate(dict.fromkeys(models))}  # first place of a model listed twice
     rows = [row for row in old if key(row) not in replaced] + new
     return sorted(rows, key=lambda row: (row["compile"] or not row["channels_last"], row["dtype"] != "fp32", order.get(row["model"], len(order)),
                                          ["1 x 2", "2 x 1", "1 x 1"].index(row["runs_x_threads"]), row["date"]))

@@ -35,7 +35,7 @@ $PY benchmarks/speed.py
 echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
 # Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe
 # ablations and then issue 16's full-length FER2013 rows on the other (a step another process is running is left
-# to it, so a second-core queue started with SHARE=1 can walk the same lists).
+# to it).
 bash benchmarks/queue_ckplus_transfer.sh &
 { bash benchmarks/queue_ablations.sh; bash benchmarks/queue_fer2013_full.sh; }
 wait

@@ -30,3 +30,9 @@ def test_old_rows_are_dated_and_kept_beside_a_new_day_and_replaced_on_the_same_d
                        [row("modified_resnet18", "1 x 1", 200.0, "2026-12-01 09:00 UTC")], ["modified_resnet18", "resnet18"])
     assert [r["images_per_s"] for r in again if r["runs_x_threads"] == "1 x 1"] == [200.0]
     assert len(again) == len(merged)
+
+
+def test_a_model_named_twice_keeps_its_first_place():
+    rows = [row("resnet18", "1 x 2", 1.0, "2026-12-01 07:58 UTC"), row("modified_resnet18", "1 x 2", 2.0, "2026-12-01 07:58 UTC")]
+    merged = merge_rows(None, rows, ["modified_resnet18", "resnet18", "modified_resnet18"])  # defaults, then --models
+    assert [r["model"] for r in merged] == ["modified_resnet18", "resnet18"]
