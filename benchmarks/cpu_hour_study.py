@@ -43,14 +43,18 @@ def epoch_log(run: str) -> list[dict]:
     return []
 
 
-def idle_epoch_seconds(model: str, model_kwargs: dict) -> float | None:
-    """One FER2013 epoch on one idle core, from the throughput table (2 runs x 1 thread, fp32, channels_last)."""
+def idle_epoch_seconds(model: str, model_kwargs: dict, run_date: str) -> float | None:
+    """One FER2013 epoch on one idle core, from the throughput table (2 runs x 1 thread, fp32, channels_last),
+    as measured on the run's own host: the latest row dated no later than ``run_date`` (the host's speed
+    drifts from day to day, so a later re-measure must not rescale an old run), else the earliest row."""
     speed = json.loads((RESULTS / "cpu_training_speed.json").read_text())
     spec = model + ("" if "width" not in model_kwargs else f":width={model_kwargs['width']}")
-    for row in speed["rows"]:
-        if row["model"] == spec and row["dtype"] == "fp32" and row["runs_x_threads"] == "2 x 1" and row["channels_last"] and not row["compile"]:
-            return 2 * row["fer2013_epoch_s"]  # the table sums both runs' images/s
-    return None
+    rows = sorted((row for row in speed["rows"] if row["model"] == spec and row["dtype"] == "fp32" and row["runs_x_threads"] == "2 x 1"
+                   and row["channels_last"] and not row["compile"]), key=lambda row: row.get("date", ""))
+    if not rows:
+        return None
+    before = [row for row in rows if row.get("date", "") <= run_date]
+    return 2 * (before[-1] if before else rows[0])["fer2013_epoch_s"]  # the table sums both runs' images/s
 
 
 def curve(rows: list[dict], idle_epoch_s: float) -> list[tuple[float, float]]:
@@ -81,7 +85,7 @@ def main() -> int:
             continue
         result = json.loads((RESULTS / f"{run}.json").read_text()) if (RESULTS / f"{run}.json").exists() else None
         config = json.loads((REPO / "runs" / run / "recipe.json").read_text()) if (REPO / "runs" / run / "recipe.json").exists() else result["recipe_config"]
-        points = curve(rows, idle_epoch_seconds(config["model"], config["model_kwargs"]))
+        points = curve(rows, idle_epoch_seconds(config["model"], config["model_kwargs"], result["date"]))
         candidates.append({
             "recipe": run, "label": label, "epochs": len(rows), "training_minutes": points[-1][0],
             "wall_minutes": round(sum(r["epoch_time_s"] + r.get("teacher_time_s", 0.0) for r in rows) / 60, 1),

@@ -31,3 +31,20 @@ def test_online_teacher_passes_are_split_out_of_the_epoch_and_added_back_stretch
 
 def test_the_distillation_ablation_is_never_a_long_run_candidate():
     assert not set(study.DISTILLATION) & set(study.CANDIDATES)
+
+
+def test_idle_epoch_comes_from_the_speed_row_of_the_runs_own_day(tmp_path, monkeypatch):
+    """A later re-measure on a faster host must not rescale runs trained before it."""
+    import json
+
+    def row(date: str, epoch_s: float, threads: str = "2 x 1") -> dict:
+        return {"date": date, "model": "modified_resnet18", "dtype": "fp32", "runs_x_threads": threads, "channels_last": True,
+                "compile": False, "fer2013_epoch_s": epoch_s}
+
+    table = {"rows": [row("2026-12-01 07:58 UTC", 80.0), row("2026-11-30 11:34 UTC", 135.0), row("2026-11-30 11:34 UTC", 160.0, "1 x 2")]}
+    (tmp_path / "cpu_training_speed.json").write_text(json.dumps(table))
+    monkeypatch.setattr(study, "RESULTS", tmp_path)
+    assert study.idle_epoch_seconds("modified_resnet18", {}, "2026-11-30 13:08 UTC") == 270.0
+    assert study.idle_epoch_seconds("modified_resnet18", {}, "2026-12-02 09:00 UTC") == 160.0
+    assert study.idle_epoch_seconds("modified_resnet18", {}, "2026-11-29 09:00 UTC") == 270.0  # older than every row: the earliest
+    assert study.idle_epoch_seconds("resnet18", {}, "2026-11-30 13:08 UTC") is None

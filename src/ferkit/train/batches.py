@@ -9,6 +9,7 @@ images never go to the host and back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from ferkit.artifacts import to_model_input
 from ferkit.train.augment import augment_batch_with_mask
 from ferkit.train.config import Recipe
 from ferkit.train.mixup import BatchMixer, mixup_enabled
+
+if TYPE_CHECKING:
+    from ferkit.occlusion.batch import BatchOccluders
 
 
 @dataclass
@@ -58,14 +62,29 @@ class BatchMaker:
         self.images = torch.from_numpy(train_set.images).to(device)
         self.labels = torch.from_numpy(train_set.labels).to(device)
 
-    def __call__(self, indices: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> Batch:
+    @property
+    def can_prefetch(self) -> bool:
+        """True when the occluders are the only draws from the numpy generator during an epoch, so a
+        thread can draw them ahead (``ferkit.train.prefetch``) without changing any batch."""
+        return self.occluder is not None and self.mixer is None
+
+    def draw_occluders(self, indices: np.ndarray, rng: np.random.Generator) -> BatchOccluders | None:
+        """The occluder layers of the batch of ``indices`` (host work, no pixels read); None without occlusion."""
+        if self.occluder is None:
+            return None
+        return self.occluder.draw(len(indices), tuple(self.images.shape[1:]), rng)
+
+    def __call__(self, indices: np.ndarray, rng: np.random.Generator, gen: torch.Generator, *, occluders: BatchOccluders | None = None) -> Batch:
+        """The batch of ``indices``; ``occluders`` already drawn by ``draw_occluders`` (else drawn here)."""
         index = torch.from_numpy(indices).to(self.images.device)
         images = self.images[index]
         masks = None
         if self.occluder is not None:
             from ferkit.occlusion.batch import composite_on_device
 
-            images, covered = composite_on_device(images, self.occluder.draw(len(indices), tuple(images.shape[1:]), rng))
+            if occluders is None:
+                occluders = self.draw_occluders(indices, rng)
+            images, covered = composite_on_device(images, occluders)
             masks = covered if self.needs_occlusion_masks else None
         x = to_model_input(images, self.recipe.in_chans, self.recipe.image_size)
         if masks is not None and masks.shape[-1] != x.shape[-1]:

@@ -11,12 +11,18 @@ import torch
 from ferkit.errors import TrainingDivergedError
 from ferkit.train import distributed
 from ferkit.train.batches import Batch
+from ferkit.train.prefetch import prefetched
 from ferkit.train.setup import TrainingRun
 from ferkit.train.state import TrainState
 
 
-def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress: bool = False) -> dict[str, Any]:
-    """Train epoch ``epoch`` (0-based) and return its log row (mean losses, accuracy, lr, speed)."""
+def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress: bool = False, prefetch: bool | None = None) -> dict[str, Any]:
+    """Train epoch ``epoch`` (0-based) and return its log row (mean losses, accuracy, lr, speed).
+
+    ``prefetch``: draw the synthetic occluders a few batches ahead on a thread when that leaves every
+    batch unchanged (``BatchMaker.can_prefetch``). None = on a GPU only: there the host's drawing bounds
+    the step and overlaps the device's work; on the 2-core CPU the thread competes with the training
+    threads for the same cores and measured no faster (benchmarks/occluder_prefetch_speed.py)."""
     from tqdm.auto import tqdm
 
     recipe = run.recipe
@@ -29,20 +35,30 @@ def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress
     started = time.perf_counter()
     totals = EpochTotals(run.device)
     batches = distributed.local_batches(run.ctx, run.batches, state.rng, state.gen, recipe.seed, epoch)
-    bar = tqdm(batches, total=run.steps, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
-    for indices in bar:
-        batch = run.make_batch(indices, state.rng, state.gen)
-        loss, parts, logits = batch_loss(run, batch)
-        loss_value = checked_loss_value(run, loss, parts, epoch)
-        state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.average_gradients(run.ctx, run.criterion)  # e.g. class centres, outside the DDP model
-        state.optimizer.step()
-        if state.scheduler is not None and run.per_batch:
-            state.scheduler.step()
-        totals.add(parts, loss_value, logits, batch.y)
-        if progress and bar.n % 20 == 0:
-            bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{totals.accuracy():.3f}")
+    if prefetch is None:
+        prefetch = run.device.type == "cuda"
+    if prefetch and run.make_batch.can_prefetch:
+        drawn = prefetched(batches, lambda indices: run.make_batch.draw_occluders(indices, state.rng))
+    else:
+        drawn = ((indices, None) for indices in batches)
+    bar = tqdm(drawn, total=run.steps, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
+    try:
+        for indices, occluders in bar:
+            batch = run.make_batch(indices, state.rng, state.gen, occluders=occluders)
+            loss, parts, logits = batch_loss(run, batch)
+            loss_value = checked_loss_value(run, loss, parts, epoch)
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            distributed.average_gradients(run.ctx, run.criterion)  # e.g. class centres, outside the DDP model
+            state.optimizer.step()
+            if state.scheduler is not None and run.per_batch:
+                state.scheduler.step()
+            totals.add(parts, loss_value, logits, batch.y)
+            if progress and bar.n % 20 == 0:
+                bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{totals.accuracy():.3f}")
+    finally:
+        bar.close()
+        drawn.close()  # stops the prefetch thread when the epoch ends early (an error)
     return totals.row(run, epoch, lr=state.optimizer.param_groups[0]["lr"], started=started)
 
 
