@@ -13,6 +13,8 @@ unfinished ones: while two or more run and one is projected to end after the dea
 highest-numbered seed is stopped so the others speed up; a queued seed starts only if the longest
 finished seed would still fit; at the deadline whatever still runs is stopped (its best.pt is
 returned, marked unfinished). The deadline keeps ``--reserve-s`` for collecting the results.
+Without an ``epochs=`` override the epochs are fitted to the time left from the host's measured occluder
+drawing rate (``fit_epochs``), so that each seed's schedule ends annealed.
 
 What comes back under --out (the device tool returns at most 8 files of 16 MiB, 64 MiB in all):
 ``seed<N>/best.pt`` (stored in fp32, fp16 or int8, the first that fits), ``summary.json`` and
@@ -97,6 +99,52 @@ def can_start(now: float, deadline: float, finished_walls: list[float], margin: 
     return not finished_walls or now + margin * max(finished_walls) <= deadline
 
 
+def occluder_draw_rate(recipe: Any, image_hw: tuple[int, int], probe_s: float = 3.0) -> float | None:
+    """Images per second whose occluders one thread draws on this host (None when the recipe draws none).
+
+    On a GPU this host work bounds each training process (docs/gpu_sprint.md): the device waits on it."""
+    if recipe.augment.occlusion_p <= 0:
+        return None
+    import numpy as np
+
+    from ferkit.occlusion import RandomOcclusion
+
+    occluder = RandomOcclusion(p=recipe.augment.occlusion_p, ratio_range=recipe.augment.occlusion_ratio)
+    rng = np.random.default_rng(0)
+    occluder.draw(recipe.batch_size, image_hw, rng)  # warm-up: imports, first allocations
+    images, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < probe_s:
+        occluder.draw(recipe.batch_size, image_hw, rng)
+        images += recipe.batch_size
+    return images / (time.perf_counter() - t0)
+
+
+def epochs_that_fit(planned: int, train_images: int, images_per_s: float, seconds: float, *, margin: float = 0.8) -> int:
+    """The most epochs (at most ``planned``, at least 1) one seed trains in ``seconds`` at ``images_per_s``,
+    keeping ``1 - margin`` for process start, per-epoch validation and the first epoch's warm-up."""
+    return max(1, min(planned, int(margin * seconds * images_per_s / max(train_images, 1))))
+
+
+def fit_epochs(recipe: Any, train_images: int, image_hw: tuple[int, int], seconds: float, record: Path) -> tuple[int, dict[str, Any]]:
+    """Epochs for a sprint that was not told how many: as many as the host's occluder drawing lets one seed
+    finish before the deadline, so that its one-cycle or cosine schedule ends annealed rather than cut off.
+    The choice is kept in ``record`` and reused by a second call on a warm machine, so the runs resume."""
+    from ferkit.io_utils import atomic_write_json
+
+    if record.exists():
+        kept = json.loads(record.read_text())
+        return int(kept["epochs"]), {**kept, "reused": True}
+    rate = occluder_draw_rate(recipe, image_hw)
+    if rate is None:
+        return recipe.epochs, {"epochs": recipe.epochs, "reason": "the recipe draws no occluders: its own epochs"}
+    epochs = epochs_that_fit(recipe.epochs, train_images, rate, seconds)
+    choice = {"epochs": epochs, "planned": recipe.epochs, "occluder_images_per_s": round(rate, 1), "train_images": train_images,
+              "training_seconds": round(seconds, 1),
+              "reason": "host occluder drawing bounds each process: 0.8 x seconds x images/s / training images"}
+    atomic_write_json(record, choice)
+    return epochs, choice
+
+
 def count_rows(run_dir: Path) -> int:
     path = run_dir / "metrics.jsonl"
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
@@ -118,6 +166,7 @@ class Sprint:
         self.runs = [SeedRun(seed, runs_root / f"seed{seed}") for seed in args.seeds]
         self.events: list[str] = []
         self.last_stop = 0.0
+        self.epochs_choice: dict[str, Any] | None = None  # how the epochs were chosen when not given (fit_epochs)
 
     def log(self, text: str) -> None:
         line = f"[{time.time() - self.t0:6.1f}s] {text}"
@@ -268,7 +317,7 @@ def collect(sprint: Sprint, out: Path, device: str, pack: Path) -> dict[str, Any
     pack_summary = pack_info(pack)
     pack_summary.pop("path")
     return {
-        "recipe": sprint.args.recipe, "overrides": sprint.args.overrides, "epochs": sprint.epochs, "seeds": seeds,
+        "recipe": sprint.args.recipe, "overrides": sprint.args.overrides, "epochs": sprint.epochs, "epochs_choice": sprint.epochs_choice, "seeds": seeds,
         "device": device_description(dev), "torch": torch.__version__, "cuda": torch.version.cuda,
         "commit": os.environ.get("SPRINT_COMMIT") or git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "budget_s": sprint.args.budget_s, "reserve_s": sprint.args.reserve_s, "parallel": sprint.args.parallel,
@@ -305,9 +354,19 @@ def main() -> int:
         args.overrides = [*args.overrides, "epochs=1"]
     recipe = override(get_recipe(args.recipe), args.overrides)  # fails here, not in three child processes
     for split in ("Training", "PublicTest"):  # decoded once into the cache the seeds then read
-        load_fer2013_pack(args.pack, split)
+        data = load_fer2013_pack(args.pack, split)
+        if split == "Training":
+            train_images, image_hw = len(data), tuple(data.images.shape[1:3])
+    epochs_choice = None
+    if not any(o.split("=", 1)[0].strip() == "epochs" for o in args.overrides):
+        seconds = started + args.budget_s - args.reserve_s - time.time()
+        epochs, epochs_choice = fit_epochs(recipe, train_images, image_hw, seconds, args.runs / f"{recipe.tag}__epochs.json")
+        print(f"epochs: {epochs} of {recipe.epochs} ({epochs_choice.get('reason')})", flush=True)
+        args.overrides = [*args.overrides, f"epochs={epochs}"]
+        recipe = override(recipe, [f"epochs={epochs}"])
     name = recipe.tag + ("__set-" + hashlib.sha1("\n".join(sorted(args.overrides)).encode()).hexdigest()[:8] if args.overrides else "")
     sprint = Sprint(args, recipe.epochs, args.runs / name, started)
+    sprint.epochs_choice = epochs_choice
     sprint.log(f"{recipe.tag}: {recipe.epochs} epochs x seeds {args.seeds}, {args.parallel} at once; deadline {sprint.deadline - started:.0f}s")
     sprint.run()
     args.out.mkdir(parents=True, exist_ok=True)

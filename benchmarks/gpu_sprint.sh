@@ -7,7 +7,7 @@
 #   bash benchmarks/gpu_sprint.sh                       # on the device machine ($OUT set by the tool)
 #   DRY_RUN=1 PYTHON=.venv/bin/python bash benchmarks/gpu_sprint.sh   # here: CPU, 1 epoch, 512 images
 #
-# Environment: RECIPE, SEEDS ("0 1 2"), EPOCHS (overrides the recipe's), SET (more KEY=VALUE
+# Environment: RECIPE, SEEDS ("0 1 2"), EPOCHS (default: fitted to the time left), SET (more KEY=VALUE
 # overrides, space-separated), BUDGET_S (540), PARALLEL (3; 1 in a dry run), PACK, OUT, RUNS,
 # DEVICE (auto; cpu in a dry run), PYTHON (python3), SPRINT_COMMIT (recorded in the summary).
 set -euo pipefail

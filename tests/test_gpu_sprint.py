@@ -20,7 +20,8 @@ from ferkit.errors import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from gpu_sprint import SeedRun, can_start, projected_end, seed_to_stop  # noqa: E402
+import gpu_sprint  # noqa: E402
+from gpu_sprint import SeedRun, can_start, epochs_that_fit, fit_epochs, occluder_draw_rate, projected_end, seed_to_stop  # noqa: E402
 
 
 @pytest.fixture()
@@ -117,6 +118,35 @@ def test_a_queued_seed_starts_only_if_the_slowest_finished_one_fits():
     assert can_start(10.0, 100.0, [80.0])
     assert not can_start(30.0, 100.0, [80.0])
     assert not can_start(100.0, 100.0, [])
+
+
+def test_epochs_fit_the_time_at_the_drawing_rate():
+    # 0.8 x 400 s x 1,250 img/s / 28,709 images = 13.9 -> 13 epochs of the planned 60
+    assert epochs_that_fit(60, 28709, 1250.0, 400.0) == 13
+    assert epochs_that_fit(10, 28709, 1250.0, 400.0) == 10  # never more than the recipe plans
+    assert epochs_that_fit(60, 28709, 1250.0, 1.0) == 1  # at least one
+
+
+def test_a_sprint_without_epochs_takes_them_from_the_drawing_rate_and_keeps_the_choice(tmp_path, monkeypatch):
+    import dataclasses
+
+    from ferkit.train.config import AugmentConfig
+    from ferkit.train.recipes import get_recipe
+
+    recipe = get_recipe("fer2013-default-modres18-occ-v3")
+    rate = occluder_draw_rate(dataclasses.replace(recipe, batch_size=16), (48, 48), probe_s=0.2)
+    assert rate is not None and rate > 0  # the real drawing, timed
+    assert occluder_draw_rate(dataclasses.replace(recipe, augment=AugmentConfig(occlusion_p=0.0)), (48, 48)) is None
+    monkeypatch.setattr(gpu_sprint, "occluder_draw_rate", lambda *a, **k: 1250.0)
+    record = tmp_path / "epochs.json"
+    epochs, choice = fit_epochs(recipe, 28709, (48, 48), 400.0, record)
+    assert epochs == 13 and choice["occluder_images_per_s"] == 1250.0 and json.loads(record.read_text())["epochs"] == 13
+    monkeypatch.setattr(gpu_sprint, "occluder_draw_rate", lambda *a, **k: 5000.0)
+    again, choice = fit_epochs(recipe, 28709, (48, 48), 100.0, record)  # a second call on a warm machine resumes the same runs
+    assert again == 13 and choice["reused"]
+    plain = dataclasses.replace(recipe, augment=AugmentConfig(occlusion_p=0.0))
+    monkeypatch.setattr(gpu_sprint, "occluder_draw_rate", lambda *a, **k: None)
+    assert fit_epochs(plain, 28709, (48, 48), 400.0, tmp_path / "plain.json")[0] == recipe.epochs
 
 
 @pytest.mark.slow
