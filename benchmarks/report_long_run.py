@@ -41,13 +41,25 @@ def attempts(run: str) -> list[tuple[str, list[dict[str, Any]]]]:
     return found
 
 
+def cpu_hours(rows: list[dict[str, Any]]) -> str:
+    """Core-hours of CPU time over the epochs that logged it (the trainer has since 2026-12-01; a pause
+    or a shared core stretches the wall time but not this), and which epochs those are."""
+    logged = [r for r in rows if "cpu_time_s" in r]
+    if not logged:
+        return "not logged"
+    hours = sum(r["cpu_time_s"] for r in logged) / 3600
+    if len(logged) == len(rows):
+        return f"{hours:.1f}"
+    return f"{hours:.1f} (epochs {logged[0]['epoch']}-{logged[-1]['epoch']})"
+
+
 def attempt_row(label: str, rows: list[dict[str, Any]], planned: int, finished: bool) -> str:
     if not rows:
-        return f"| {label} | 0 / {planned} | – | – | – | – |"
+        return f"| {label} | 0 / {planned} | – | – | – | – | – |"
     best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
     hours = sum(r["epoch_time_s"] for r in rows) / 3600
     status = "finished" if finished else ("lost with its runs/ folder" if label.startswith("lost") else "training")
-    return (f"| {label} | {rows[-1]['epoch']} / {planned} | {hours:.1f} | {100 * best['val_accuracy']:.2f} (epoch {best['epoch']}) | "
+    return (f"| {label} | {rows[-1]['epoch']} / {planned} | {hours:.1f} | {cpu_hours(rows)} | {100 * best['val_accuracy']:.2f} (epoch {best['epoch']}) | "
             f"{100 * rows[-1]['val_accuracy']:.2f} | {status} |")
 
 
@@ -60,12 +72,14 @@ def block_long_run() -> str:
     if not found:
         return f"`{run}` has not logged an epoch yet: `bash benchmarks/queue_cpu_hour.sh`."
     finished = (RESULTS / f"{run}.json").exists()
-    lines = ["| Attempt | Epochs logged / planned | Training hours (sum of epoch times) | Best PublicTest so far | PublicTest, last epoch | Status |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| Attempt | Epochs logged / planned | Training hours (sum of epoch times) | CPU core-hours | Best PublicTest so far | "
+             "PublicTest, last epoch | Status |",
+             "|---|---|---|---|---|---|---|"]
     lines += [attempt_row(label, rows, recipe.epochs, finished and label == "current") for label, rows in found]
     lines.append(f"\n`{run}`: {recipe.description}. Epoch times vary with the threads it was given, "
                  "the host of the session and what shared the CPU. PublicTest mid-run is read under a one-cycle learning rate "
-                 "that is still high: it is progress, not the run's result.")
+                 "that is still high: it is progress, not the run's result. Epoch times are wall clock and include the minutes the run was "
+                 "paused (SIGSTOP) for benchmarks and test runs; CPU core-hours count only the time it computed, all threads together.")
     return "\n".join(lines)
 
 

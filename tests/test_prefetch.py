@@ -80,7 +80,7 @@ def one_epoch(recipe, tmp_path, prefetch: bool) -> tuple[dict, dict, dict]:
     with one_thread():
         run, state = make_run(recipe, tmp_path)
         row = train_one_epoch(run, state, 0, prefetch=prefetch)
-    row = {k: v for k, v in row.items() if k not in ("epoch_time_s", "images_per_s")}
+    row = {k: v for k, v in row.items() if k not in ("epoch_time_s", "cpu_time_s", "images_per_s")}
     return row, weights_digest(run.model.state_dict()), state.rng.bit_generator.state
 
 
@@ -121,3 +121,24 @@ def test_by_default_only_a_gpu_run_prefetches(tmp_path, monkeypatch):
         assert calls == []
         train_one_epoch(run, state, 1, prefetch=True)
         assert calls == [1]
+
+
+def test_epoch_cpu_time_leaves_out_time_the_process_waited(tmp_path):
+    """cpu_time_s is the training cost in core-seconds: a pause (here a sleep per batch) counts in the wall time only."""
+    recipe = dataclasses.replace(get_recipe("fer2013-default-modres18-occ-v3"), epochs=1, batch_size=8, init_weights=None,
+                                 model_kwargs={"channels": [8, 16, 16, 32]}, augment=AugmentConfig(occlusion_p=0.5))
+    with one_thread():
+        run, state = make_run(recipe, tmp_path)
+        make = run.make_batch
+
+        class Sleepy:
+            can_prefetch = False
+
+            def __call__(self, *args, **kwargs):
+                time.sleep(0.1)
+                return make(*args, **kwargs)
+
+        run.make_batch = Sleepy()
+        row = train_one_epoch(run, state, 0)
+    slept = 0.1 * run.steps
+    assert 0 < row["cpu_time_s"] <= row["epoch_time_s"] - 0.8 * slept

@@ -72,11 +72,22 @@ def test_the_long_run_block_lists_a_lost_attempt_and_the_current_one(tmp_path, m
     (tmp_path / "cpu_hour_study.json").write_text(json.dumps({"chosen": "fer2013-cpu-study-modres18-kd-v1"}))
     logs = tmp_path / "logs" / run
     logs.mkdir(parents=True)
-    rows = lambda accs: "".join(json.dumps({"epoch": i + 1, "epoch_time_s": 1800.0, "val_accuracy": a}) + "\n" for i, a in enumerate(accs))
+
+    def rows(accs: list[float], cpu_from: int | None = None) -> str:
+        """Epoch rows of 1,800 s each; from epoch ``cpu_from`` on they also log 2,700 CPU seconds (1.5 cores)."""
+        out = []
+        for i, a in enumerate(accs):
+            row = {"epoch": i + 1, "epoch_time_s": 1800.0, "val_accuracy": a}
+            if cpu_from is not None and i + 1 >= cpu_from:
+                row["cpu_time_s"] = 2700.0
+            out.append(json.dumps(row) + "\n")
+        return "".join(out)
+
     (logs / "metrics.until-2026-12-01T0659.jsonl").write_text(rows([0.3, 0.5, 0.45]))
-    (logs / "metrics.jsonl").write_text(rows([0.25]))
+    (logs / "metrics.jsonl").write_text(rows([0.25, 0.3, 0.35], cpu_from=2))
     block = report_long_run.block_long_run()
-    assert "| lost 2026-12-01T0659 | 3 / 280 | 1.5 | 50.00 (epoch 2) | 45.00 | lost with its runs/ folder |" in block
-    assert "| current | 1 / 280 | 0.5 | 25.00 (epoch 1) | 25.00 | training |" in block
+    assert "| lost 2026-12-01T0659 | 3 / 280 | 1.5 | not logged | 50.00 (epoch 2) | 45.00 | lost with its runs/ folder |" in block
+    # wall hours for all three epochs; core-hours only for the two that logged their CPU time
+    assert "| current | 3 / 280 | 1.5 | 1.5 (epochs 2-3) | 35.00 (epoch 3) | 35.00 | training |" in block
     (tmp_path / f"{run}.json").write_text("{}")
-    assert "| current | 1 / 280 | 0.5 | 25.00 (epoch 1) | 25.00 | finished |" in report_long_run.block_long_run()
+    assert "| current | 3 / 280 | 1.5 | 1.5 (epochs 2-3) | 35.00 (epoch 3) | 35.00 | finished |" in report_long_run.block_long_run()

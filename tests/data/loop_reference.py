@@ -24,7 +24,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REFERENCE_PATH = FIXTURES / "one_epoch_reference.json"
 LEGACY_DIR = FIXTURES / "legacy"
 TEACHER = "{teacher}"  # stands for the best.pt of the "ce_plain" case in distillation recipes
-TIMING_KEYS = ("epoch_time_s", "images_per_s", "teacher_time_s", "teacher_forward_s")
+TIMING_KEYS = ("epoch_time_s", "cpu_time_s", "images_per_s", "teacher_time_s", "teacher_forward_s")
 
 # (case, recipe name, changes): each shipped recipe family the loop must keep training the same way.
 CASES: list[tuple[str, str, dict[str, Any]]] = [

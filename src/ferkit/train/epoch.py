@@ -32,7 +32,7 @@ def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress
         from ferkit.train.transfer import set_frozen_bn_eval
 
         set_frozen_bn_eval(run.model)  # frozen stages keep their BatchNorm statistics too
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     totals = EpochTotals(run.device)
     batches = distributed.local_batches(run.ctx, run.batches, state.rng, state.gen, recipe.seed, epoch)
     if prefetch is None:
@@ -59,7 +59,7 @@ def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress
     finally:
         bar.close()
         drawn.close()  # stops the prefetch thread when the epoch ends early (an error)
-    return totals.row(run, epoch, lr=state.optimizer.param_groups[0]["lr"], started=started)
+    return totals.row(run, epoch, lr=state.optimizer.param_groups[0]["lr"], started=started, cpu_started=cpu_started)
 
 
 def batch_loss(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
@@ -112,8 +112,10 @@ class EpochTotals:
     def accuracy(self) -> float:
         return int(self.correct) / max(self.seen, 1)
 
-    def row(self, run: TrainingRun, epoch: int, *, lr: float, started: float) -> dict[str, Any]:
-        """The epoch's log row, totals over all ranks: mean per step of each loss part."""
+    def row(self, run: TrainingRun, epoch: int, *, lr: float, started: float, cpu_started: float) -> dict[str, Any]:
+        """The epoch's log row, totals over all ranks: mean per step of each loss part. ``cpu_time_s`` is this
+        process's CPU time over the epoch, all threads together: unlike the wall time it leaves out time the
+        process was paused or waiting for a core, so it states the training cost (core-seconds) on a shared machine."""
         sums, correct, seen = distributed.reduce_epoch_stats(run.ctx, dict(self.sums), self.correct, self.seen)
         steps = max(run.steps, 1)
         elapsed = time.perf_counter() - started
@@ -124,5 +126,6 @@ class EpochTotals:
             "train_accuracy": int(correct) / max(seen, 1),
             "lr": lr,
             "epoch_time_s": elapsed,
+            "cpu_time_s": time.process_time() - cpu_started,
             "images_per_s": seen / max(elapsed, 1e-9),
         }
