@@ -13,8 +13,9 @@ unfinished ones: while two or more run and one is projected to end after the dea
 highest-numbered seed is stopped so the others speed up; a queued seed starts only if the longest
 finished seed would still fit; at the deadline whatever still runs is stopped (its best.pt is
 returned, marked unfinished). The deadline keeps ``--reserve-s`` for collecting the results.
-Without an ``epochs=`` override the epochs are fitted to the time left from the host's measured occluder
-drawing rate (``fit_epochs``), so that each seed's schedule ends annealed.
+Each seed draws its occluders in ``occluder_workers_per_seed`` worker processes (``ferkit train --occluder-workers``):
+one drawing thread would bound it at about 1,250 img/s. Without an ``epochs=`` override the epochs are fitted to
+the time left from the measured drawing rate of those workers (``fit_epochs``), so each seed's schedule ends annealed.
 
 What comes back under --out (the device tool returns at most 8 files of 16 MiB, 64 MiB in all):
 ``seed<N>/best.pt`` (stored in fp32, fp16 or int8, the first that fits), ``summary.json`` and
@@ -99,23 +100,46 @@ def can_start(now: float, deadline: float, finished_walls: list[float], margin: 
     return not finished_walls or now + margin * max(finished_walls) <= deadline
 
 
-def occluder_draw_rate(recipe: Any, image_hw: tuple[int, int], probe_s: float = 3.0) -> float | None:
-    """Images per second whose occluders one thread draws on this host (None when the recipe draws none).
+def occluder_workers_per_seed(parallel: int, cpus: int | None = None) -> int:
+    """Occluder-drawing processes per seed: the host's cores shared by the seeds, one core each left to the training process."""
+    return max(1, (cpus or os.cpu_count() or 1) // parallel - 1)
+
+
+def occluder_draw_rate(recipe: Any, image_hw: tuple[int, int], workers: int = 0, probe_s: float = 3.0) -> float | None:
+    """Images per second whose occluders this host draws for one training process: on one thread (``workers`` 0)
+    or in that many worker processes, timed at steady state (None when the recipe draws none).
 
     On a GPU this host work bounds each training process (docs/gpu_sprint.md): the device waits on it."""
     if recipe.augment.occlusion_p <= 0:
         return None
+    import itertools
+
     import numpy as np
 
     from ferkit.occlusion import RandomOcclusion
+    from ferkit.train.occluder_pool import OccluderPool
 
     occluder = RandomOcclusion(p=recipe.augment.occlusion_p, ratio_range=recipe.augment.occlusion_ratio)
-    rng = np.random.default_rng(0)
-    occluder.draw(recipe.batch_size, image_hw, rng)  # warm-up: imports, first allocations
+    batch = np.arange(recipe.batch_size)
+    if workers < 1:
+        rng = np.random.default_rng(0)
+        draw = lambda: occluder.draw(recipe.batch_size, image_hw, rng)  # noqa: E731
+        return _images_per_s(draw, recipe.batch_size, warm_up=1, probe_s=probe_s)
+    with OccluderPool(occluder, image_hw, workers, seed=0) as pool:
+        drawn = pool.epoch_batches(itertools.repeat(batch), epoch=0)
+        try:
+            return _images_per_s(lambda: next(drawn), recipe.batch_size, warm_up=2 * workers + 1, probe_s=probe_s)
+        finally:
+            drawn.close()
+
+
+def _images_per_s(next_batch: Any, batch_size: int, *, warm_up: int, probe_s: float) -> float:
+    for _ in range(warm_up):  # imports, worker start-up, the batches already in flight
+        next_batch()
     images, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < probe_s:
-        occluder.draw(recipe.batch_size, image_hw, rng)
-        images += recipe.batch_size
+        next_batch()
+        images += batch_size
     return images / (time.perf_counter() - t0)
 
 
@@ -125,7 +149,8 @@ def epochs_that_fit(planned: int, train_images: int, images_per_s: float, second
     return max(1, min(planned, int(margin * seconds * images_per_s / max(train_images, 1))))
 
 
-def fit_epochs(recipe: Any, train_images: int, image_hw: tuple[int, int], seconds: float, record: Path) -> tuple[int, dict[str, Any]]:
+def fit_epochs(recipe: Any, train_images: int, image_hw: tuple[int, int], seconds: float, record: Path, *,
+               workers: int = 0) -> tuple[int, dict[str, Any]]:
     """Epochs for a sprint that was not told how many: as many as the host's occluder drawing lets one seed
     finish before the deadline, so that its one-cycle or cosine schedule ends annealed rather than cut off.
     The choice is kept in ``record`` and reused by a second call on a warm machine, so the runs resume."""
@@ -134,11 +159,12 @@ def fit_epochs(recipe: Any, train_images: int, image_hw: tuple[int, int], second
     if record.exists():
         kept = json.loads(record.read_text())
         return int(kept["epochs"]), {**kept, "reused": True}
-    rate = occluder_draw_rate(recipe, image_hw)
+    rate = occluder_draw_rate(recipe, image_hw, workers)
     if rate is None:
         return recipe.epochs, {"epochs": recipe.epochs, "reason": "the recipe draws no occluders: its own epochs"}
     epochs = epochs_that_fit(recipe.epochs, train_images, rate, seconds)
-    choice = {"epochs": epochs, "planned": recipe.epochs, "occluder_images_per_s": round(rate, 1), "train_images": train_images,
+    choice = {"epochs": epochs, "planned": recipe.epochs, "occluder_images_per_s": round(rate, 1), "occluder_workers": workers,
+              "train_images": train_images,
               "training_seconds": round(seconds, 1),
               "reason": "host occluder drawing bounds each process: 0.8 x seconds x images/s / training images"}
     atomic_write_json(record, choice)
@@ -150,9 +176,10 @@ def count_rows(run_dir: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
 
 
-def train_command(python: str, recipe: str, pack: Path, run: SeedRun, overrides: list[str], device: str) -> list[str]:
+def train_command(python: str, recipe: str, pack: Path, run: SeedRun, overrides: list[str], device: str, occluder_workers: int = 0) -> list[str]:
     cmd = [python, "-m", "ferkit.cli", "train", "--recipe", recipe, "--data", f"fer2013:{pack}", "--out", str(run.run_dir),
-           "--set", f"seed={run.seed}", *[a for o in overrides for a in ("--set", o)], "--no-test", "--quiet", "--device", device]
+           "--set", f"seed={run.seed}", *[a for o in overrides for a in ("--set", o)], "--no-test", "--quiet", "--device", device,
+           "--occluder-workers", str(occluder_workers)]
     return cmd + (["--resume"] if (run.run_dir / "last.pt").exists() else [])
 
 
@@ -177,12 +204,14 @@ class Sprint:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         threads = max(1, (os.cpu_count() or 1) // self.args.parallel)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
-        cmd = train_command(sys.executable, self.args.recipe, self.args.pack, run, self.args.overrides, self.args.device)
+        cmd = train_command(sys.executable, self.args.recipe, self.args.pack, run, self.args.overrides, self.args.device,
+                            occluder_workers_per_seed(self.args.parallel))
         run.rows_at_start = count_rows(run.run_dir)
         with open(run.run_dir / "train.log", "ab") as log_file:
             run.process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         run.started, run.status = time.time(), "running"
-        self.log(f"seed {run.seed}: started ({'resuming at epoch ' + str(run.rows_at_start) if run.rows_at_start else 'new run'}, {threads} CPU threads)")
+        self.log(f"seed {run.seed}: started ({'resuming at epoch ' + str(run.rows_at_start) if run.rows_at_start else 'new run'}, {threads} CPU threads, "
+                 f"{occluder_workers_per_seed(self.args.parallel)} occluder workers)")
 
     def stop(self, run: SeedRun, status: str, why: str) -> None:
         assert run.process is not None
@@ -360,7 +389,8 @@ def main() -> int:
     epochs_choice = None
     if not any(o.split("=", 1)[0].strip() == "epochs" for o in args.overrides):
         seconds = started + args.budget_s - args.reserve_s - time.time()
-        epochs, epochs_choice = fit_epochs(recipe, train_images, image_hw, seconds, args.runs / f"{recipe.tag}__epochs.json")
+        epochs, epochs_choice = fit_epochs(recipe, train_images, image_hw, seconds, args.runs / f"{recipe.tag}__epochs.json",
+                                           workers=occluder_workers_per_seed(args.parallel))
         print(f"epochs: {epochs} of {recipe.epochs} ({epochs_choice.get('reason')})", flush=True)
         args.overrides = [*args.overrides, f"epochs={epochs}"]
         recipe = override(recipe, [f"epochs={epochs}"])

@@ -6,8 +6,8 @@ The long run's recipe without its teacher (``fer2013-cpu-study-modres18-v1``: mo
 40% of faces, erasing, batch 128), through the trainer's own epoch (``train_one_epoch``) cut to ``--steps``
 batches, alternating the two modes ``--repeats`` times so that a drift in the host's speed hits both. The first
 epoch of each mode warms up and is not counted. Run it on a quiet CPU: another job on the cores changes both
-columns. Also times the occluder drawing alone on one thread: the most images/s one training process can reach
-however fast its device is. Writes benchmarks/results/occluder_prefetch_speed.json.
+columns. Also times the occluder drawing alone, on one thread (the most images/s one training process can reach
+however fast its device is) and in ``--threads`` worker processes (``ferkit train --occluder-workers``). Writes benchmarks/results/occluder_prefetch_speed.json.
 """
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ def main() -> int:
         for indices in itertools.islice(run.batches.epoch_batches(state.rng), args.steps):
             run.make_batch.draw_occluders(indices, state.rng)
         draw_only = args.steps * recipe.batch_size / (time.perf_counter() - draw_started)
+    # The same drawing in worker processes (ferkit train --occluder-workers), one per core.
+    from gpu_sprint import occluder_draw_rate
+
+    pool_rate = occluder_draw_rate(recipe, tuple(split.train.images.shape[1:3]), workers=args.threads, probe_s=10.0)
     inline, ahead = statistics.median(rows["inline"]), statistics.median(rows["prefetch"])
     result = {
         **provenance("cpu", started), "recipe": RECIPE, "batch": recipe.batch_size, "steps": args.steps, "repeats": args.repeats,
@@ -83,10 +87,12 @@ def main() -> int:
         "median_images_per_s": {"inline": round(inline, 1), "prefetch": round(ahead, 1)},
         "speedup": round(ahead / inline, 3),
         "occluder_drawing_only_images_per_s": round(draw_only, 1),
+        f"occluder_drawing_{args.threads}_worker_processes_images_per_s": round(pool_rate, 1),
         "occlusion_p": recipe.augment.occlusion_p,
     }
     write_result("occluder_prefetch_speed", result)
-    print(f"inline {inline:.1f} img/s, prefetch {ahead:.1f} img/s: x{ahead / inline:.2f}; drawing alone {draw_only:.0f} img/s")
+    print(f"inline {inline:.1f} img/s, prefetch {ahead:.1f} img/s: x{ahead / inline:.2f}; drawing alone {draw_only:.0f} img/s on one thread, "
+          f"{pool_rate:.0f} in {args.threads} worker processes")
     return 0
 
 

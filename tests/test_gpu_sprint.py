@@ -136,6 +136,8 @@ def test_a_sprint_without_epochs_takes_them_from_the_drawing_rate_and_keeps_the_
     recipe = get_recipe("fer2013-default-modres18-occ-v3")
     rate = occluder_draw_rate(dataclasses.replace(recipe, batch_size=16), (48, 48), probe_s=0.2)
     assert rate is not None and rate > 0  # the real drawing, timed
+    assert occluder_draw_rate(dataclasses.replace(recipe, batch_size=16), (48, 48), workers=1, probe_s=0.2) > 0  # in a worker process
+    assert gpu_sprint.occluder_workers_per_seed(3, cpus=16) == 4 and gpu_sprint.occluder_workers_per_seed(1, cpus=2) == 1
     assert occluder_draw_rate(dataclasses.replace(recipe, augment=AugmentConfig(occlusion_p=0.0)), (48, 48)) is None
     monkeypatch.setattr(gpu_sprint, "occluder_draw_rate", lambda *a, **k: 1250.0)
     record = tmp_path / "epochs.json"

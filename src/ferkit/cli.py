@@ -32,6 +32,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-test", action="store_true", help="do not score the test split after training")
     p.add_argument("--tta", default="flip", choices=TTA_CHOICES, help="test-time augmentation for the final test score")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--occluder-workers", type=int, default=0, metavar="N",
+                   help="draw the synthetic occluders in N processes (for a GPU host whose one drawing thread bounds training; "
+                        "a different random stream from the default 0, so keep one setting per run)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -102,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
     distributed.init_from_env(args.device)  # under torchrun: one process per rank; rank 0 alone writes and prints
     run_experiment(recipe, args.data, args.out, folds=args.fold, resume=args.resume, test=not args.no_test, tta=args.tta, runs_dir=args.runs_dir,
-                   device=args.device, progress=not args.quiet, sync_batchnorm=args.sync_bn)
+                   device=args.device, progress=not args.quiet, sync_batchnorm=args.sync_bn, occluder_workers=args.occluder_workers)
     distributed.close()
     return 0
 

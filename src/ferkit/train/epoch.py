@@ -37,7 +37,9 @@ def train_one_epoch(run: TrainingRun, state: TrainState, epoch: int, *, progress
     batches = distributed.local_batches(run.ctx, run.batches, state.rng, state.gen, recipe.seed, epoch)
     if prefetch is None:
         prefetch = run.device.type == "cuda"
-    if prefetch and run.make_batch.can_prefetch:
+    if run.occluder_pool is not None:
+        drawn = run.occluder_pool.epoch_batches(batches, epoch)
+    elif prefetch and run.make_batch.can_prefetch:
         drawn = prefetched(batches, lambda indices: run.make_batch.draw_occluders(indices, state.rng))
     else:
         drawn = ((indices, None) for indices in batches)

@@ -62,6 +62,7 @@ def train_folds(
     device: str = "auto",
     progress: bool = True,
     sync_batchnorm: bool = False,
+    occluder_workers: int = 0,
 ) -> Iterator[FoldRun]:
     """Train ``recipe`` on the chosen folds of ``data``, yielding each fold as it finishes.
 
@@ -82,7 +83,7 @@ def train_folds(
         run_dir = fold_run_dir(out, splits, split)
         fold_resume = (run_dir / "last.pt").exists() if resume is None else resume
         result = train(keep_recorded_warm_start(recipe, run_dir), split, run_dir, device=device, resume=fold_resume,
-                       progress=progress, sync_batchnorm=sync_batchnorm)
+                       progress=progress, sync_batchnorm=sync_batchnorm, occluder_workers=occluder_workers)
         if distributed.current().is_main:
             yield FoldRun(split, run_dir, result)
 
@@ -120,6 +121,7 @@ def run_experiment(
     device: str = "auto",
     progress: bool = True,
     sync_batchnorm: bool = False,
+    occluder_workers: int = 0,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """``ferkit train``: every chosen fold trained, its test split scored once; one row per fold.
@@ -128,7 +130,7 @@ def run_experiment(
     """
     rows = []
     for run in train_folds(recipe, data, out, folds=folds, resume=resume, needs_test=test, runs_dir=runs_dir,
-                           device=device, progress=progress, sync_batchnorm=sync_batchnorm):
+                           device=device, progress=progress, sync_batchnorm=sync_batchnorm, occluder_workers=occluder_workers):
         result = run.result
         row = {"split": run.split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "epochs_trained": result.epochs_trained,
                "stopped_early": result.stopped_early, "wall_time_s": result.wall_time_s, "device": result.device}

@@ -59,12 +59,14 @@ def train(
     log: Callable[[str], None] = print,
     model_init: Callable[[torch.nn.Module], None] | None = None,
     sync_batchnorm: bool = False,
+    occluder_workers: int = 0,
 ) -> TrainResult:
     """Train ``recipe`` on ``split.train``, select on ``split.val`` (last epoch when there is none).
 
     Writes into ``out_dir``: recipe.json, metrics.jsonl (one row per epoch), last.pt (resumable,
     every epoch), best.pt (the selected model), curves.png. The test split is not touched here.
     Under torchrun every rank calls this; rank 0 alone writes and logs (see ``distributed``).
+    ``occluder_workers`` > 0 draws the synthetic occluders in that many processes (see ``build_run``).
     """
     recipe = validate_recipe(recipe)
     out = Path(out_dir)
@@ -75,7 +77,18 @@ def train(
     dev = distributed.rank_device(ctx, resolve_device(device))
     for line in start_lines(recipe, split, dev, ctx, sync_batchnorm=sync_batchnorm):
         log(line)
-    run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm)
+    run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
+                           occluder_workers=occluder_workers)
+    try:
+        return _train_epochs(run, state, recipe, split, out, dev, ctx, resume=resume, sync_batchnorm=sync_batchnorm, log=log, progress=progress)
+    finally:
+        if run.occluder_pool is not None:
+            run.occluder_pool.close()
+
+
+def _train_epochs(run: TrainingRun, state: TrainState, recipe: Recipe, split: ExperimentSplit, out: Path, dev: torch.device,
+                  ctx: distributed.DistContext, *, resume: bool, sync_batchnorm: bool, log: Callable[[str], None], progress: bool) -> TrainResult:
+    """Resume, then train, select and checkpoint epoch by epoch; ``train``'s second half."""
     if resume and run.last_path.exists():
         resume_state(run, state, log)
     if ctx.is_main:

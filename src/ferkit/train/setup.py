@@ -22,6 +22,7 @@ from ferkit.train import distributed
 from ferkit.train.batches import BatchMaker
 from ferkit.train.config import Recipe
 from ferkit.train.mixup import mixup_enabled
+from ferkit.train.occluder_pool import OccluderPool
 from ferkit.train.optim import build_optimizer, build_scheduler
 from ferkit.train.state import TrainState
 
@@ -51,6 +52,7 @@ class TrainingRun:
     soft_targets: torch.Tensor | None = None  # (N, C) vote distributions, e.g. FER+ "soft"
     amp: bool = False
     last_path: Path = Path("last.pt")
+    occluder_pool: OccluderPool | None = None  # occluders drawn in worker processes (``occluder_workers``)
 
 
 def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.device, *, log: Log,
@@ -76,8 +78,12 @@ def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.de
 
 
 def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.device, ctx: distributed.DistContext, *, log: Log,
-              model_init: Callable[[torch.nn.Module], None] | None = None, sync_batchnorm: bool = False) -> tuple[TrainingRun, TrainState]:
-    """Seed, then build in a fixed order (the order decides which random numbers each part draws)."""
+              model_init: Callable[[torch.nn.Module], None] | None = None, sync_batchnorm: bool = False,
+              occluder_workers: int = 0) -> tuple[TrainingRun, TrainState]:
+    """Seed, then build in a fixed order (the order decides which random numbers each part draws).
+
+    ``occluder_workers`` > 0 draws the synthetic occluders in that many processes (``ferkit.train.occluder_pool``):
+    for a GPU host whose one drawing thread would bound the run; a different random stream from the default 0."""
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     gen = torch.Generator(device=device).manual_seed(recipe.seed)
@@ -92,13 +98,26 @@ def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.d
     optimizer = build_optimizer(recipe, model, criterion)
     scheduler, per_batch = build_scheduler(recipe, optimizer, steps)
     teacher = _teacher(criterion, recipe, split, device, out, log)
+    make_batch = BatchMaker(recipe, train_set, device, needs_occlusion_masks=model.needs_occlusion_masks)
     run = TrainingRun(
         recipe, split, ctx, device, model, forward, criterion, batches, steps, per_batch,
-        make_batch=BatchMaker(recipe, train_set, device, needs_occlusion_masks=model.needs_occlusion_masks),
+        make_batch=make_batch,
         teacher=teacher, soft_targets=_soft_targets(recipe, split, criterion, device), amp=_use_amp(recipe, device, log),
-        last_path=out / "last.pt",
+        last_path=out / "last.pt", occluder_pool=_occluder_pool(make_batch, occluder_workers, recipe, ctx, log),
     )
     return run, TrainState(model, criterion, optimizer, scheduler, rng, gen)
+
+
+def _occluder_pool(make_batch: BatchMaker, workers: int, recipe: Recipe, ctx: distributed.DistContext, log: Log) -> OccluderPool | None:
+    if workers < 0:
+        raise ConfigError(f"occluder workers must be >= 0 (0 draws in the training process), got {workers}")
+    if workers == 0:
+        return None
+    if make_batch.occluder is None:
+        log(f"note: recipe {recipe.tag} draws no occluders (augment.occlusion_p = 0): no occluder workers started")
+        return None
+    log(f"occluders: drawn in {workers} worker processes, each batch from its own (seed, epoch, rank, batch) generator")
+    return OccluderPool(make_batch.occluder, tuple(make_batch.images.shape[1:]), workers, seed=recipe.seed, rank=ctx.rank)
 
 
 def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path, log: Log) -> TeacherSignal | None:
