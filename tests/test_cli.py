@@ -49,6 +49,7 @@ def test_evaluating_a_fer2013_model_on_ckplus_reports_contempt_as_unmapped(tmp_p
     (["train", "--recipe", "nope", "--data", "x", "--out", "y"], "unknown recipe"),
     (["evaluate", "missing.pt", "--data", "fer2013:/nowhere"], "checkpoint not found"),
     (["train", "--recipe", "tiny-smoke-v1", "--data", "fer2013:/nowhere", "--out", "y"], "not found"),
+    (["train", "--recipe", "tiny-smoke-v1", "--data", "fer2013:/nowhere", "--out", "y", "--occluder-workers", "-1"], "--occluder-workers must be >= 0"),
 ])
 def test_bad_input_gives_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -100,6 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.train.experiment import run_experiment
     from ferkit.train.recipes import get_recipe
 
+    if args.occluder_workers < 0:
+        raise ConfigError(f"--occluder-workers must be >= 0 (0 draws the occluders in the training process), got {args.occluder_workers}")
     recipe = override(get_recipe(args.recipe), args.overrides)
     if args.protocol:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
