@@ -103,15 +103,19 @@ def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.d
         recipe, split, ctx, device, model, forward, criterion, batches, steps, per_batch,
         make_batch=make_batch,
         teacher=teacher, soft_targets=_soft_targets(recipe, split, criterion, device), amp=_use_amp(recipe, device, log),
-        last_path=out / "last.pt", occluder_pool=_occluder_pool(make_batch, occluder_workers, recipe, ctx, log),
+        last_path=out / "last.pt", occluder_pool=_occluder_pool(make_batch, occluder_workers, recipe, ctx, device, log),
     )
     return run, TrainState(model, criterion, optimizer, scheduler, rng, gen)
 
 
-def _occluder_pool(make_batch: BatchMaker, workers: int, recipe: Recipe, ctx: distributed.DistContext, log: Log) -> OccluderPool | None:
+def _occluder_pool(make_batch: BatchMaker, workers: int, recipe: Recipe, ctx: distributed.DistContext, device: torch.device,
+                   log: Log) -> OccluderPool | None:
     if workers < 0:
         raise ConfigError(f"occluder workers must be >= 0 (0 draws in the training process), got {workers}")
     if workers == 0:
+        if make_batch.occluder is not None and device.type == "cuda":
+            log("note: the synthetic occluders are drawn on one host thread, which bounds a GPU run at about 1,000 images/s; "
+                "--occluder-workers N draws them in N processes")
         return None
     if make_batch.occluder is None:
         log(f"note: recipe {recipe.tag} draws no occluders (augment.occlusion_p = 0): no occluder workers started")
