@@ -370,6 +370,18 @@ HELDOUT_SEED = 1
 HELDOUT_FRAMES = 3000  # five times the benchmark video: about 120 occluded faces instead of 24
 
 
+def heldout_videos(specs: list[str]) -> list[tuple[int, int]]:
+    """``--heldout SEED:FRAMES`` values as (seed, frames). A video that has confirmed choices once should give way
+    to a fresh seed for the next choices: each check on it makes it a little less held out."""
+    out = []
+    for spec in specs:
+        seed, sep, frames = spec.partition(":")
+        if not (sep and seed.strip().isdigit() and frames.strip().isdigit() and int(frames) > 0):
+            raise SystemExit(f"--heldout takes SEED:FRAMES, e.g. 2:6000, got {spec!r}")
+        out.append((int(seed), int(frames)))
+    return out
+
+
 def heldout_section(videos: dict[int, Path], models: dict[str, Path]) -> list[dict]:
     """Face accuracy of each ``HELDOUT_RUNS`` setting on every video (seed -> path)."""
     from ferkit.recognizer import Recognizer
@@ -428,8 +440,11 @@ def main() -> int:
     parser.add_argument("--runs", nargs="+", default=None, help="video section: only these named runs")
     parser.add_argument("--max-frames", type=int, default=None, help="video section: the first N frames of the video per run")
     parser.add_argument("--quiet-cpu", action="store_true", help="record that the training jobs were paused while this ran")
+    parser.add_argument("--heldout", nargs="+", default=[f"{HELDOUT_SEED}:{HELDOUT_FRAMES}"], metavar="SEED:FRAMES",
+                        help="heldout section: the held-out videos (seed and frames), made here when missing")
     parser.add_argument("--student", type=Path, default=STUDENT, help="the distilled student's checkpoint (its rows are left out when missing)")
     args = parser.parse_args()
+    heldout_specs = heldout_videos(args.heldout)
     CPU_NOTE[0] = QUIET_CPU_NOTE if args.quiet_cpu else SHARED_CPU_NOTE
     truth_path = args.video.with_suffix(".json")
     if not truth_path.exists():
@@ -465,10 +480,12 @@ def main() -> int:
                 rows = video_section(args.video, truth, models, tmp, args.runs, args.max_frames, on_row=save)
                 rows = sorted(kept + rows, key=lambda r: [run[0] for run in VIDEO_RUNS].index(r["name"]))
             elif section == "heldout":
-                heldout = args.video.with_name(f"{args.video.stem}-seed{HELDOUT_SEED}-{HELDOUT_FRAMES}f{args.video.suffix}")
-                if not heldout.with_suffix(".json").exists():
-                    make_video(heldout, frames=HELDOUT_FRAMES, seed=HELDOUT_SEED)
-                rows = heldout_section({meta["seed"]: args.video, HELDOUT_SEED: heldout}, models)
+                videos = {meta["seed"]: args.video}
+                for seed, frames in heldout_specs:
+                    videos[seed] = args.video.with_name(f"{args.video.stem}-seed{seed}-{frames}f{args.video.suffix}")
+                    if not videos[seed].with_suffix(".json").exists():
+                        make_video(videos[seed], frames=frames, seed=seed)
+                rows = heldout_section(videos, models)
             else:
                 rows = camera_section(args.video)
             result[section] = {"rows": rows, **section_provenance(started)}

@@ -64,3 +64,12 @@ def test_heldout_rows_side_by_side_per_video(results):
     assert "| tuned | 53.0 / 60.0 / 20.0, 0.050 | – |" in table  # not run on the held-out video: a dash
     assert "seed 0: 71 faces, 24 occluded; seed 1: 74 faces, 13 occluded" in table
     assert "(the benchmark)" in table and "(held out)" in table
+
+
+def test_heldout_videos_are_named_by_seed_and_frames():
+    import realtime
+
+    assert realtime.heldout_videos(["1:3000", "2:6000"]) == [(1, 3000), (2, 6000)]
+    for bad in ("2", "two:600", "2:0", "2:-5"):
+        with pytest.raises(SystemExit, match="SEED:FRAMES"):
+            realtime.heldout_videos([bad])
