@@ -70,6 +70,19 @@ def curve(rows: list[dict], idle_epoch_s: float) -> list[tuple[float, float]]:
     return points
 
 
+PROVENANCE_KEYS = ("device", "torch", "commit", "date", "wall_time_s")
+
+
+def unchanged(path: Path, result: dict) -> bool:
+    """True when ``path`` already holds ``result`` apart from its provenance: the long-run queue re-runs the study at
+    every start, and a rewrite that changes only the date and commit would say the study was remade when it was not."""
+    if not path.exists():
+        return False
+    old = json.loads(path.read_text())
+    strip = lambda d: {k: v for k, v in d.items() if k not in PROVENANCE_KEYS}  # noqa: E731
+    return strip(old) == strip(json.loads(json.dumps(result)))
+
+
 def main() -> int:
     import matplotlib
 
@@ -114,12 +127,16 @@ def main() -> int:
 
     atomic_write(RESULTS / "cpu_hour_study.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
-    write_result("cpu_hour_study", {
+    result = {
         **provenance(), "budget": "equal budget per candidate: epochs x its epoch time on one idle core (cpu_training_speed.json); run two at a time, one core each, beside other work",
         "selection": "highest PublicTest accuracy at the end of the budget", "chosen": chosen["recipe"], "candidates": candidates,
         "distillation_ablation": ablation,
         "not_finished": [m for m in missing if m in CANDIDATES], "distillation_not_finished": [m for m in missing if m in DISTILLATION],
-    })
+    }
+    if unchanged(RESULTS / "cpu_hour_study.json", result):
+        print("cpu_hour_study.json: the same study as before; left as it is (its date and commit say when it was made)")
+    else:
+        write_result("cpu_hour_study", result)
     print(f"chosen for the long run: {chosen['recipe']} (PublicTest {100 * chosen['final_public_test']:.2f})")
     return 0
 

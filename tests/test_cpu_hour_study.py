@@ -48,3 +48,13 @@ def test_idle_epoch_comes_from_the_speed_row_of_the_runs_own_day(tmp_path, monke
     assert study.idle_epoch_seconds("modified_resnet18", {}, "2026-12-02 09:00 UTC") == 160.0
     assert study.idle_epoch_seconds("modified_resnet18", {}, "2026-11-29 09:00 UTC") == 270.0  # older than every row: the earliest
     assert study.idle_epoch_seconds("resnet18", {}, "2026-11-30 13:08 UTC") is None
+
+
+def test_a_study_that_only_differs_in_provenance_is_not_rewritten(tmp_path):
+    import json
+
+    path = tmp_path / "cpu_hour_study.json"
+    assert not study.unchanged(path, {"chosen": "a"})
+    path.write_text(json.dumps({"date": "2026-11-30 13:00 UTC", "commit": "abc", "chosen": "a", "candidates": [{"curve": [(1.0, 0.5)]}]}))
+    assert study.unchanged(path, {"date": "2026-12-01 11:00 UTC", "commit": "def", "chosen": "a", "candidates": [{"curve": [(1.0, 0.5)]}]})
+    assert not study.unchanged(path, {"date": "2026-12-01 11:00 UTC", "commit": "def", "chosen": "b", "candidates": [{"curve": [(1.0, 0.5)]}]})
