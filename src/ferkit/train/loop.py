@@ -1,4 +1,4 @@
-"""The training loop: one function to read top to bottom.
+"""The training loop: one function to read top to bottom (``train``).
 
 build the run (model, criterion, batches, optimizer) -> [resume] -> per epoch: ``train_one_epoch``
 (batches -> occlude + augment on device -> ``forward_train`` -> loss + auxiliary losses -> backward
@@ -80,41 +80,34 @@ def train(
     run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
                            occluder_workers=occluder_workers)
     try:
-        return _train_epochs(run, state, recipe, split, out, dev, ctx, resume=resume, sync_batchnorm=sync_batchnorm, log=log, progress=progress)
-    finally:
-        if run.occluder_pool is not None:
-            run.occluder_pool.close()
-
-
-def _train_epochs(run: TrainingRun, state: TrainState, recipe: Recipe, split: ExperimentSplit, out: Path, dev: torch.device,
-                  ctx: distributed.DistContext, *, resume: bool, sync_batchnorm: bool, log: Callable[[str], None], progress: bool) -> TrainResult:
-    """Resume, then train, select and checkpoint epoch by epoch; ``train``'s second half."""
-    if resume and run.last_path.exists():
-        resume_state(run, state, log)
-    if ctx.is_main:
-        atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
-    meta, start_epoch, started = run_meta(recipe, split), state.epoch, time.perf_counter()
-    stop = early_stop(state.history, recipe)  # a resumed run that already stopped early is finished
-    if stop is not None:
-        log(stop_line(stop, recipe.epochs))
-    for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
-        teacher_seconds = run.teacher.forward_seconds if run.teacher is not None else 0.0
-        row = train_one_epoch(run, state, epoch, progress=progress)
-        if run.teacher is not None and epoch == start_epoch:
-            row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
-        if run.teacher is not None and run.teacher.mode == "online":  # part of epoch_time_s, split out for per-minute comparisons
-            row["teacher_forward_s"] = run.teacher.forward_seconds - teacher_seconds
-        improved, score = select(state, row, validation_metrics(run), recipe.select_metric, epoch)
-        step_epoch_scheduler(state.scheduler, recipe, run.per_batch, score)
-        stop = end_epoch(run, state, row, out, meta, improved=improved, log=log)
+        if resume and run.last_path.exists():
+            resume_state(run, state, log)
+        if ctx.is_main:
+            atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
+        meta, start_epoch, started = run_meta(recipe, split), state.epoch, time.perf_counter()
+        stop = early_stop(state.history, recipe)  # a resumed run that already stopped early is finished
         if stop is not None:
-            break
-    wall = time.perf_counter() - started
-    if ctx.is_main:
-        write_run_end(run, state, out, wall, sync_batchnorm=sync_batchnorm)
-    distributed.barrier(ctx)  # the run is complete on disk before any rank returns
-    return TrainResult(out, out / "best.pt", run.last_path, state.history, state.best_epoch, state.best_val, wall, device_description(dev), dev,
-                       epochs_trained=state.epoch, stopped_early=stop)
+            log(stop_line(stop, recipe.epochs))
+        for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
+            teacher_seconds = run.teacher.forward_seconds if run.teacher is not None else 0.0
+            row = train_one_epoch(run, state, epoch, progress=progress)
+            if run.teacher is not None and epoch == start_epoch:
+                row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
+            if run.teacher is not None and run.teacher.mode == "online":  # part of epoch_time_s, split out for per-minute comparisons
+                row["teacher_forward_s"] = run.teacher.forward_seconds - teacher_seconds
+            improved, score = select(state, row, validation_metrics(run), recipe.select_metric, epoch)
+            step_epoch_scheduler(state.scheduler, recipe, run.per_batch, score)
+            stop = end_epoch(run, state, row, out, meta, improved=improved, log=log)
+            if stop is not None:
+                break
+        wall = time.perf_counter() - started
+        if ctx.is_main:
+            write_run_end(run, state, out, wall, sync_batchnorm=sync_batchnorm)
+        distributed.barrier(ctx)  # the run is complete on disk before any rank returns
+        return TrainResult(out, out / "best.pt", run.last_path, state.history, state.best_epoch, state.best_val, wall, device_description(dev), dev,
+                           epochs_trained=state.epoch, stopped_early=stop)
+    finally:
+        run.close()  # the occluder workers, if any
 
 
 ANNEALED_OVER_EPOCHS = ("onecycle", "cosine")  # schedules whose learning rate reaches its floor only at the last epoch

@@ -54,6 +54,11 @@ class TrainingRun:
     last_path: Path = Path("last.pt")
     occluder_pool: OccluderPool | None = None  # occluders drawn in worker processes (``occluder_workers``)
 
+    def close(self) -> None:
+        """End what the run started outside this process (the occluder workers)."""
+        if self.occluder_pool is not None:
+            self.occluder_pool.close()
+
 
 def prepare_model(recipe: Recipe, class_names: tuple[str, ...], device: torch.device, *, log: Log,
                   model_init: Callable[[torch.nn.Module], None] | None = None) -> FerNet:
