@@ -304,10 +304,13 @@ VIDEO_RUNS: list[tuple[str, str, str, str, str, int, float, int, bool]] = [
     ("defaults with mtcnn previous thresholds (0.5)", "ensemble", "onnx", "flip", "mtcnn", 3, 0.5, 4, False),
     ("defaults with mtcnn lower thresholds", "ensemble", "onnx", "flip", "mtcnn", 3, 0.5, 4, False),
     ("mtcnn, scale 0.5, every 3, previous follower (2 misses, min score 0.5)", "single", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
+    ("mtcnn, scale 0.5, every 3, no look-back", "single", "onnx", "none", "mtcnn", 3, 0.5, 4, False),
 ]
 # Follower options of the runs that name them (the others use FaceFollower's defaults); see also HELDOUT_RUNS.
 FOLLOW_PREVIOUS = {"keep_missed": 2, "min_score": 0.5}  # FaceFollower's defaults until this benchmark replaced them
 RUN_FOLLOW_OPTIONS = {"mtcnn, scale 0.5, every 3, previous follower (2 misses, min score 0.5)": FOLLOW_PREVIOUS}
+# Look-back of the runs that name it, and of the "before" path (the others use the library's DEFAULT_LOOK_BACK for files).
+RUN_LOOK_BACK = {"before (0.1 defaults)": 0, "before, annotated output": 0, "mtcnn, scale 0.5, every 3, no look-back": 0}
 # Detector options of the runs that name them (the others use the detector's defaults).
 RUN_DETECTOR_OPTIONS = {"mtcnn previous thresholds (0.5), scale 0.5, every 3": MTCNN_PREVIOUS, "defaults with mtcnn previous thresholds (0.5)": MTCNN_PREVIOUS,
                         "mtcnn lower thresholds, scale 0.5, every 3": MTCNN_LOWER, "defaults with mtcnn lower thresholds": MTCNN_LOWER}
@@ -315,6 +318,7 @@ RUN_DETECTOR_OPTIONS = {"mtcnn previous thresholds (0.5), scale 0.5, every 3": M
 
 def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path], tmp: Path, only: list[str] | None, max_frames: int | None,
                   on_row: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    from ferkit.constants import DEFAULT_LOOK_BACK
     from ferkit.recognizer import Recognizer
     from ferkit.timing import StageTimer
 
@@ -337,10 +341,11 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
         recognizer.tta = tta
         timer = StageTimer()
         target = tmp / f"annotated_{len(rows)}.avi" if annotate else None
+        look_back = RUN_LOOK_BACK.get(name, DEFAULT_LOOK_BACK)
         started, cpu_started = time.perf_counter(), time.process_time()
         results, ticks = [], [started]
         for result in recognizer.predict_video(video, every_n=1, max_frames=max_frames, detect_every=every, detect_scale=scale, read_ahead=ahead, timer=timer,
-                                               annotated_path=target, overwrite=True, follow_options=RUN_FOLLOW_OPTIONS.get(name)):
+                                               annotated_path=target, overwrite=True, follow_options=RUN_FOLLOW_OPTIONS.get(name), look_back=look_back):
             results.append(result)
             ticks.append(time.perf_counter())
         seconds, cpu = ticks[-1] - started, time.process_time() - cpu_started
@@ -349,7 +354,7 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
         window = max(1, every)
         intervals = np.diff(ticks)[: len(results) // window * window].reshape(-1, window).mean(axis=1)
         row = {"name": name, "model": model, "backend": backend, "tta": tta, "detector": detector, "alignment": alignment, "detect_every": every, "detect_scale": scale,
-               "read_ahead": ahead, "annotated_output": annotate, "frames": len(results), "frames_per_s": round(len(results) / seconds, 2),
+               "read_ahead": ahead, "look_back": look_back, "annotated_output": annotate, "frames": len(results), "frames_per_s": round(len(results) / seconds, 2),
                "frames_per_s_median": round(1.0 / float(np.median(intervals)), 2), "cpu_ms_per_frame": round(1000 * cpu / len(results), 2),
                **score_video(results, truth), "stages_ms_per_frame": timer.per_frame_ms(len(results)), "loadavg": [round(v, 2) for v in os.getloadavg()]}
         rows.append(row)
@@ -359,12 +364,14 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
     return rows
 
 
-# (name, detector options, follower options) on the single network, detection every 3rd frame at half size.
-HELDOUT_RUNS: tuple[tuple[str, dict, dict], ...] = (
-    ("defaults", {}, {}),
-    ("mtcnn previous thresholds (0.5)", MTCNN_PREVIOUS, {}),
-    ("previous follower (2 missed re-detections, min score 0.5)", {}, FOLLOW_PREVIOUS),
-    ("mtcnn lower thresholds (0.2; 0.3/0.3/0.2)", MTCNN_LOWER, {}),
+# (name, detector options, follower options, look-back) on the single network, detection every 3rd frame at half size;
+# look-back None is the library's default for files.
+HELDOUT_RUNS: tuple[tuple[str, dict, dict, int | None], ...] = (
+    ("defaults", {}, {}, None),
+    ("mtcnn previous thresholds (0.5)", MTCNN_PREVIOUS, {}, None),
+    ("previous follower (2 missed re-detections, min score 0.5)", {}, FOLLOW_PREVIOUS, None),
+    ("mtcnn lower thresholds (0.2; 0.3/0.3/0.2)", MTCNN_LOWER, {}, None),
+    ("no look-back", {}, {}, 0),
 )
 HELDOUT_SEED = 1
 HELDOUT_FRAMES = 3000  # five times the benchmark video: about 120 occluded faces instead of 24
@@ -382,18 +389,25 @@ def heldout_videos(specs: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def heldout_section(videos: dict[int, Path], models: dict[str, Path]) -> list[dict]:
-    """Face accuracy of each ``HELDOUT_RUNS`` setting on every video (seed -> path)."""
+def heldout_section(videos: dict[int, Path], models: dict[str, Path], only: list[str] | None = None) -> list[dict]:
+    """Face accuracy of each ``HELDOUT_RUNS`` setting (or of those named in ``only``) on every video (seed -> path)."""
+    from ferkit.constants import DEFAULT_LOOK_BACK
     from ferkit.recognizer import Recognizer
 
+    unknown = sorted(set(only or []) - {run[0] for run in HELDOUT_RUNS})
+    if unknown:
+        raise SystemExit(f"unknown held-out runs {unknown}; known: {[run[0] for run in HELDOUT_RUNS]}")
     rows = []
-    for name, detector_options, follow_options in HELDOUT_RUNS:
+    for name, detector_options, follow_options, look_back in HELDOUT_RUNS:
+        if only and name not in only:
+            continue
+        look_back = DEFAULT_LOOK_BACK if look_back is None else look_back
         recognizer = Recognizer(models["single"], backend="onnx", tta="none", detector_options=dict(detector_options) or None)
         for seed, video in videos.items():
             meta = json.loads(video.with_suffix(".json").read_text())
-            results = list(recognizer.predict_video(video, every_n=1, detect_every=3, detect_scale=0.5, follow_options=follow_options))
+            results = list(recognizer.predict_video(video, every_n=1, detect_every=3, detect_scale=0.5, follow_options=follow_options, look_back=look_back))
             rows.append({"name": name, "video_seed": seed, "distinct_faces": len(meta["faces"]), "distinct_occluded_faces": sum(f["occluded"] for f in meta["faces"]), "detector_options": {k: list(v) if isinstance(v, tuple) else v for k, v in detector_options.items()},
-                         "follow_options": follow_options, **score_video(results, meta["truth"])})
+                         "follow_options": follow_options, "look_back": look_back, **score_video(results, meta["truth"])})
             print(rows[-1], flush=True)
     return rows
 
@@ -437,7 +451,8 @@ def main() -> int:
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--video", type=Path, default=DEFAULT_OUT, help="benchmark video (made with make_realtime_video.py if missing)")
     parser.add_argument("--frames", type=int, default=600, help="frames of a video made here")
-    parser.add_argument("--runs", nargs="+", default=None, help="video section: only these named runs")
+    parser.add_argument("--runs", nargs="+", default=None, help="video section: only these named runs (the others' rows are kept)")
+    parser.add_argument("--heldout-runs", nargs="+", default=None, help="heldout section: only these named settings (the others' rows are kept)")
     parser.add_argument("--max-frames", type=int, default=None, help="video section: the first N frames of the video per run")
     parser.add_argument("--quiet-cpu", action="store_true", help="record that the training jobs were paused while this ran")
     parser.add_argument("--heldout", nargs="+", default=[f"{HELDOUT_SEED}:{HELDOUT_FRAMES}"], metavar="SEED:FRAMES",
@@ -485,7 +500,12 @@ def main() -> int:
                     videos[seed] = args.video.with_name(f"{args.video.stem}-seed{seed}-{frames}f{args.video.suffix}")
                     if not videos[seed].with_suffix(".json").exists():
                         make_video(videos[seed], frames=frames, seed=seed)
-                rows = heldout_section(videos, models)
+                rows = heldout_section(videos, models, args.heldout_runs)
+                if args.heldout_runs:  # rows of the settings not re-measured now are kept, in HELDOUT_RUNS order
+                    order = [run[0] for run in HELDOUT_RUNS]
+                    fresh = {(r["name"], r["video_seed"]) for r in rows}
+                    kept = [r for r in result.get("heldout", {}).get("rows", []) if (r["name"], r["video_seed"]) not in fresh and r["name"] in order]
+                    rows = sorted(kept + rows, key=lambda r: order.index(r["name"]))
             else:
                 rows = camera_section(args.video)
             result[section] = {"rows": rows, **section_provenance(started)}

@@ -65,14 +65,15 @@ def block_video() -> str:
     s = _section("video")
     if s is None:
         return NOT_RUN.format("video")
-    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Frames | Frames/s (median / wall) | CPU ms per frame | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| Run | Model, backend, TTA | Detector, every k, scale | Look back | Frames | Frames/s (median / wall) | CPU ms per frame | Face accuracy (all / clean / occluded) | Recall (clean / occluded) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in s["rows"]:
-        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | {r['frames']} | "
+        lines.append(f"| {r['name']} | {r['model']}, {r['backend']}, {r['tta']} | {r['detector']}, {r['detect_every']}, {r['detect_scale']} | {r.get('look_back', 0)} | {r['frames']} | "
                      f"{r['frames_per_s_median']:.1f} / {r['frames_per_s']:.1f} | {r['cpu_ms_per_frame']:.1f} | {100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f} | "
                      f"{100 * r['recall_clean']:.1f} / {100 * r['recall_occluded']:.1f} |")
     shorter = " (the slow \"before\" runs stop earlier)" if len({r["frames"] for r in s["rows"]}) > 1 else ""
-    return "\n".join(lines) + (f"\n\nEvery frame classified; Frames: the first N frames of the benchmark video{shorter}. Faces are cut with the default "
+    return "\n".join(lines) + (f"\n\nEvery frame classified; Frames: the first N frames of the benchmark video{shorter}. Look back: frames held so that a "
+                                "face found late is followed back into them (0 for rows measured before it existed). Faces are cut with the default "
                                 "alignment (box: the detector's box framed as FER2013 crops are) unless the run's name says otherwise. "
                                 "Frames/s: *median* from the median time per window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _footer(s)
 
@@ -143,12 +144,13 @@ def block_heldout() -> str:
         return NOT_RUN.format("heldout")
     seeds = sorted({r["video_seed"] for r in s["rows"]})
     by = {(r["name"], r["video_seed"]): r for r in s["rows"]}
-    lines = ["| Setting | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if i == 0 else ' (held out)'}: all / clean / occluded, false positives per frame"
-                                         for i, seed in enumerate(seeds)) + " |", "|---|" + "---|" * len(seeds)]
+    lines = ["| Setting | Look back | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if i == 0 else ' (held out)'}: all / clean / occluded, false positives per frame"
+                                         for i, seed in enumerate(seeds)) + " |", "|---|---|" + "---|" * len(seeds)]
     for name in dict.fromkeys(r["name"] for r in s["rows"]):
         cells = [f"{100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f}, {r['false_positives_per_frame']:.3f}"
                  if (r := by.get((name, seed))) else "–" for seed in seeds]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        look_back = sorted({r.get("look_back", 0) for r in s["rows"] if r["name"] == name})
+        lines.append(f"| {name} | {', '.join(map(str, look_back))} | " + " | ".join(cells) + " |")
     per_seed = {r["video_seed"]: r for r in s["rows"]}
     videos = "; ".join(f"seed {seed}: {per_seed[seed]['distinct_faces']} faces, {per_seed[seed]['distinct_occluded_faces']} occluded" for seed in seeds)
     return "\n".join(lines) + (f"\n\nFace accuracy (%) of the single network, detection every 3rd frame at half size; a missed face counts as wrong. "

@@ -98,6 +98,9 @@ def test_predict_on_a_short_generated_video(tiny_checkpoint, tmp_path):
     ([], "no inputs: give image/video paths or --camera"),
     (["--camera", "0", "x.jpg"], "either --camera or input paths"),
     (["x.jpg", "--max-frames", "0"], "--max-frames must be >= 1"),
+    (["x.jpg", "--look-back", "-1"], "--look-back must be >= 0"),
+    (["x.jpg", "--detect-every", "0"], "--detect-every must be >= 1"),
+    (["x.jpg", "--detect-scale", "1.5"], "--detect-scale must lie in (0, 1]"),
 ])
 def test_predict_cli_camera_and_frame_limit_errors(tiny_checkpoint, capsys, argv, message):
     assert main(["predict", *argv, "--model", str(tiny_checkpoint)]) == 2

@@ -57,11 +57,11 @@ def test_heldout_rows_side_by_side_per_video(results):
     score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05}
     rows = [{"name": "defaults", "video_seed": 0, "distinct_faces": 71, "distinct_occluded_faces": 24, **score},
             {"name": "defaults", "video_seed": 1, "distinct_faces": 74, "distinct_occluded_faces": 13, **score, "accuracy": 0.57},
-            {"name": "tuned", "video_seed": 0, "distinct_faces": 71, "distinct_occluded_faces": 24, **score, "accuracy": 0.53}]
+            {"name": "tuned", "video_seed": 0, "distinct_faces": 71, "distinct_occluded_faces": 24, **score, "accuracy": 0.53, "look_back": 9}]
     write(results, heldout={"rows": rows, **PROVENANCE, "cpu_note": "shared"})
     table = rt.block_heldout()
-    assert "| defaults | 50.0 / 60.0 / 20.0, 0.050 | 57.0 / 60.0 / 20.0, 0.050 |" in table
-    assert "| tuned | 53.0 / 60.0 / 20.0, 0.050 | – |" in table  # not run on the held-out video: a dash
+    assert "| defaults | 0 | 50.0 / 60.0 / 20.0, 0.050 | 57.0 / 60.0 / 20.0, 0.050 |" in table  # rows from before look-back: 0
+    assert "| tuned | 9 | 53.0 / 60.0 / 20.0, 0.050 | – |" in table  # not run on the held-out video: a dash
     assert "seed 0: 71 faces, 24 occluded; seed 1: 74 faces, 13 occluded" in table
     assert "(the benchmark)" in table and "(held out)" in table
 
@@ -73,3 +73,10 @@ def test_heldout_videos_are_named_by_seed_and_frames():
     for bad in ("2", "two:600", "2:0", "2:-5"):
         with pytest.raises(SystemExit, match="SEED:FRAMES"):
             realtime.heldout_videos([bad])
+
+
+def test_heldout_section_refuses_an_unknown_setting_before_any_work():
+    import realtime
+
+    with pytest.raises(SystemExit, match="unknown held-out runs \\['tuned'\\]"):
+        realtime.heldout_section({}, {}, only=["tuned"])

@@ -202,3 +202,70 @@ def test_unknown_follow_option_is_refused_with_the_accepted_names(monkeypatch):
     monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter([]))
     with pytest.raises(ConfigError, match="keep_missed"):
         list(_stub_recognizer(FixedDetector()).predict_video("clip.avi", follow_options={"keep": 3}))
+
+
+class LateDetector(FaceDetector):
+    """Finds the patch (a perfect box) only from ``first`` calls on: a covered face the detector misses at first."""
+
+    def __init__(self, first: int):
+        super().__init__()
+        self.first, self.calls = first, 0
+
+    def _detect(self, bgr, gray):
+        self.calls += 1
+        if self.calls <= self.first:
+            return []
+        cols, rows = np.flatnonzero((gray != 128).any(axis=0)), np.flatnonzero((gray != 128).any(axis=1))
+        return [Face(int(cols[0]), int(rows[0]), 60, 60, 0.9)] if len(cols) else []
+
+
+def _late_face_video(monkeypatch, pulled: list | None = None):
+    """Frames 0-1 empty, then the patch moving 2 px right per frame from frame 2 to frame 11."""
+    patch = textured_patch()
+
+    def frames(source, every_n=1, max_frames=None):
+        for i in range(12):
+            if pulled is not None:
+                pulled.append(i)
+            gray = np.full((240, 320), 128, np.uint8) if i < 2 else scene(40 + 2 * i, 40, patch)
+            yield i, i / 10, np.dstack([gray] * 3)
+
+    monkeypatch.setattr("ferkit.video.iter_frames", frames)
+
+
+@pytest.mark.parametrize("look_back, found_from", [(0, 6), (3, 3), (8, 2)])
+def test_look_back_follows_a_late_found_face_back_into_the_held_frames(monkeypatch, look_back, found_from):
+    """Detection on frames 0, 3, 6, 9 (every 3rd); the detector first finds the face on frame 6 (third call).
+    Held back 3 frames, the face reaches frames 3-5; held back 8, frames 2-5 (where it appeared), never the
+    empty frames 0-1 (its match is lost there). Without look-back it starts at frame 6."""
+    _late_face_video(monkeypatch)
+    results = list(_stub_recognizer(LateDetector(first=2)).predict_video("clip.avi", every_n=1, detect_every=3, read_ahead=0, look_back=look_back))
+    assert [r.frame_index for r in results] == list(range(12))  # every frame, in order, the held ones flushed at the end
+    assert [len(r.faces) for r in results] == [0] * found_from + [1] * (12 - found_from)
+    for r in results[found_from:]:
+        assert abs(r.faces[0].box[0] - (40 + 2 * r.frame_index)) <= 3 and abs(r.faces[0].box[1] - 40) <= 3
+
+
+def test_look_back_adds_no_second_box_where_the_face_was_already_followed(monkeypatch):
+    _late_face_video(monkeypatch)
+    results = list(_stub_recognizer(LateDetector(first=0)).predict_video("clip.avi", every_n=1, detect_every=3, read_ahead=0, look_back=8))
+    assert [len(r.faces) for r in results] == [0, 0] + [1] * 10
+
+
+def test_look_back_defaults_to_holding_a_file_but_never_a_camera(monkeypatch):
+    """A camera answers each frame before the next is read; a file's answers come DEFAULT_LOOK_BACK frames late."""
+    from ferkit.constants import DEFAULT_LOOK_BACK
+
+    for source, late in (("clip.avi", DEFAULT_LOOK_BACK), (0, 0)):
+        pulled: list[int] = []
+        _late_face_video(monkeypatch, pulled)
+        stream = _stub_recognizer(LateDetector(first=0)).predict_video(source, every_n=1, read_ahead=0)
+        assert next(stream).frame_index == 0
+        assert len(pulled) == 1 + late
+        stream.close()
+
+
+def test_negative_look_back_is_refused(monkeypatch):
+    _late_face_video(monkeypatch)
+    with pytest.raises(ConfigError, match="look_back"):
+        list(_stub_recognizer(LateDetector(first=0)).predict_video("clip.avi", look_back=-1))

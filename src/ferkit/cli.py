@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE, DEFAULT_LOOK_BACK
 from ferkit.constants import TTA_MODES as TTA_CHOICES
 from ferkit.errors import ConfigError, FerkitError
 
@@ -149,8 +149,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _video_options(args: argparse.Namespace) -> dict:
-    """The video-path knobs given on the command line (unset ones keep the library defaults)."""
-    options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead}
+    """The video-path knobs given on the command line (unset ones keep the library defaults), checked here: a bad value
+    refused once, not recorded as a failure of every video of a folder run."""
+    options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead, "look_back": args.look_back}
+    lowest = {"detect_every": 1, "read_ahead": 0, "look_back": 0}
+    for key, least in lowest.items():
+        if options[key] is not None and options[key] < least:
+            raise FerkitError(f"--{key.replace('_', '-')} must be >= {least}, got {options[key]}")
+    if args.detect_scale is not None and not 0 < args.detect_scale <= 1:
+        raise FerkitError(f"--detect-scale must lie in (0, 1], got {args.detect_scale}")
     return {key: value for key, value in options.items() if value is not None}
 
 
@@ -187,7 +194,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise FerkitError("give either --camera or input paths, not both")
     if args.camera is not None and args.resume:
         raise FerkitError("--resume skips files already in the output; a camera has none")
-    detector_options = detector_options_from(args)
+    detector_options, video_options = detector_options_from(args), _video_options(args)
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
                             detector_options=detector_options, backend=args.backend, alignment=args.alignment, **({"tta": args.tta} if args.tta else {}))
     skipped: list[Path] = []  # files in the input folders that are neither images nor videos
@@ -207,7 +214,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
         stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
                                 every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite,
-                                video_options=_video_options(args))
+                                video_options=video_options)
         for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
             with tqdm.external_write_mode(file=sys.stdout):  # the bar steps aside while table rows and errors print
                 outputs.write(item)
@@ -316,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-every", type=int, default=None, metavar="K", help="video: detect faces every K-th classified frame and follow them in between")
     p.add_argument("--detect-scale", type=float, default=None, metavar="S", help="video: detect on the frame resized by S (e.g. 0.5)")
     p.add_argument("--read-ahead", type=int, default=None, metavar="N", help="video: frames decoded ahead on a thread (0 = none)")
+    p.add_argument("--look-back", type=int, default=None, metavar="N",
+                   help="video file: hold N classified frames so a face found late is followed back into them (default "
+                        f"{DEFAULT_LOOK_BACK}; a camera: 0, answers at once)")
     p.add_argument("--json", default=None, metavar="FILE", help="write results as one JSON document at the end ('-' for stdout; holds all rows in memory)")
     p.add_argument("--csv", default=None, metavar="FILE", help="stream results as CSV rows, flushed as they come ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")

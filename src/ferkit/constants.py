@@ -28,3 +28,8 @@ DEFAULT_CALIBRATION_SIZE: int = 512
 # clean faces right against 57% with landmark alignment (docs/realtime.md).
 ALIGNMENTS: tuple[str, ...] = ("box", "square", "landmarks")
 DEFAULT_ALIGNMENT: str = "box"
+
+# Sampled frames a video *file*'s results are held back (``Recognizer.predict_video(look_back=)``, ``ferkit predict
+# --look-back``) so that a face the detector finds late is followed back into them (``ferkit.tracking.LookBack``). A
+# live camera answers at once (0). Chosen by benchmarks/realtime.py (docs/realtime.md).
+DEFAULT_LOOK_BACK: int = 9

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, MIRROR_TTA_MODES
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_LOOK_BACK, MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
 
 # Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
@@ -270,7 +270,7 @@ class Recognizer:
 
     def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
                       annotated_path: str | Path | None = None, overwrite: bool = False, detect_every: int = DEFAULT_DETECT_EVERY,
-                      detect_scale: float = DEFAULT_DETECT_SCALE, read_ahead: int = DEFAULT_READ_AHEAD,
+                      detect_scale: float = DEFAULT_DETECT_SCALE, read_ahead: int = DEFAULT_READ_AHEAD, look_back: int | None = None,
                       timer: Any = None, follow_options: dict[str, Any] | None = None) -> Iterator[ImagePrediction]:
         """Per-frame predictions of a video file or camera index, smoothed over time per face track.
 
@@ -278,22 +278,27 @@ class Recognizer:
         every k-th sampled frame and follow the faces in between (``ferkit.tracking``; a lost face triggers a
         detection on the next frame). ``detect_scale``: detect on the frame resized by this factor (boxes come back
         in full-size pixels; crops are cut from the full-size frame). ``read_ahead``: frames decoded ahead on a
-        thread (0 = none). ``timer``: a ``ferkit.timing.StageTimer`` that receives the time of each stage.
-        ``follow_options``: keyword options of ``ferkit.tracking.FaceFollower`` (e.g. ``min_score``, ``keep_missed``).
-        With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
+        thread (0 = none). ``look_back``: sampled frames held back so that a face found late is followed back into
+        them (``ferkit.tracking.LookBack``); results then come that many frames late. None: ``DEFAULT_LOOK_BACK``
+        for files, 0 for a live camera. ``timer``: a ``ferkit.timing.StageTimer`` that receives the time of each
+        stage. ``follow_options``: keyword options of ``ferkit.tracking.FaceFollower`` (e.g. ``min_score``,
+        ``keep_missed``). With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
         """
         import cv2
 
         from ferkit.faces import ScaledDetector
         from ferkit.timing import timed
-        from ferkit.tracking import DetectionSchedule, build_follower
-        from ferkit.video import TemporalSmoother, VideoWriter, iter_frames
+        from ferkit.tracking import DetectionSchedule, LookBack, build_follower
+        from ferkit.video import TemporalSmoother, iter_frames
         from ferkit.video import read_ahead as decode_ahead
 
+        if look_back is None:
+            look_back = 0 if isinstance(source, int) else DEFAULT_LOOK_BACK
         detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
         schedule, follower, smoother = DetectionSchedule(detect_every), build_follower(follow_options), TemporalSmoother(alpha=smooth)
+        held = LookBack(look_back if detector is not None else 0, follow_options)
+        output = _VideoOutput(self, str(source), smoother, annotated_path, overwrite, every_n, timer)
         frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
-        writer = None
         try:
             while True:
                 with timed(timer, "decode"):
@@ -303,45 +308,36 @@ class Recognizer:
                 index, timestamp, frame = item
                 with timed(timer, "align"):
                     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                faces = self._video_faces(frame, gray, detector, schedule, follower, timer)
-                predictions = self._classify_faces(gray, faces, timer)
-                if predictions:
-                    with timed(timer, "smooth"):
-                        raw = np.array([[f.probabilities[n] for n in self.class_names] for f in predictions])
-                        _, smoothed = smoother.update([f.box for f in predictions], raw)
-                        predictions = [self._replace_probs(f, p) for f, p in zip(predictions, smoothed)]
-                result = ImagePrediction(str(source), frame.shape[1], frame.shape[0], predictions, index, round(timestamp, 3))
-                if annotated_path is not None:
-                    if writer is None:
-                        writer = VideoWriter(annotated_path, fps=max(1.0, 25.0 / every_n), frame_size=(frame.shape[1], frame.shape[0]), overwrite=overwrite)
-                    with timed(timer, "annotate"):
-                        annotated = self.annotate(frame, result)
-                    with timed(timer, "write"):
-                        writer.write(annotated)
-                yield result
+                faces, detections = self._video_faces(frame, gray, detector, schedule, follower, timer)
+                with timed(timer, "follow"):
+                    ready = held.push((index, timestamp, frame, gray), gray, faces, detections)
+                for (index, timestamp, frame, gray), faces in ready:
+                    yield output.result(index, timestamp, frame, gray, faces)
+            for (index, timestamp, frame, gray), faces in held.flush():
+                yield output.result(index, timestamp, frame, gray, faces)
         finally:
             frames.close()
-            if writer is not None:
-                writer.close()
+            output.close()
 
-    def _video_faces(self, frame: np.ndarray, gray: np.ndarray, detector: Any, schedule: Any, follower: Any, timer: Any) -> list:
-        """This frame's faces: detected when the schedule says so, else followed from the last detection."""
+    def _video_faces(self, frame: np.ndarray, gray: np.ndarray, detector: Any, schedule: Any, follower: Any, timer: Any) -> tuple[list, list | None]:
+        """This frame's faces (detected when the schedule says so, else followed from the last detection) and the
+        detector's own boxes (None when it did not run on this frame)."""
         from ferkit.faces import Face
         from ferkit.timing import timed
 
         if detector is None:
-            return [Face(0, 0, frame.shape[1], frame.shape[0], 1.0)]
+            return [Face(0, 0, frame.shape[1], frame.shape[0], 1.0)], None
         if schedule.due():
             with timed(timer, "detect"):
                 detections = detector.detect(frame)
             with timed(timer, "follow"):
                 faces = follower.redetect(gray, detections) if schedule.every > 1 else detections
             schedule.record(detected=True)
-            return faces
+            return faces, detections
         with timed(timer, "follow"):
             faces, lost = follower.follow(gray)
         schedule.record(detected=False, lost=lost)
-        return faces
+        return faces, None
 
     def _classify_faces(self, gray: np.ndarray, faces: list, timer: Any = None) -> list[FacePrediction]:
         """All faces of one image aligned and classified in one batch."""
@@ -367,3 +363,40 @@ class Recognizer:
         faces = [Face(*f.box, f.detection_score, None if f.landmarks is None else np.asarray(f.landmarks, np.float32)) for f in result.faces]
         probs = np.array([[f.probabilities[n] for n in self.class_names] for f in result.faces]) if result.faces else None
         return annotate(to_bgr(image, color), faces, [f.label for f in result.faces], None if probs is None else probs.max(1))
+
+
+class _VideoOutput:
+    """The end of the video path: a frame's final faces classified in one batch, smoothed per track, annotated and
+    written when asked, as an ImagePrediction. Frames must come in order (the smoother follows tracks in time)."""
+
+    def __init__(self, recognizer: Recognizer, source: str, smoother: Any, annotated_path: str | Path | None, overwrite: bool, every_n: int,
+                 timer: Any) -> None:
+        self.recognizer, self.source, self.smoother, self.timer = recognizer, source, smoother, timer
+        self.annotated_path, self.overwrite, self.every_n = annotated_path, overwrite, every_n
+        self.writer = None
+
+    def result(self, index: int, timestamp: float, frame: np.ndarray, gray: np.ndarray, faces: list) -> ImagePrediction:
+        from ferkit.timing import timed
+        from ferkit.video import VideoWriter
+
+        recognizer, timer = self.recognizer, self.timer
+        predictions = recognizer._classify_faces(gray, faces, timer)
+        if predictions:
+            with timed(timer, "smooth"):
+                raw = np.array([[f.probabilities[n] for n in recognizer.class_names] for f in predictions])
+                _, smoothed = self.smoother.update([f.box for f in predictions], raw)
+                predictions = [recognizer._replace_probs(f, p) for f, p in zip(predictions, smoothed)]
+        result = ImagePrediction(self.source, frame.shape[1], frame.shape[0], predictions, index, round(timestamp, 3))
+        if self.annotated_path is not None:
+            if self.writer is None:
+                self.writer = VideoWriter(self.annotated_path, fps=max(1.0, 25.0 / self.every_n), frame_size=(frame.shape[1], frame.shape[0]),
+                                          overwrite=self.overwrite)
+            with timed(timer, "annotate"):
+                annotated = recognizer.annotate(frame, result)
+            with timed(timer, "write"):
+                self.writer.write(annotated)
+        return result
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -11,6 +11,7 @@ Box sizes are kept from the detection; the regular re-detection every k frames c
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -162,3 +163,50 @@ class DetectionSchedule:
             self._since = self.every  # due on the next frame
         else:
             self._since = (self._since or 0) + 1
+
+
+class LookBack:
+    """Holds the last ``frames`` frames so that a face the detector finds late is followed back into them.
+
+    Why: a covered face is often missed by several detections in a row before one finds it; from then on it is
+    followed, but the frames before were already given out without it. On a video file nothing is lost by
+    answering a few frames late: ``push`` keeps each frame's faces until ``frames`` newer frames have come, and
+    every face detected in a new frame is followed backwards (``FaceFollower`` on the frames in reverse) into the
+    held frames until its match is lost or it meets a face already there (IoU >= 0.3). ``frames=0`` gives each frame
+    out at once, as a live camera needs.
+    """
+
+    def __init__(self, frames: int, follow_options: dict[str, Any] | None = None) -> None:
+        if frames < 0:
+            raise ConfigError(f"look_back (frames held to follow late-found faces back into) must be >= 0, got {frames}")
+        self.frames = int(frames)
+        self.follow_options = dict(follow_options or {})
+        build_follower(self.follow_options)  # an unknown option fails here, before the first frame
+        self._held: deque[tuple[Any, np.ndarray, list[Face]]] = deque()
+
+    def push(self, item: Any, gray: np.ndarray, faces: list[Face], detections: list[Face] | None) -> list[tuple[Any, list[Face]]]:
+        """Add a frame (``item``: anything the caller needs back, ``gray``: its (H, W) uint8 image, ``faces``: its
+        faces, ``detections``: what the detector found on it, None when it did not run). Returns the frames that
+        leave the buffer, oldest first, as (item, faces)."""
+        from ferkit.video import box_iou
+
+        for detection in (detections or []) if self.frames else []:
+            follower = build_follower(self.follow_options)
+            follower.start(gray, [detection])
+            for _, held_gray, held_faces in reversed(self._held):
+                moved, lost = follower.follow(held_gray)
+                if lost or not moved or any(box_iou(moved[0].box, face.box) >= 0.3 for face in held_faces):
+                    break
+                held_faces.append(moved[0])
+        self._held.append((item, gray, list(faces)))
+        out = []
+        while len(self._held) > self.frames:
+            held_item, _, held_faces = self._held.popleft()
+            out.append((held_item, held_faces))
+        return out
+
+    def flush(self) -> list[tuple[Any, list[Face]]]:
+        """The frames still held, oldest first (at the end of the video)."""
+        out = [(item, faces) for item, _, faces in self._held]
+        self._held.clear()
+        return out
