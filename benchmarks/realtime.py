@@ -254,26 +254,33 @@ def breakdown_section(video: Path, truth: list[list[dict]], models: dict[str, Pa
 
 
 def score_video(results: list, truth: list[list[dict]]) -> dict[str, float]:
-    """Face-level accuracy (a missed face is wrong) and recall, over all, clean and occluded true faces."""
+    """Face-level accuracy (a missed face is wrong) and recall, over all, clean and occluded true faces; and where the
+    misses lie: face-frames missed before the face was first found, and faces never found in any frame."""
     correct = {True: 0, False: 0}
     found = {True: 0, False: 0}
     total = {True: 0, False: 0}
     false_positives = 0
+    seen: dict[int, list[bool]] = {}  # per true face (by id, when the truth has one): found in each of its frames
     for result in results:
         faces = truth[result.frame_index]
         matched = match(faces, [f.box for f in result.faces])
         for t, face in enumerate(faces):
             occluded = face["occluded"]
             total[occluded] += 1
+            if "face_id" in face:
+                seen.setdefault(face["face_id"], []).append(t in matched)
             if t in matched:
                 found[occluded] += 1
                 correct[occluded] += result.faces[matched[t]].label == face["label"]
         false_positives += len(result.faces) - len(matched)
     n = total[True] + total[False]
+    never = [frames for frames in seen.values() if not any(frames)]
     return {"accuracy": round((correct[True] + correct[False]) / max(1, n), 4), "accuracy_clean": round(correct[False] / max(1, total[False]), 4),
             "accuracy_occluded": round(correct[True] / max(1, total[True]), 4), "recall": round((found[True] + found[False]) / max(1, n), 4),
             "recall_clean": round(found[False] / max(1, total[False]), 4), "recall_occluded": round(found[True] / max(1, total[True]), 4),
-            "faces": n, "false_positives_per_frame": round(false_positives / max(1, len(results)), 3)}
+            "faces": n, "false_positives_per_frame": round(false_positives / max(1, len(results)), 3),
+            "missed_before_first_found": sum(frames.index(True) for frames in seen.values() if any(frames)),
+            "faces_never_found": len(never), "missed_in_faces_never_found": sum(len(frames) for frames in never)}
 
 
 # name, model, backend, tta, detector, detect_every, detect_scale, read_ahead, write annotated video
@@ -339,6 +346,10 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
             recognizers[key] = Recognizer(models[model], detector=detector, backend=backend, alignment=alignment, detector_options=options or None)
         recognizer = recognizers[key]
         recognizer.tta = tta
+        # a few frames first: the first run of a process would otherwise pay one-off costs (scipy's import in the
+        # smoother, ONNX Runtime's first calls) in its stage times
+        for _ in recognizer.predict_video(video, every_n=1, max_frames=10, detect_every=every, detect_scale=scale, read_ahead=0, look_back=0):
+            pass
         timer = StageTimer()
         target = tmp / f"annotated_{len(rows)}.avi" if annotate else None
         look_back = RUN_LOOK_BACK.get(name, DEFAULT_LOOK_BACK)

@@ -80,3 +80,23 @@ def test_heldout_section_refuses_an_unknown_setting_before_any_work():
 
     with pytest.raises(SystemExit, match="unknown held-out runs \\['tuned'\\]"):
         realtime.heldout_section({}, {}, only=["tuned"])
+
+
+def test_score_video_counts_misses_as_wrong_and_says_where_they_lie():
+    """Face 0 (occluded) is missed on frame 0, then found on frames 1-2 (right, then wrong); face 1 (clean) is never
+    found; one box on frame 2 matches no face."""
+    from types import SimpleNamespace as NS
+
+    import realtime
+
+    face0 = {"face_id": 0, "box": [10, 10, 50, 50], "label": "happiness", "occluded": True}
+    face1 = {"face_id": 1, "box": [200, 10, 50, 50], "label": "anger", "occluded": False}
+    truth = [[face0, face1]] * 3
+    results = [NS(frame_index=0, faces=[]),
+               NS(frame_index=1, faces=[NS(box=(12, 10, 50, 50), label="happiness")]),
+               NS(frame_index=2, faces=[NS(box=(10, 12, 50, 50), label="sadness"), NS(box=(400, 300, 40, 40), label="anger")])]
+    score = realtime.score_video(results, truth)
+    assert score["accuracy"] == round(1 / 6, 4) and score["accuracy_occluded"] == round(1 / 3, 4) and score["accuracy_clean"] == 0
+    assert score["recall_occluded"] == round(2 / 3, 4) and score["recall_clean"] == 0 and score["faces"] == 6
+    assert score["false_positives_per_frame"] == round(1 / 3, 3)
+    assert score["missed_before_first_found"] == 1 and score["faces_never_found"] == 1 and score["missed_in_faces_never_found"] == 3
