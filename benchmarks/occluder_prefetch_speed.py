@@ -71,15 +71,13 @@ def main() -> int:
                 print(f"repeat {repeat} {mode}: {row['images_per_s']:.1f} img/s", flush=True)
                 if repeat:  # the first round warms up
                     rows[mode].append(row["images_per_s"])
-        # What one thread draws alone: the most images/s a process can train when its device is fast (a GPU).
-        draw_started = time.perf_counter()
-        for indices in itertools.islice(run.batches.epoch_batches(state.rng), args.steps):
-            run.make_batch.draw_occluders(indices, state.rng)
-        draw_only = args.steps * recipe.batch_size / (time.perf_counter() - draw_started)
-    # The same drawing in worker processes (ferkit train --occluder-workers), one per core.
+    # What one thread draws alone (the most images/s a process can train when its device is fast, a GPU), and the same
+    # drawing in worker processes (ferkit train --occluder-workers), one per core: timed as gpu_sprint.sh times them.
     from gpu_sprint import occluder_draw_rate
 
-    pool_rate = occluder_draw_rate(recipe, tuple(split.train.images.shape[1:3]), workers=args.threads, probe_s=10.0)
+    image_hw = tuple(split.train.images.shape[1:3])
+    draw_only = occluder_draw_rate(recipe, image_hw, workers=0, probe_s=10.0)
+    pool_rate = occluder_draw_rate(recipe, image_hw, workers=args.threads, probe_s=10.0)
     inline, ahead = statistics.median(rows["inline"]), statistics.median(rows["prefetch"])
     result = {
         **provenance("cpu", started), "recipe": RECIPE, "batch": recipe.batch_size, "steps": args.steps, "repeats": args.repeats,
