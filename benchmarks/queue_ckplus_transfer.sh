@@ -42,4 +42,9 @@ run ckplus-occnet-single-v3-fer2013init-e60__kfold10 ckplus-occnet-single-v3 --d
 for loss in ce center weighted-cluster; do
   run "ckplus-loss-$loss-v1-fer2013init__kfold10" "ckplus-loss-$loss-v1" --data "$CK" --protocol kfold10 --set init_weights=$START
 done
+# The tie rule (docs/training_loop.md), decided before any fold ran with it: on a fold's ~84 validation images many
+# epochs tie on accuracy and the first of them is kept (fold 9 of the TL-STN CE row: epoch 6 of 60). The same
+# TL-STN CE row with ties broken by the lower validation loss, reported beside the first-tie row, not instead of it.
+run ckplus-tlstn-ce-v2-fer2013init-e60-tieloss__kfold10 ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START $E60 \
+    --set select_ties=val_loss
 echo "== $(date -u +%H:%M) done"

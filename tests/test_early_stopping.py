@@ -188,3 +188,52 @@ def test_early_stopping_a_schedule_that_anneals_over_all_epochs_is_refused_befor
         run(tiny_recipe(schedule=schedule), tmp_path / "run")
     assert not (tmp_path / "run" / "last.pt").exists()
     loop.check_output(tmp_path / "ok", tiny_recipe(schedule=schedule, early_stop_patience=None), reference_split(), resume=False)
+
+
+def test_ties_go_to_the_lower_validation_loss_only_when_asked():
+    """A validation split of a few subjects ties often: with select_ties "val_loss" an epoch that equals the best
+    accuracy with a lower validation loss becomes the best (and resets the patience); "first" keeps the earliest."""
+    from ferkit.train.validate import better
+
+    best = {"val_accuracy": 0.6, "val_loss": 0.9}
+    assert better({"val_accuracy": 0.61, "val_loss": 2.0}, best, "val_accuracy", "first")
+    assert not better({"val_accuracy": 0.6, "val_loss": 0.5}, best, "val_accuracy", "first")
+    assert better({"val_accuracy": 0.6, "val_loss": 0.5}, best, "val_accuracy", "val_loss")
+    assert not better({"val_accuracy": 0.6, "val_loss": 0.95}, best, "val_accuracy", "val_loss")
+    assert not better({"val_accuracy": 0.6}, best, "val_accuracy", "val_loss")  # no loss logged: no tie-break
+    assert not better({"val_accuracy": 0.59, "val_loss": 0.1}, best, "val_accuracy", "val_loss")
+    assert better({"val_accuracy": 0.1}, None, "val_accuracy", "first")
+    # epochs 2-5 tie at 0.6 with a falling loss: "first" stops after epoch 4 (best 2), "val_loss" keeps going (best 5)
+    history = [{"epoch": i + 1, "val_accuracy": acc, "val_loss": loss}
+               for i, (acc, loss) in enumerate([(0.5, 1.2), (0.6, 1.0), (0.6, 0.9), (0.6, 0.8), (0.6, 0.7), (0.6, 0.75)])]
+    assert early_stop(history[:4], tiny_recipe(early_stop_patience=2))["best_epoch"] == 2
+    assert early_stop(history[:5], tiny_recipe(early_stop_patience=2, select_ties="val_loss")) is None
+    assert early_stop(history, tiny_recipe(early_stop_patience=1, select_ties="val_loss"))["best_epoch"] == 5
+
+
+def test_val_loss_is_logged_and_breaks_ties_in_a_real_run(monkeypatch, tmp_path):
+    """On the tiny reference split with validation accuracy pinned to one value, "val_loss" makes best.pt the
+    epoch of the lowest logged validation loss; "first" keeps epoch 1."""
+    real = loop.validation_metrics
+
+    def tied(run):
+        return {**real(run), "accuracy": 0.5}
+
+    monkeypatch.setattr(loop, "validation_metrics", tied)
+    for ties in ("first", "val_loss"):
+        result = run(tiny_recipe(epochs=4, early_stop_patience=None, select_ties=ties), tmp_path / ties)
+        losses = [row["val_loss"] for row in result.history]
+        assert all(loss > 0 for loss in losses)
+        if ties == "first":
+            assert result.best_epoch == 1
+        else:
+            running = [min(losses[: i + 1]) for i in range(4)]
+            assert result.best_epoch == 1 + losses.index(running[-1]) > 1  # the loss fell on this split: a later epoch won
+            assert load_checkpoint(tmp_path / ties / "best.pt")["epoch"] == result.best_epoch
+
+
+def test_bad_tie_rules_are_refused():
+    with pytest.raises(ConfigError, match="select_ties must be one of"):
+        tiny_recipe(select_ties="last")
+    with pytest.raises(ConfigError, match="needs val_classifier='head'"):
+        tiny_recipe(select_ties="val_loss", val_classifier="nearest_centroid")

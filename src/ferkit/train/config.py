@@ -63,6 +63,7 @@ class Recipe:
     seed: int = 0
     protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
     select_metric: str = "accuracy"  # chosen on the validation split, never on test
+    select_ties: str = "first"  # equal validation scores: "first" keeps the earliest epoch, "val_loss" the lower validation loss
     early_stop_patience: int | None = None  # stop after this many epochs without a better select_metric on validation (None: off)
     early_stop_min_epochs: int = 0  # never stop early before this many epochs
     val_tta: str = "none"
@@ -88,6 +89,7 @@ SCHEDULES = ("onecycle", "cosine", "plateau", "step", "none")
 
 
 SELECT_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+SELECT_TIES = ("first", "val_loss")
 SCHEDULE_OPTIONS = {"onecycle": ("pct_start",), "cosine": ("eta_min",), "step": ("step_epochs", "gamma"), "plateau": ("factor", "patience"), "none": ()}
 
 
@@ -114,6 +116,10 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"epochs, batch_size and lr must be positive (got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
     if recipe.select_metric not in SELECT_METRICS:
         raise ConfigError(f"select_metric must be one of {SELECT_METRICS}, got {recipe.select_metric!r}")
+    if recipe.select_ties not in SELECT_TIES:
+        raise ConfigError(f"select_ties must be one of {SELECT_TIES}, got {recipe.select_ties!r}")
+    if recipe.select_ties == "val_loss" and recipe.val_classifier != "head":
+        raise ConfigError("select_ties='val_loss' needs val_classifier='head': a nearest-centroid validation has no loss")
     check_early_stop(recipe)
     if recipe.val_tta not in TTA_MODES:
         raise ConfigError(f"val_tta must be one of {TTA_MODES}, got {recipe.val_tta!r}")

@@ -3,8 +3,8 @@
 The decision reads only ``history`` (the rows saved in last.pt), never a counter of its own, so a
 run stopped and resumed stops at the same epoch as an uninterrupted one, and a run that already
 stopped is recognised as finished when it is resumed. The metric is the one that chooses best.pt
-(``val_<select_metric>``, with the same rule: strictly better than every earlier epoch), so the
-test split is never looked at.
+(``val_<select_metric>``, with the same rule, ``ferkit.train.validate.better``: strictly better than every earlier
+epoch, or equal with a lower validation loss when ``select_ties`` says so), so the test split is never looked at.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferkit.train.config import Recipe
+from ferkit.train.validate import better
 
 
 def early_stop(history: list[dict[str, Any]], recipe: Recipe) -> dict[str, Any] | None:
@@ -24,10 +25,11 @@ def early_stop(history: list[dict[str, Any]], recipe: Recipe) -> dict[str, Any] 
     patience, metric = recipe.early_stop_patience, f"val_{recipe.select_metric}"
     if patience is None or not history or any(metric not in row for row in history):
         return None  # off, nothing trained yet, or no validation scores to watch
-    best_epoch, best_val = 0, None
+    best = None
     for row in history:
-        if best_val is None or row[metric] > best_val:  # the rule of validate.select
-            best_epoch, best_val = row["epoch"], row[metric]
+        if better(row, best, metric, recipe.select_ties):  # the rule of validate.select
+            best = row
+    best_epoch, best_val = best["epoch"], best[metric]
     epoch = history[-1]["epoch"]
     if epoch - best_epoch < patience or epoch < recipe.early_stop_min_epochs:
         return None

@@ -95,7 +95,7 @@ def train(
                 row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
             if run.teacher is not None and run.teacher.mode == "online":  # part of epoch_time_s, split out for per-minute comparisons
                 row["teacher_forward_s"] = run.teacher.forward_seconds - teacher_seconds
-            improved, score = select(state, row, validation_metrics(run), recipe.select_metric, epoch)
+            improved, score = select(state, row, validation_metrics(run), recipe, epoch)
             step_epoch_scheduler(state.scheduler, recipe, run.per_batch, score)
             stop = end_epoch(run, state, row, out, meta, improved=improved, log=log)
             if stop is not None:
