@@ -296,7 +296,9 @@ class Recognizer:
             look_back = 0 if isinstance(source, int) else DEFAULT_LOOK_BACK
         detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
         schedule, follower, smoother = DetectionSchedule(detect_every), build_follower(follow_options), TemporalSmoother(alpha=smooth)
-        held = LookBack(look_back if detector is not None else 0, follow_options)
+        held = LookBack(look_back, follow_options)  # checks the value even where it is not used
+        if detector is None:  # the whole frame is the face: nothing is found late
+            held = LookBack(0)
         output = _VideoOutput(self, str(source), smoother, annotated_path, overwrite, every_n, timer)
         frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
         try:
