@@ -312,10 +312,10 @@ class Recognizer:
                     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
                 faces, detections = self._video_faces(frame, gray, detector, schedule, follower, timer)
                 with timed(timer, "follow"):
-                    ready = held.push((index, timestamp, frame, gray), gray, faces, detections)
-                for (index, timestamp, frame, gray), faces in ready:
+                    ready = held.push((index, timestamp, frame), gray, faces, detections)
+                for (index, timestamp, frame), gray, faces in ready:
                     yield output.result(index, timestamp, frame, gray, faces)
-            for (index, timestamp, frame, gray), faces in held.flush():
+            for (index, timestamp, frame), gray, faces in held.flush():
                 yield output.result(index, timestamp, frame, gray, faces)
         finally:
             frames.close()

@@ -184,10 +184,10 @@ class LookBack:
         build_follower(self.follow_options)  # an unknown option fails here, before the first frame
         self._held: deque[tuple[Any, np.ndarray, list[Face]]] = deque()
 
-    def push(self, item: Any, gray: np.ndarray, faces: list[Face], detections: list[Face] | None) -> list[tuple[Any, list[Face]]]:
+    def push(self, item: Any, gray: np.ndarray, faces: list[Face], detections: list[Face] | None) -> list[tuple[Any, np.ndarray, list[Face]]]:
         """Add a frame (``item``: anything the caller needs back, ``gray``: its (H, W) uint8 image, ``faces``: its
         faces, ``detections``: what the detector found on it, None when it did not run). Returns the frames that
-        leave the buffer, oldest first, as (item, faces)."""
+        leave the buffer, oldest first, as (item, gray, faces)."""
         from ferkit.video import box_iou
 
         for detection in (detections or []) if self.frames else []:
@@ -201,12 +201,11 @@ class LookBack:
         self._held.append((item, gray, list(faces)))
         out = []
         while len(self._held) > self.frames:
-            held_item, _, held_faces = self._held.popleft()
-            out.append((held_item, held_faces))
+            out.append(self._held.popleft())
         return out
 
-    def flush(self) -> list[tuple[Any, list[Face]]]:
-        """The frames still held, oldest first (at the end of the video)."""
-        out = [(item, faces) for item, _, faces in self._held]
+    def flush(self) -> list[tuple[Any, np.ndarray, list[Face]]]:
+        """The frames still held, oldest first (at the end of the video), as (item, gray, faces)."""
+        out = list(self._held)
         self._held.clear()
         return out
