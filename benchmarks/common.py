@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import time
 from pathlib import Path
@@ -16,11 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# What a speed figure's CPU was doing besides: this machine trains almost all the time (see --quiet-cpu).
+SHARED_CPU_NOTE = "measured on 2 CPU cores shared with a running training job: lower bounds of an idle machine"
+QUIET_CPU_NOTE = "measured with the training jobs paused (SIGSTOP): both cores free apart from system noise"
+
 
 def device_name(device: str = "cpu") -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, {_cpu_count()} cores"
+    from ferkit.devices import cpu_model
+
+    return f"cpu: {cpu_model()}, {torch.get_num_threads()} torch threads, {_cpu_count()} cores"
 
 
 def _cpu_count() -> int:

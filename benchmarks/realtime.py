@@ -35,13 +35,11 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, RESULTS, SHARED_DATA, provenance, write_result  # noqa: E402
+from common import QUIET_CPU_NOTE, REPO, RESULTS, SHARED_CPU_NOTE, SHARED_DATA, provenance, write_result  # noqa: E402
 from make_realtime_video import DEFAULT_OUT, make_video  # noqa: E402
 
 RESULT_NAME = "realtime_cpu"
 SECTIONS = ("crops", "tta", "detectors", "video", "camera", "breakdown", "heldout")
-SHARED_CPU_NOTE = "measured on 2 CPU cores shared with a running training job: lower bounds of an idle machine"
-QUIET_CPU_NOTE = "measured with the training jobs paused (SIGSTOP): both cores free apart from system noise"
 CPU_NOTE = [SHARED_CPU_NOTE]  # set from --quiet-cpu in main()
 IOU_MATCH = 0.3  # a detection and a true face are the same face above this IoU (detectors frame faces differently)
 

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, provenance, write_result  # noqa: E402
+from common import QUIET_CPU_NOTE, REPO, SHARED_CPU_NOTE, provenance, write_result  # noqa: E402
 
 IMAGE = REPO / "examples" / "astronaut.jpg"
 
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--server-arg", action="append", default=[], help="passed to ferkit serve, e.g. --server-arg=--tta=none")
+    parser.add_argument("--quiet-cpu", action="store_true", help="record that the training jobs were paused while this ran")
     args = parser.parse_args()
     port = free_port()
     payload = IMAGE.read_bytes()
@@ -93,7 +94,7 @@ def main() -> None:
     latencies_ms = np.array([seconds * 1000 for _, seconds in outcomes])
     result = {
         "what": f"POST /v1/predict with {IMAGE.name} ({len(payload)} bytes, one face), {args.requests} requests, {args.concurrency} at a time",
-        "server": {"model": settings["file"], "architecture": settings["architecture"], "detector": settings["detector"], "tta": settings["tta"],
+        "server": {"model": settings["file"], "architecture": settings["architecture"], "detector": settings.get("detector_backend") or settings["detector"], "tta": settings["tta"],
                    "options": args.server_arg or "defaults (1 model worker, queue 16)"},
         "requests": args.requests, "concurrency": args.concurrency, "failed": args.requests - statuses.get(200, 0),
         "status_counts": {str(k): v for k, v in sorted(statuses.items())},
@@ -101,7 +102,7 @@ def main() -> None:
                        "p99": round(float(np.percentile(latencies_ms, 99)), 1), "max": round(float(latencies_ms.max()), 1)},
         "requests_per_s": round(args.requests / wall, 2), "wall_s": round(wall, 1),
         "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
-        "note": "client and server on one machine whose CPU was shared with a training run: these figures are lower bounds",
+        "note": "client and server on one machine; " + (QUIET_CPU_NOTE if args.quiet_cpu else SHARED_CPU_NOTE),
         **provenance("cpu"),
     }
     write_result("serve_load", result)

@@ -98,3 +98,16 @@ def test_outputs_are_not_silently_overwritten(tmp_path, capsys):
     existing.write_text("{}")
     assert main(["predict", str(data / "test" / "happy"), "--detector", "none", "--model", str(out / "best.pt"), "--json", str(existing)]) == 2
     assert existing.read_text() == "{}"
+
+
+def test_train_takes_a_recipe_file_of_ones_own_and_recipes_prints_it(tmp_path, capsys):
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    mine = tmp_path / "experiments" / "mine.toml"
+    mine.parent.mkdir()
+    mine.write_text('[my-smoke-v1]\nextends = "tiny-smoke-v1"\nepochs = 1\n')
+    assert main(["recipes", str(mine)]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs"] == 1
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", str(mine), "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--no-test"]) == 0
+    assert json.loads((out / "recipe.json").read_text())["name"] == "my-smoke"
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1

@@ -142,3 +142,41 @@ def test_split_all_returns_every_image_once(tmp_path):
     everything = load_split(f"ckplus48:{ck}", "all")
     assert len(everything) == len(load_ckplus48(ck))
     assert len(set(everything.ids)) == len(everything)
+
+
+def _image(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((48, 48), 128, np.uint8))
+
+
+def test_a_folder_holding_datasets_names_them_instead_of_failing_on_a_class(tmp_path):
+    """--data pointed one level too high (at the folder holding fer2013/ and ckplus48/) says so."""
+    from ferkit.data.registry import detect_family
+
+    parent = tmp_path / "data"
+    write_fer2013_folder(parent / "fer2013", per_class=1)
+    write_ckplus(parent / "ckplus48", subjects=2)
+    (parent / "notes").mkdir()  # neither a dataset nor a class: not named
+    expected = (f"{parent} holds datasets (ckplus48/: ckplus48, fer2013/: fer2013), not images of expression classes; "
+                f"point --data at one of them, e.g. --data {parent / 'ckplus48'}")
+    for attempt in (lambda: detect_family(parent), lambda: load_split(str(parent), "test"), lambda: experiment_splits(str(parent))):
+        with pytest.raises(DatasetError) as info:
+            attempt()
+        assert str(info.value) == expected
+    assert len(load_split(str(parent / "fer2013"), "test")) == 7  # each one, named, still loads
+
+
+def test_an_image_folder_with_a_mistyped_class_keeps_the_class_message(tmp_path):
+    from ferkit.data.registry import detect_family
+
+    root = tmp_path / "faces"
+    for name in ("happy", "sad", "hapy"):
+        for i in range(5):
+            _image(root / name / f"{i}.png")
+    with pytest.raises(DatasetError, match=r"hapy: unknown expression class 'hapy'; known classes: anger"):
+        load_split(str(root), "all")
+    split = tmp_path / "split"  # an image folder of CK+ crops in train/ and test/ is not a folder of datasets
+    for part in ("train", "test"):
+        for name in ("happy", "sad"):
+            _image(split / part / name / "S005_001_00000011.png")
+    assert detect_family(split) == "imagefolder"

@@ -137,9 +137,15 @@ def test_early_stopping_without_a_validation_split_is_refused_before_training(tm
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "2.5", "true", '"5"'])
-def test_patience_must_be_a_positive_integer(value):
-    with pytest.raises(ConfigError, match="early_stop_patience must be a positive integer"):
+@pytest.mark.parametrize("value,message", [
+    ("0", "early_stop_patience must be a positive integer"), ("-2", "early_stop_patience must be a positive integer"),
+    # a value of another type is refused by the field type check first (tests/test_recipe_fields.py)
+    ("2.5", "recipe field 'early_stop_patience' must be an integer, got float"),
+    ("true", "recipe field 'early_stop_patience' must be an integer, got bool"),
+    ('"5"', "recipe field 'early_stop_patience' must be an integer, got str"),
+])
+def test_patience_must_be_a_positive_integer(value, message):
+    with pytest.raises(ConfigError, match=message):
         override(Recipe(name="x"), [f"early_stop_patience={value}"])
 
 

@@ -1,5 +1,7 @@
 """Checks on the real datasets in ../shared/data (skipped with a reason only when truly absent)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,12 @@ def test_ckplus48_has_981_images_of_118_subjects_and_clean_folds():
         assert not set(fold.train.groups) & set(fold.test.groups)
     (random,) = experiment_splits(f"ckplus48:{CK}", "random800")
     assert (len(random.train), len(random.test)) == (800, 181) and random.leaks_subjects
+
+
+@pytest.mark.skipif(not (FER.is_dir() and CK.is_dir()), reason=f"FER2013 and CK+48 not both found under {SHARED_DATA}")
+def test_the_folder_holding_the_real_datasets_is_named_as_such():
+    from ferkit.data.registry import detect_family
+    from ferkit.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=rf"{re.escape(str(SHARED_DATA))} holds datasets \(.*ckplus48/: ckplus48.*fer2013/: fer2013.*\), not images of expression classes; point --data at one of them"):
+        detect_family(SHARED_DATA)

@@ -207,3 +207,64 @@ def test_an_unresolved_run_name_is_refused_where_weights_are_read():
 
     with pytest.raises(ConfigError, match="name a run; resolve it in a runs directory first"):
         load_init_weights(build_model("modified_resnet18", num_classes=3), "run:fer2013-ce-modres18/best.pt")
+
+
+# ------------------------------------------------------------------------------------ --recipe NAME or FILE
+
+
+def test_resolve_recipe_takes_a_shipped_name_or_a_file_of_ones_own(tmp_path):
+    from ferkit.train.recipes import resolve_recipe
+
+    assert resolve_recipe("tiny-smoke-v1") is get_recipe("tiny-smoke-v1")
+    path = write(tmp_path / "mine.toml", '[my-smoke-v1]\nextends = "tiny-smoke-v1"\nepochs = 7\naugment = { rotation_deg = 3 }\n')
+    recipe = resolve_recipe(str(path))
+    assert (recipe.tag, recipe.epochs, recipe.augment.rotation_deg) == ("my-smoke-v1", 7, 3.0)
+    assert dataclasses.replace(recipe, name="tiny-smoke", epochs=get_recipe("tiny-smoke-v1").epochs,
+                               augment=get_recipe("tiny-smoke-v1").augment) == get_recipe("tiny-smoke-v1")  # the rest is the parent's
+    assert "my-smoke-v1" not in RECIPES  # reading a file registers nothing
+
+
+def test_resolve_recipe_picks_one_of_several_with_path_colon_name(tmp_path):
+    from ferkit.train.recipes import resolve_recipe
+
+    path = write(tmp_path / "two.toml", '[a-v1]\nepochs = 2\n\n[b-v1]\nextends = "a-v1"\nepochs = 5\n')
+    assert resolve_recipe(f"{path}:b-v1").epochs == 5 and resolve_recipe(f"{path}:a-v1").epochs == 2
+    with pytest.raises(ConfigError) as info:
+        resolve_recipe(str(path))
+    assert str(info.value) == f"{path} holds 2 recipes (a-v1, b-v1); pick one with {path}:NAME, e.g. {path}:a-v1"
+    with pytest.raises(ConfigError, match=r"has no recipe 'c-v1'; it holds: a-v1, b-v1"):
+        resolve_recipe(f"{path}:c-v1")
+
+
+@pytest.mark.parametrize("value", ["missing.toml", "experiments/mine", "missing.toml:a-v1"])
+def test_a_path_that_does_not_exist_is_not_taken_for_a_recipe_name(tmp_path, monkeypatch, value):
+    from ferkit.train.recipes import resolve_recipe
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        resolve_recipe(value)
+    assert str(info.value) == f"recipe file {value.split(':')[0]} not found"
+
+
+def test_an_unknown_name_lists_the_recipes_and_the_file_form():
+    from ferkit.train.recipes import resolve_recipe
+
+    with pytest.raises(ConfigError, match=r"unknown recipe 'tiny-smoke-v9'; available recipes: .*tiny-smoke-v1.*; or give a recipe file, path/to/file.toml\[:NAME\]"):
+        resolve_recipe("tiny-smoke-v9")
+
+
+def test_a_recipe_file_with_a_typo_or_a_shipped_tag_is_refused_naming_the_file(tmp_path):
+    from ferkit.train.recipes import resolve_recipe
+
+    path = write(tmp_path / "typo.toml", '[mine-v1]\nextends = "tiny-smoke-v1"\nepohcs = 3\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_recipe(str(path))
+    assert str(info.value).startswith(f"{path}: recipe 'mine-v1': unknown key 'epohcs'; valid keys: extends, description")
+    path = write(tmp_path / "clash.toml", '[tiny-smoke-v1]\nepochs = 3\n')
+    with pytest.raises(ConfigError, match=r"clash\.toml: recipe 'tiny-smoke-v1' is already a recipe ferkit knows"):
+        resolve_recipe(str(path))
+    with pytest.raises(ConfigError, match="holds no recipe"):
+        resolve_recipe(str(write(tmp_path / "empty.toml", "")))
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ConfigError, match="is a directory, not a .toml file"):
+        resolve_recipe(str(tmp_path / "folder.toml"))

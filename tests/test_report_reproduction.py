@@ -44,11 +44,13 @@ def test_headline_counts_rows_within_two_points_and_rows_without_runs(results, m
     monkeypatch.setattr(rr, "ROWS", (rr.PaperRow("a", "m", "CK+", 99.41, "p", ("close",)),
                                      rr.PaperRow("b", "m", "CK+", 98.96, "p", ("near",)),
                                      rr.PaperRow("c", "m", "CK+", 90.0, "p", ("absent",)),
-                                     rr.PaperRow("d", "m", "CK+", None, "p", ("near",))))
+                                     rr.PaperRow("d", "m", "CK+", None, "p", ("near",)),
+                                     rr.PaperRow("e", "m", "CK+", 94.5, "p", ("near",))))  # 97.00: 2.5 above, not "within 2"
     text = rr.block_reproduction_headline()
-    assert text.startswith("1 of the 3 paper figures") and "1 have no run of ours yet" in text
+    assert text.startswith("1 of the 4 paper figures") and "1 have no run of ours yet" in text
+    assert "1 trail by more, 1 exceed by more" in text and "runs (60 epochs at 48 px)" in text
     table = rr.block_reproduction()
-    assert table.count("\n") == 5 and "not run yet" in table
+    assert table.count("\n") == 6 and "not run yet" in table
 
 
 def test_epochs_column_reports_what_early_stopped_folds_trained():

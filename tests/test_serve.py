@@ -121,6 +121,7 @@ def test_model_health_openapi_and_the_page(client, tiny_checkpoint):
     assert card["classes"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
     assert card["input"]["height"] == 48 and card["file"] == "best.pt" and str(tiny_checkpoint.parent) not in json.dumps(card)
     assert card["alignment"] == "box"
+    assert card["detector"] == "auto" and card["detector_backend"] in ("mtcnn", "haar")  # what auto resolved to
     assert card["accuracy"] == [] and "no metadata file" in card["accuracy_note"] and card["version"]["sha256"] == file_sha256(tiny_checkpoint)
     assert client.get("/healthz").json()["status"] == "ok"
     paths = client.get("/openapi.json").json()["paths"]

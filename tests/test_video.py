@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from ferkit.errors import ConfigError, VideoError
 from ferkit.faces import Face
 from ferkit.video import (
     TemporalSmoother,
+    TruncatedVideoWarning,
     VideoWriter,
     box_iou,
     frame_series,
@@ -18,6 +21,7 @@ from ferkit.video import (
     representative_frames,
     robust_z_scores,
     select_representative_indices,
+    warn_if_truncated,
 )
 
 
@@ -53,6 +57,55 @@ def test_iter_frames_every_n_and_max_frames(tmp_path):
     assert list(iter_frames(path, max_frames=0)) == []
     with pytest.raises(ConfigError):
         list(iter_frames(path, every_n=0))
+
+
+def _truncated_avi(tmp_path, count=20):
+    """An MJPG .avi whose header promises ``count`` frames, cut to a third of its bytes (a copy cut off mid-way).
+
+    Noise frames compress badly, so the frames, not the header, make up most of the file."""
+    intact = tmp_path / "intact.avi"
+    writer = cv2.VideoWriter(str(intact), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(count):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = intact.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 3])
+    return intact, cut
+
+
+def test_a_truncated_video_warns_naming_the_file_and_the_frames_decoded_and_promised(tmp_path):
+    intact, cut = _truncated_avi(tmp_path)
+    with pytest.warns(TruncatedVideoWarning) as record:
+        frames = list(iter_frames(cut))
+    assert 1 <= len(frames) < 18
+    assert len(record) == 1 and str(record[0].message).startswith(
+        f"{cut}: decoding stopped after {len(frames)} of the 20 frames its container promises")
+    with pytest.warns(TruncatedVideoWarning, match="of the 20 frames"):  # skipped frames count as decoded ones
+        assert list(iter_frames(cut, every_n=3))
+
+
+def test_an_intact_video_or_a_caller_stopping_early_does_not_warn(tmp_path):
+    intact, cut = _truncated_avi(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncatedVideoWarning)
+        assert len(list(iter_frames(intact))) == 20
+        assert len(list(iter_frames(intact, every_n=6))) == 4
+        assert len(list(iter_frames(cut, max_frames=2))) == 2  # max_frames reached: the rest was never asked for
+        frames = iter_frames(cut)
+        next(frames)
+        frames.close()  # the caller stopped: nothing to report
+
+
+@pytest.mark.parametrize("decoded,promised,warns", [(17, 20, True), (18, 20, False), (20, 20, False), (1, 2, False), (0, 3, True),
+                                                     (5, 0, False), (5, -1, False), (100, 1000, True)])
+def test_only_a_clear_shortfall_of_the_promised_frames_warns(decoded, promised, warns):
+    """The container's count can be an estimate: under 90% of it and at least two frames short is a truncation."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warn_if_truncated("clip.mp4", decoded, promised)
+    assert [r.category for r in record] == ([TruncatedVideoWarning] if warns else [])
 
 
 def test_missing_and_corrupt_videos_raise_video_error(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import numpy as np
 
 from ferkit.constants import VIDEO_SUFFIXES
-from ferkit.errors import ConfigError, FerkitError
+from ferkit.errors import ConfigError, FerkitError, FerkitWarning
 
 if TYPE_CHECKING:
     from ferkit.recognizer import ImagePrediction, Recognizer
@@ -122,12 +123,14 @@ def predict_stream(
     annotated_dir: str | Path | None = None,
     overwrite: bool = False,
     video_options: dict[str, Any] | None = None,
+    annotated_roots: Iterable[str | Path] = (),
 ) -> Iterator["ImagePrediction | FailedInput"]:
     """Predictions for ``inputs`` (image/video paths, arrays, PIL images), yielded in input order.
 
     errors: "raise" stops at the first bad input; "record" yields a ``FailedInput`` for it and goes on.
     A video yields one ``ImagePrediction`` per sampled frame (``every_n``, ``max_frames``).
-    annotated_dir: annotated copies of images (PNG) and videos (AVI) are written there.
+    annotated_dir: annotated copies of images (PNG) and videos (AVI) are written there (see ``AnnotatedNames``);
+    annotated_roots: the folders the inputs were found in, whose layout the annotated copies keep.
     video_options: the video path's knobs (``detect_every``, ``detect_scale``, ``read_ahead``; see ``Recognizer.predict_video``).
     """
     if workers < 0 or batch_size < 1:
@@ -138,7 +141,8 @@ def predict_stream(
     window = batch_size + 2 * workers
     pool = ThreadPoolExecutor(workers, thread_name_prefix="ferkit-decode") if workers else None
     pending: deque[Future | _Located] = deque()
-    finish = _Finisher(recognizer, errors, annotated_dir, overwrite, video_options or {})
+    names = None if annotated_dir is None else AnnotatedNames(annotated_dir, annotated_roots)
+    finish = _Finisher(recognizer, errors, names, overwrite, video_options or {})
     try:
         for position, item in enumerate(inputs):
             if is_video_path(item):
@@ -157,14 +161,46 @@ def predict_stream(
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+class AnnotatedNames:
+    """Where each input's annotated copy goes, so that one run never writes two inputs to one file.
+
+    An input found in a folder given as a root keeps its path below that root (``photos/a/face.png`` ->
+    ``OUT/a/face_annotated.png``), so two folders' ``face.png`` stay apart; other inputs go to ``OUT`` itself.
+    A name this run has already given out (``a.jpg`` beside ``a.png``, or two files of one name given one
+    by one) is made unique with the input's suffix, then a number, and a ``FerkitWarning`` says so.
+    """
+
+    def __init__(self, out_dir: str | Path, roots: Iterable[str | Path] = ()) -> None:
+        self.out_dir = Path(out_dir)
+        self.roots = sorted((Path(root).resolve() for root in roots), key=lambda root: len(root.parts), reverse=True)  # deepest first
+        self.given: dict[Path, str] = {}
+
+    def target(self, source: Path, ext: str) -> Path:
+        resolved = source.resolve()
+        root = next((root for root in self.roots if resolved.is_relative_to(root)), None)
+        folder = self.out_dir / resolved.parent.relative_to(root) if root is not None else self.out_dir
+        stem, suffix = source.stem, source.suffix.lstrip(".")
+        candidates = [f"{stem}_annotated{ext}", f"{stem}_{suffix}_annotated{ext}" if suffix else None]
+        candidates = [name for name in candidates if name] + [f"{stem}_{suffix}_{n}_annotated{ext}" for n in range(2, 10_000)]
+        for position, name in enumerate(candidates):
+            target = folder / name
+            if target not in self.given:
+                if position:
+                    warnings.warn(f"{source}: annotated copy written as {target}, since {self.given[folder / candidates[0]]} took "
+                                  f"{folder / candidates[0]}", FerkitWarning, stacklevel=2)
+                self.given[target] = str(source)
+                return target
+        raise ConfigError(f"{source}: no free name for its annotated copy in {folder}")
+
+
 class _Finisher:
     """Classification of located images, a batch at a time, and the video path."""
 
-    def __init__(self, recognizer: "Recognizer", errors: str, annotated_dir: str | Path | None, overwrite: bool, video_options: dict[str, Any]) -> None:
+    def __init__(self, recognizer: "Recognizer", errors: str, names: AnnotatedNames | None, overwrite: bool, video_options: dict[str, Any]) -> None:
         self.recognizer = recognizer
         self.video_options = video_options
         self.errors = errors
-        self.annotated_dir = None if annotated_dir is None else Path(annotated_dir)
+        self.names = names
         self.overwrite = overwrite
 
     def _failed(self, source: str, exc: FerkitError) -> FailedInput:
@@ -186,7 +222,7 @@ class _Finisher:
             result = self.recognizer.prediction(item.source, item.width, item.height, item.faces, probs[start : start + n])
             start += n
             yield result
-            if self.annotated_dir is not None and not item.source.startswith("<input "):
+            if self.names is not None and not item.source.startswith("<input "):
                 try:
                     self._annotate_image(Path(item.source), result)
                 except FerkitError as exc:
@@ -195,14 +231,13 @@ class _Finisher:
     def _annotate_image(self, path: Path, result: "ImagePrediction") -> None:
         from ferkit.io_utils import atomic_write_png
 
-        target = self.annotated_dir / f"{path.stem}_annotated.png"
+        target = self.names.target(path, ".png")
         if target.exists() and not self.overwrite:
             raise ConfigError(f"{target} exists; pass --overwrite to replace it")
-        self.annotated_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_png(target, self.recognizer.annotate(path, result))
 
     def video(self, path: Path, *, every_n: int, max_frames: int | None) -> Iterator["ImagePrediction | FailedInput"]:
-        target = self.annotated_dir / f"{path.stem}_annotated.avi" if self.annotated_dir is not None else None
+        target = self.names.target(path, ".avi") if self.names is not None else None
         try:
             yield from self.recognizer.predict_video(path, every_n=every_n, max_frames=max_frames, annotated_path=target, overwrite=self.overwrite,
                                                      **self.video_options)

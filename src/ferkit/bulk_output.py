@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ferkit.errors import ConfigError
+from ferkit.errors import ConfigError, OutputError
+from ferkit.io_utils import check_writable_file, is_special_file
 
 if TYPE_CHECKING:
     from ferkit.bulk import FailedInput
@@ -40,6 +41,7 @@ class _Stream:
     """An output appended line by line; ``key_of(line)`` names the input a line belongs to."""
 
     header: str = ""
+    kind: str = ""  # the format, as error messages name it
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -62,10 +64,14 @@ class _Stream:
                                   "resume with the same model, or write to another file")
             offset = len(head)
             header_end = offset
-            for raw in f:
+            for number, raw in enumerate(f, start=2 if self.header else 1):
                 if not raw.endswith(b"\n"):
                     break
-                key = self.line_key(raw.decode("utf-8"))
+                try:
+                    key = self.line_key(raw.decode("utf-8"))
+                except (ValueError, KeyError, TypeError, IndexError, StopIteration):  # JSON/UTF-8 errors are ValueErrors
+                    raise ConfigError(f"--resume: line {number} of {self.path} is not a ferkit predict {self.kind} row; resume "
+                                      "only a file this command wrote, or write to another file") from None
                 if not runs or runs[-1][0] != key:
                     runs.append((key, offset))
                 offset += len(raw)
@@ -78,14 +84,19 @@ class _Stream:
             if self.header:
                 self.file.write(self.header)
             return
-        if keep_until is None:
-            self.file = open(self.path, "w", encoding="utf-8", newline="")
-            self.file.write(self.header)
-        else:
-            self.file = open(self.path, "r+", encoding="utf-8", newline="")
-            self.file.truncate(keep_until)
-            self.file.seek(keep_until)
-        self.file.flush()
+        try:
+            if keep_until is None:
+                if not is_special_file(self.path):
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # as --json's atomic write does
+                self.file = open(self.path, "w", encoding="utf-8", newline="")
+                self.file.write(self.header)
+            else:
+                self.file = open(self.path, "r+", encoding="utf-8", newline="")
+                self.file.truncate(keep_until)
+                self.file.seek(keep_until)
+            self.file.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def write(self, item: "ImagePrediction | FailedInput") -> None:
         lines = self.lines(item)
@@ -99,6 +110,8 @@ class _Stream:
 
 
 class JsonlOutput(_Stream):
+    kind = "JSON Lines"
+
     def line_key(self, line: str) -> str:
         return json.loads(line)["file"]
 
@@ -115,6 +128,8 @@ class CsvOutput(_Stream):
         super().__init__(path)
         self.class_names = class_names
         self.header = self._format([*CSV_COLUMNS, *class_names, "error"])
+
+    kind = "CSV"
 
     @staticmethod
     def _format(values: list[Any]) -> str:
@@ -188,7 +203,10 @@ def check_output_paths(paths: list[str | None], *, overwrite: bool, resume: bool
     if overwrite and resume:
         raise ConfigError("--overwrite starts the outputs afresh and --resume continues them; pass only one")
     for path in paths:
-        if path and path != "-" and Path(path).exists() and not (overwrite or resume):
+        if not path or path == "-":
+            continue
+        check_writable_file(path)  # a folder, a file in a parent folder's place, no permission: refused before any work
+        if Path(path).exists() and not (overwrite or resume) and not is_special_file(path):
             raise ConfigError(f"{path} exists; pass --resume to continue it or --overwrite to replace it")
 
 

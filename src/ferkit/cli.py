@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE, DEFAULT_LOOK_BACK
 from ferkit.constants import TTA_MODES as TTA_CHOICES
-from ferkit.errors import ConfigError, FerkitError
+from ferkit.errors import ConfigError, FerkitError, FerkitWarning
+from ferkit.io_utils import check_writable_file, check_writable_folder
 
 DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a recipe on a dataset (selects the checkpoint on validation data)")
-    p.add_argument("--recipe", required=True, help="named recipe, see `ferkit recipes`")
+    p.add_argument("--recipe", required=True, help="a shipped recipe (see `ferkit recipes`), or path/to/file.toml[:NAME] of one's own")
     p.add_argument("--data", required=True, help="dataset spec, e.g. fer2013:../shared/data/fer2013 or ckplus48:PATH")
     p.add_argument("--out", required=True, help="run directory (recipe.json, metrics.jsonl, best.pt, last.pt)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field, e.g. --set epochs=5")
@@ -98,11 +100,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ferkit.train import distributed
     from ferkit.train.config import override
     from ferkit.train.experiment import run_experiment
-    from ferkit.train.recipes import get_recipe
+    from ferkit.train.recipes import resolve_recipe
 
     if args.occluder_workers < 0:
         raise ConfigError(f"--occluder-workers must be >= 0 (0 draws the occluders in the training process), got {args.occluder_workers}")
-    recipe = override(get_recipe(args.recipe), args.overrides)
+    check_writable_folder(args.out)  # refused before the data is read
+    recipe = override(resolve_recipe(args.recipe), args.overrides)
     if args.protocol:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
     distributed.init_from_env(args.device)  # under torchrun: one process per rank; rank 0 alone writes and prints
@@ -132,6 +135,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from ferkit.weights import default_model_path
 
         checkpoint = default_model_path()
+    if args.out is not None:
+        check_writable_folder(args.out)  # refused now, not after the whole split is scored
     loaded = load_model(checkpoint, device=args.device)
     protocol, seed, fold = checkpoint_protocol(loaded, args.protocol, args.fold, args.split)
     dataset = load_split(args.data, args.split, protocol=protocol, seed=seed, fold=fold)
@@ -187,9 +192,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ferkit.bulk_output import check_output_paths, open_outputs
     from ferkit.recognizer import Recognizer
 
+    lowest = {"--batch-size": (args.batch_size, 1), "--workers": (args.workers, 0), "--every-n": (args.every_n, 1), "--max-frames": (args.max_frames, 1)}
+    for flag, (value, least) in lowest.items():
+        if value is not None and value < least:
+            raise FerkitError(f"{flag} must be >= {least}, got {value}")
     check_output_paths([args.json, args.jsonl, args.csv], overwrite=args.overwrite, resume=args.resume)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise FerkitError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.save_annotated:
+        check_writable_folder(args.save_annotated)
     if args.camera is not None and args.paths:
         raise FerkitError("give either --camera or input paths, not both")
     if args.camera is not None and args.resume:
@@ -214,7 +223,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
         stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
                                 every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite,
-                                video_options=video_options)
+                                video_options=video_options, annotated_roots=[p for p in args.paths if Path(p).is_dir()])
         for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
             with tqdm.external_write_mode(file=sys.stdout):  # the bar steps aside while table rows and errors print
                 outputs.write(item)
@@ -250,6 +259,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         calibration = calibration_faces(args.calibration, args.calibration_size)
     elif args.calibration is not None:
         raise ConfigError("--calibration is used only with --int8")
+    check_writable_file(args.out)  # refused now, not after the export
     path = export_model(checkpoint, args.out, args.format, overwrite=args.overwrite, int8_calibration=calibration)
     print(f"wrote {path}" + (f" (int8, calibrated on {len(calibration)} training faces of {args.calibration})" if calibration is not None else ""))
     return 0
@@ -284,10 +294,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
-    from ferkit.train.recipes import get_recipe, list_recipes
+    from ferkit.train.recipes import get_recipe, list_recipes, resolve_recipe
 
     if args.name:
-        print(get_recipe(args.name).to_json())
+        print(resolve_recipe(args.name).to_json())
         return 0
     for name in list_recipes():
         print(f"{name:<34} {get_recipe(name).description}")
@@ -357,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_parser = datasets_sub.add_parser("inspect", help="recognise a dataset's format, count classes per split, list problems")
     inspect_parser.add_argument("path", help="dataset folder or manifest, optionally as family:path (e.g. rafdb:/data/RAF-DB)")
     p = sub.add_parser("recipes", help="list the named recipes, or print one")
-    p.add_argument("name", nargs="?")
+    p.add_argument("name", nargs="?", help="a shipped recipe, or path/to/file.toml[:NAME]: printed as training would read it")
     return parser
 
 
@@ -365,17 +375,44 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recipes": cmd_recipes
 COMMANDS["serve"] = cmd_serve
 
 
+INTERRUPTED = {"train": "interrupted; a resumable last.pt is kept in the run directory (--resume continues it)",
+               "predict": "interrupted; rows streamed to --jsonl/--csv are kept (--resume continues them), a --json document is not written"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", FerkitWarning)
+            warnings.showwarning = _warning_printer(args.command)
+            return COMMANDS[args.command](args)
     except FerkitError as exc:
         print(f"ferkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file-system failure no check foresaw (disk full, a file removed mid-run): named, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ferkit {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted; a resumable last.pt is kept in the run directory", file=sys.stderr)
+        print(f"ferkit {args.command}: {INTERRUPTED.get(args.command, 'interrupted')}", file=sys.stderr)
         return 130
+
+
+def _warning_printer(command: str):
+    """ferkit's own warnings as one line ("ferkit predict: warning: ..."); other libraries' keep Python's format."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FerkitWarning):
+            from tqdm.auto import tqdm
+
+            with tqdm.external_write_mode(file=sys.stderr):  # a progress bar steps aside
+                print(f"ferkit {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
 
 
 if __name__ == "__main__":

@@ -26,18 +26,48 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
 
 
-def cpu_has_native_bf16() -> bool:
+# Widest vector unit first: the one a CPU's speed figures depend on most.
+_VECTOR_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX512"), ("avx2", "AVX2"))
+
+
+def _cpuinfo(path: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo ({} where there is none: not Linux)."""
+    fields: dict[str, str] = {}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        return {}
+    return fields
+
+
+def cpu_model(path: str = "/proc/cpuinfo") -> str:
+    """The CPU as benchmark results name it, e.g. "AMD EPYC (family 25 model 1; AVX2)".
+
+    Hosts that report the same model name can differ in generation and vector unit (a Zen 3 and a Zen 4 EPYC
+    are both "AMD EPYC" to a virtual machine), and speed figures are comparable only within one of them.
+    """
+    info = _cpuinfo(path)
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if not info:
+        return name
+    flags = set(info.get("flags", "").split())
+    vector = next((label for flag, label in _VECTOR_FLAGS if flag in flags), "no AVX2")
+    return f"{name} (family {info.get('cpu family', '?')} model {info.get('model', '?')}; {vector})"
+
+
+def cpu_has_native_bf16(path: str = "/proc/cpuinfo") -> bool:
     """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX, e.g. AMD Zen 4, Intel Sapphire Rapids).
 
     Elsewhere bf16 autocast is emulated and much slower than fp32: 9-13x on this project's AVX2 Zen 3
     host (benchmarks/results/cpu_training_speed.json). Linux only; other systems report False.
     """
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "").split()
-    except OSError:
-        return False
+    flags = set(_cpuinfo(path).get("flags", "").split())
     return "avx512_bf16" in flags or "amx_bf16" in flags

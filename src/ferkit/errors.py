@@ -23,6 +23,10 @@ class ConfigError(FerkitError):
     """A recipe, option or argument has an invalid value."""
 
 
+class OutputError(FerkitError):
+    """An output file or folder cannot be written where it was asked for (a folder in a file's place, no permission)."""
+
+
 class CheckpointError(FerkitError):
     """A checkpoint is missing, unreadable, or does not fit the data it is used with."""
 
@@ -41,3 +45,7 @@ class VideoError(FerkitError):
 
 class TrainingDivergedError(FerkitError):
     """The training loss became NaN or infinite; the last good checkpoint (last.pt) is kept."""
+
+
+class FerkitWarning(UserWarning):
+    """Something ferkit did that the user should know of, though the run goes on (the CLI prints it as one line)."""

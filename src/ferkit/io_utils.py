@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from ferkit.errors import OutputError
+
 
 def is_special_file(path: str | os.PathLike) -> bool:
     """A device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO): written into, never renamed over."""
@@ -32,8 +34,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
             write(tmp)
             copy_into(tmp, target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name to write")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)
@@ -42,10 +49,54 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     try:
         write(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (the folder a new file or folder would be created in)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _probe_folder(folder: Path, target: Path) -> None:
+    """Create and delete a file in ``folder``: the one check that permissions, read-only mounts and pseudo-filesystems
+    (/proc) all answer truthfully."""
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {folder}: {exc.strerror or exc}") from None
+
+
+def check_writable_file(path: str | os.PathLike) -> None:
+    """Refuse, before any work, a file output that could not be written at the end: a folder in its place, a file
+    where a parent folder should be, no permission. Missing parent folders are fine (they are created); ``-`` and
+    special files (``/dev/null``) are fine."""
+    target = Path(path)
+    if str(path) == "-" or is_special_file(target):
+        return
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name to write")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OutputError(f"cannot write {target}: permission denied")
+    _probe_folder(_nearest_existing(target.parent), target)
+
+
+def check_writable_folder(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be created or written into."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} exists and is not a folder; give a folder for the outputs")
+    _probe_folder(_nearest_existing(target), target)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -10,15 +10,25 @@ import contextlib
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ferkit.errors import ConfigError, VideoError
+from ferkit.errors import ConfigError, FerkitWarning, VideoError
 from ferkit.io_utils import copy_into, is_special_file
 
 T = TypeVar("T")
+
+# A container's frame count may be an estimate (duration x fps), so only a clear shortfall is reported:
+# fewer than this fraction of the promised frames, and at least TRUNCATED_MIN_MISSING of them missing.
+TRUNCATED_FRACTION = 0.9
+TRUNCATED_MIN_MISSING = 2
+
+
+class TruncatedVideoWarning(FerkitWarning):
+    """A video file stopped decoding well before the frame count its container promises (truncated or damaged)."""
 
 
 @contextlib.contextmanager
@@ -57,7 +67,10 @@ def iter_frames(
 
     ``frame_index`` counts decoded frames from 0. ``timestamp_s`` is ``frame_index / fps`` for files
     (falling back to the container's position when fps is unknown) and seconds since opening for cameras.
-    Skipped frames are only grabbed, not decoded. A file that opens but yields no frame raises VideoError.
+    Skipped frames are only grabbed, not decoded. A file that opens but yields no frame raises VideoError;
+    one that stops well short of the frame count its container promises warns (``TruncatedVideoWarning``),
+    since its results silently cover only the start of the video. Stopping at ``max_frames`` or closing the
+    generator early never warns.
     """
     import cv2
 
@@ -70,6 +83,7 @@ def iter_frames(
     is_camera = isinstance(source, int) and not isinstance(source, bool)
     with open_video(source) as capture:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        promised = 0 if is_camera else int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         started = time.monotonic()
         index, yielded = 0, 0
         while True:
@@ -96,6 +110,15 @@ def iter_frames(
                 return
         if index == 0:
             raise VideoError(f"no frame could be decoded from {source!r}: the file is empty, corrupt or truncated")
+        warn_if_truncated(source, index, promised)
+
+
+def warn_if_truncated(source: str | Path, decoded: int, promised: int) -> None:
+    """Warn when ``decoded`` frames fall clearly short of the ``promised`` count (0 or less: unknown, no warning)."""
+    if promised > 0 and decoded < TRUNCATED_FRACTION * promised and promised - decoded >= TRUNCATED_MIN_MISSING:
+        warnings.warn(f"{source}: decoding stopped after {decoded} of the {promised} frames its container promises; "
+                      f"the file is probably truncated or damaged, so its results cover only those frames",
+                      TruncatedVideoWarning, stacklevel=3)
 
 
 def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:

@@ -23,7 +23,10 @@ from ferkit.data.imagefolder import load_image_folder
 from ferkit.data.inspect import ProblemLog, ckplus_counts, fer2013_counts, imagefolder_counts
 from ferkit.data.splits import grouped_holdout, random_count_split, subject_kfold
 from ferkit.errors import ConfigError, DatasetError
+from ferkit.labels import LABEL_ALIASES
 from ferkit.registry import Registry
+
+SPLIT_FOLDERS = ("train", "val", "test")  # an image folder's split sub-folders (train/<class>/...)
 
 
 @dataclass(frozen=True)
@@ -93,14 +96,48 @@ def register_dataset(
 
 
 def detect_family(path: Path) -> str:
-    """Recognise a dataset layout from its files: the first registered family whose detector accepts it."""
+    """Recognise a dataset layout from its files: the first registered family whose detector accepts it.
+
+    A folder that only the catch-all family (any folder is an image folder) accepts, but whose sub-folders
+    are datasets (``data/`` holding ``fer2013/`` and ``ckplus48/``), is refused naming them: read as an image
+    folder it would fail on "unknown expression class 'ckplus48'", which hides the real mistake.
+    """
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"dataset path not found: {path}")
-    for _, family in sorted(DATASETS.items(), key=lambda item: (item[1].detect_rank, item[0])):
+    families = sorted((family for _, family in DATASETS.items()), key=lambda family: (family.detect_rank, family.name))
+    for family in families:
         if family.detect(path):
+            if family.detect_rank == families[-1].detect_rank and path.is_dir():
+                _refuse_a_folder_of_datasets(path, [f for f in families if f.detect_rank < family.detect_rank])
             return family.name
     raise DatasetError(f"{path}: no known dataset layout; name the family (family:path), one of {', '.join(DATASETS.names())}")
+
+
+def datasets_in(folder: Path, families: list[DatasetFamily]) -> dict[str, str]:
+    """{sub-folder name: family} for the sub-folders of ``folder`` that one of ``families`` recognises.
+
+    Sub-folders named like an expression class (``happy``) or a split (``train``) are parts of one dataset
+    and are not looked into: an image folder of CK+ crops split into train/ and test/ stays an image folder,
+    and a real image folder costs nothing here.
+    """
+    found = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name.strip().lower() in LABEL_ALIASES or sub.name.lower() in SPLIT_FOLDERS:
+            continue
+        family = next((f.name for f in families if f.detect(sub)), None)
+        if family is not None:
+            found[sub.name] = family
+    return found
+
+
+def _refuse_a_folder_of_datasets(folder: Path, families: list[DatasetFamily]) -> None:
+    found = datasets_in(folder, families)
+    if found:
+        first = next(iter(found))
+        held = ", ".join(f"{name}/: {family}" for name, family in found.items())
+        raise DatasetError(f"{folder} holds datasets ({held}), not images of expression classes; "
+                           f"point --data at one of them, e.g. --data {folder / first}")
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:

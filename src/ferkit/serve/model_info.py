@@ -56,6 +56,7 @@ def model_card(recognizer: Any, *, detector: str) -> dict[str, Any]:
         "input": {"height": int(loaded.image_size), "width": int(loaded.image_size), "channels": in_chans,
                   "color": "grayscale" if in_chans == 1 else "rgb", "what": "aligned face crop"},
         "detector": detector,
+        "detector_backend": _backend(recognizer) or detector,  # what "auto" became on this server (mtcnn or haar)
         "tta": recognizer.tta,
         "alignment": getattr(recognizer, "alignment", None),  # a recognizer-like object may not cut faces itself
         "accuracy": (meta or {}).get("accuracy", []),
@@ -64,3 +65,9 @@ def model_card(recognizer: Any, *, detector: str) -> dict[str, Any]:
         "version": {"sha256": sha256, "ferkit": __version__},
         "model_card": (meta or {}).get("model_card"),
     }
+
+
+def _backend(recognizer: Any) -> str:
+    from ferkit.faces.framing import detector_name
+
+    return detector_name(getattr(recognizer, "detector", None))

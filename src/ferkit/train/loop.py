@@ -20,7 +20,7 @@ import torch
 from ferkit.data.registry import ExperimentSplit
 from ferkit.devices import device_description, resolve_device
 from ferkit.errors import ConfigError
-from ferkit.io_utils import atomic_write_text
+from ferkit.io_utils import atomic_write_text, check_writable_folder
 from ferkit.train import distributed
 from ferkit.artifacts import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
@@ -116,6 +116,7 @@ ANNEALED_OVER_EPOCHS = ("onecycle", "cosine")  # schedules whose learning rate r
 def check_output(out: Path, recipe: Recipe, split: ExperimentSplit, *, resume: bool) -> None:
     """Refuse, before any work, to overwrite a run, to plateau or stop early without a validation split, or to stop a
     schedule early that anneals over all epochs."""
+    check_writable_folder(out)
     if (out / "last.pt").exists() and not resume:
         raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
     if recipe.schedule == "plateau" and split.val is None:

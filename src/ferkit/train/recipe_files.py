@@ -19,13 +19,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-import types
-import typing
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ferkit.errors import ConfigError
-from ferkit.train.config import AugmentConfig, Recipe, validate_recipe
+from ferkit.train.config import AUGMENT_FIELD_TYPES, RECIPE_FIELD_TYPES, AugmentConfig, Recipe, convert_field, validate_recipe
 from ferkit.train.runs import check_run_spec
 
 if sys.version_info >= (3, 11):
@@ -35,8 +33,6 @@ else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport (a de
 
 TAG_PATTERN = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*?)-v(?P<version>[1-9][0-9]*)$")
 DERIVED = ("name", "version")  # taken from the tag, never written in a table
-_RECIPE_TYPES = typing.get_type_hints(Recipe)
-_AUGMENT_TYPES = typing.get_type_hints(AugmentConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +66,23 @@ def read_recipe_file(path: str | Path) -> list[RecipeTable]:
     return tables
 
 
-def load_recipes(paths: Iterable[str | Path]) -> dict[str, Recipe]:
-    """Read, resolve (``extends``) and validate every recipe in ``paths``; tag -> Recipe, in file order."""
+def load_recipes(paths: Iterable[str | Path], *, known: Mapping[str, Recipe] | None = None) -> dict[str, Recipe]:
+    """Read, resolve (``extends``) and validate every recipe in ``paths``; tag -> Recipe, in file order.
+
+    ``known``: recipes already loaded (the shipped ones, for a user's file) that these files may extend
+    without reading their files again; a file may not define one of their tags a second time.
+    """
+    known = dict(known or {})
     tables: dict[str, RecipeTable] = {}
     for path in paths:
         for table in read_recipe_file(path):
             if table.tag in tables:
                 raise ConfigError(f"recipe {table.tag!r} is defined twice: in {tables[table.tag].path} and in {table.path}")
+            if table.tag in known:
+                raise ConfigError(f"{table.where()} is already a recipe ferkit knows (a shipped or registered one): "
+                                  f"use it by name, or give yours a new tag (name-vN)")
             tables[table.tag] = table
-    resolved: dict[str, Recipe] = {}
+    resolved: dict[str, Recipe] = dict(known)
     for tag in tables:
         _resolve(tag, tables, resolved, chain=())
     return {tag: resolved[tag] for tag in tables}
@@ -97,7 +101,7 @@ def _resolve(tag: str, tables: dict[str, RecipeTable], resolved: dict[str, Recip
     else:
         if not isinstance(parent_tag, str):
             raise ConfigError(f"{table.where()}: key 'extends' must be a recipe tag (a string), got {type(parent_tag).__name__}")
-        if parent_tag not in tables:
+        if parent_tag not in tables and parent_tag not in resolved:
             raise ConfigError(f"{table.where()}: key 'extends' names {parent_tag!r}, which no recipe file defines")
         parent = _resolve(parent_tag, tables, resolved, chain + (tag,))
     match = TAG_PATTERN.match(tag)
@@ -116,12 +120,12 @@ def _fields(table: RecipeTable, keys: dict[str, Any], parent: Recipe) -> dict[st
     for key, value in keys.items():
         if key in DERIVED:
             raise ConfigError(f"{table.where()}: key {key!r} is not allowed: name and version come from the table name [{table.tag}]")
-        if key not in _RECIPE_TYPES:
-            raise ConfigError(f"{table.where()}: unknown key {key!r}; valid keys: extends, {', '.join(k for k in _RECIPE_TYPES if k not in DERIVED)}")
+        if key not in RECIPE_FIELD_TYPES:
+            raise ConfigError(f"{table.where()}: unknown key {key!r}; valid keys: extends, {', '.join(k for k in RECIPE_FIELD_TYPES if k not in DERIVED)}")
         if key == "augment":
             fields[key] = _augment(table, value, parent.augment)
             continue
-        fields[key] = convert(value, _RECIPE_TYPES[key], f"{table.where()}: key {key!r}")
+        fields[key] = convert_field(value, RECIPE_FIELD_TYPES[key], f"{table.where()}: key {key!r}")
         if key == "init_weights":
             check_run_spec(fields[key], f"{table.where()}: key 'init_weights'")
     return fields
@@ -132,46 +136,7 @@ def _augment(table: RecipeTable, value: Any, parent: AugmentConfig) -> AugmentCo
         raise ConfigError(f"{table.where()}: key 'augment' must be a table of augment fields, got {type(value).__name__}")
     changes = {}
     for key, item in value.items():
-        if key not in _AUGMENT_TYPES:
-            raise ConfigError(f"{table.where()}: unknown key 'augment.{key}'; valid augment keys: {', '.join(_AUGMENT_TYPES)}")
-        changes[key] = convert(item, _AUGMENT_TYPES[key], f"{table.where()}: key 'augment.{key}'")
+        if key not in AUGMENT_FIELD_TYPES:
+            raise ConfigError(f"{table.where()}: unknown key 'augment.{key}'; valid augment keys: {', '.join(AUGMENT_FIELD_TYPES)}")
+        changes[key] = convert_field(item, AUGMENT_FIELD_TYPES[key], f"{table.where()}: key 'augment.{key}'")
     return dataclasses.replace(parent, **changes)
-
-
-def convert(value: Any, expected: Any, where: str) -> Any:
-    """``value`` as the field type ``expected`` (ints widen to floats, lists become tuples); else ConfigError."""
-    if isinstance(expected, types.UnionType) or typing.get_origin(expected) is typing.Union:
-        options = [t for t in typing.get_args(expected) if t is not type(None)]
-        if len(options) == 1:  # Optional[X]: TOML has no null, so a value is always an X
-            return convert(value, options[0], where)
-    origin = typing.get_origin(expected)
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif expected is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif expected is str:
-        if isinstance(value, str):
-            return value
-    elif origin is dict:
-        if isinstance(value, dict):
-            return dict(value)
-    elif origin is tuple:
-        item_types = typing.get_args(expected)
-        if isinstance(value, list) and len(value) == len(item_types):
-            return tuple(convert(v, t, where) for v, t in zip(value, item_types))
-    else:  # pragma: no cover - a Recipe field of a type this loader does not know yet
-        raise ConfigError(f"{where}: fields of type {expected} cannot be set from a recipe file")
-    raise ConfigError(f"{where} must be {_type_name(expected)}, got {type(value).__name__} {value!r}")
-
-
-def _type_name(expected: Any) -> str:
-    if typing.get_origin(expected) is tuple:
-        return f"a list of {len(typing.get_args(expected))} numbers"
-    if typing.get_origin(expected) is dict:
-        return "a table ({ key = value, ... })"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(expected, str(expected))

@@ -1,0 +1,132 @@
+"""`ferkit` outputs under bad input: refused before any work, existing files kept, no traceback, no silent overwrite."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from data.fixtures import class_pattern
+from ferkit import cli
+from ferkit.bulk import AnnotatedNames
+from ferkit.cli import main
+from ferkit.errors import FerkitWarning
+
+
+def _faces(folder: Path, names: list[str]) -> list[Path]:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        cv2.imwrite(str(folder / name), class_pattern(i % 7, rng))
+    return [folder / name for name in names]
+
+
+def _predict(tiny_checkpoint, *argv: str) -> list[str]:
+    return ["predict", *argv, "--detector", "none", "--model", str(tiny_checkpoint), "--quiet"]
+
+
+def _one_line_error(capsys, code: int, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.mark.parametrize("flag,value", [("--batch-size", "0"), ("--workers", "-1"), ("--every-n", "0"), ("--max-frames", "0")])
+def test_a_bad_number_is_refused_by_its_flag_before_the_outputs_are_touched(tiny_checkpoint, tmp_path, capsys, flag, value):
+    [face] = _faces(tmp_path / "in", ["a.png"])
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"file": "earlier run"}\n')
+    code = main(_predict(tiny_checkpoint, str(face), "--jsonl", str(kept), "--overwrite", flag, value))
+    _one_line_error(capsys, code, f"{flag} must be >=")
+    assert kept.read_text() == '{"file": "earlier run"}\n'  # --overwrite had not emptied it
+
+
+def test_an_output_that_is_a_folder_or_under_a_file_is_refused_up_front(tiny_checkpoint, tmp_path, capsys):
+    [face] = _faces(tmp_path / "in", ["a.png"])
+    folder = tmp_path / "results.jsonl"
+    folder.mkdir()
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("x")
+    for option, target in [("--jsonl", folder), ("--json", folder), ("--csv", not_a_folder / "out.csv"), ("--json", not_a_folder / "out.json")]:
+        for extra in ([], ["--overwrite"]):  # the advice of "exists; pass --overwrite" must not lead to a traceback
+            code = main(_predict(tiny_checkpoint, str(face), option, str(target), *extra))
+            _one_line_error(capsys, code, str(target))
+    assert not_a_folder.read_text() == "x"
+
+
+def test_streamed_outputs_create_their_folder_as_json_does(tiny_checkpoint, tmp_path, capsys):
+    [face] = _faces(tmp_path / "in", ["a.png"])
+    jsonl, csv_path = tmp_path / "new" / "deep" / "out.jsonl", tmp_path / "new2" / "out.csv"
+    assert main(_predict(tiny_checkpoint, str(face), "--jsonl", str(jsonl), "--csv", str(csv_path))) == 0
+    assert json.loads(jsonl.read_text().splitlines()[0])["file"] == str(face)
+    assert csv_path.read_text().count("\n") == 2  # header and the face
+
+
+def test_save_annotated_onto_a_file_is_refused_before_the_model_loads(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    [face] = _faces(tmp_path / "in", ["a.png"])
+    taken = tmp_path / "annotated"
+    taken.write_text("mine")
+    monkeypatch.setattr("ferkit.recognizer.Recognizer.__init__", lambda *a, **k: pytest.fail("model loaded before the check"))
+    code = main(_predict(tiny_checkpoint, str(face), "--save-annotated", str(taken)))
+    _one_line_error(capsys, code, "not a folder")
+    assert taken.read_text() == "mine"
+
+
+def test_resume_of_a_file_this_command_did_not_write_names_the_line(tiny_checkpoint, tmp_path, capsys):
+    [face] = _faces(tmp_path / "in", ["a.png"])
+    other = tmp_path / "other.jsonl"
+    other.write_text("file,frame,face\nx.png,0,0\n")
+    code = main(_predict(tiny_checkpoint, str(face), "--jsonl", str(other), "--resume"))
+    _one_line_error(capsys, code, "line 1", "not a ferkit predict JSON Lines row")
+    assert other.read_text() == "file,frame,face\nx.png,0,0\n"
+
+
+def test_annotated_copies_keep_the_folder_layout_and_never_overwrite_each_other(tiny_checkpoint, tmp_path, capsys):
+    root = tmp_path / "photos"
+    _faces(root / "s1", ["face.png"])
+    _faces(root / "s2", ["face.png", "b.jpg", "b.png"])
+    out = tmp_path / "annotated"
+    assert main(_predict(tiny_checkpoint, str(root), "--save-annotated", str(out), "--jsonl", str(tmp_path / "r.jsonl"))) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["s1/face_annotated.png", "s2/b_annotated.png", "s2/b_png_annotated.png", "s2/face_annotated.png"]
+    err = capsys.readouterr().err
+    assert "ferkit predict: warning:" in err and "b_png_annotated.png" in err and "Traceback" not in err
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and not any("error" in row for row in rows)
+
+
+def test_annotated_names_outside_the_roots_get_suffix_then_number(tmp_path):
+    names = AnnotatedNames(tmp_path / "out")
+    with pytest.warns(FerkitWarning, match="took"):
+        targets = [names.target(Path(p), ".png") for p in ("x/face.png", "y/face.png", "z/face.png", "z/face.jpg")]
+    assert [t.name for t in targets] == ["face_annotated.png", "face_png_annotated.png", "face_png_2_annotated.png", "face_jpg_annotated.png"]
+
+
+def test_evaluate_export_and_train_refuse_an_unwritable_out_before_the_work(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("keep")
+    monkeypatch.setattr("ferkit.artifacts.load_model", lambda *a, **k: pytest.fail("model loaded before the check"))
+    _one_line_error(capsys, main(["evaluate", str(tiny_checkpoint), "--data", "fer2013:/nowhere", "--out", str(a_file)]), "not a folder")
+    _one_line_error(capsys, main(["export", str(tiny_checkpoint), "--out", str(a_file / "m.onnx")]), "is a file, not a folder")
+    _one_line_error(capsys, main(["train", "--recipe", "tiny-smoke-v1", "--data", "fer2013:/nowhere", "--out", str(a_file)]), "not a folder")
+    assert a_file.read_text() == "keep"
+
+
+def test_an_unforeseen_file_system_error_is_one_line_and_an_interrupt_names_what_is_kept(monkeypatch, capsys):
+    def disk_full(args):
+        raise OSError(28, "No space left on device", "/data/out.jsonl")
+
+    monkeypatch.setitem(cli.COMMANDS, "recipes", disk_full)
+    _one_line_error(capsys, main(["recipes"]), "ferkit recipes: error: /data/out.jsonl: No space left on device")
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "recipes", interrupted)
+    assert main(["recipes"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "ferkit recipes: interrupted" and "last.pt" not in err

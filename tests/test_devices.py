@@ -1,0 +1,40 @@
+"""The CPU named in benchmark results and the bf16 check, read from /proc/cpuinfo files the tests write."""
+
+from pathlib import Path
+
+from ferkit.devices import cpu_has_native_bf16, cpu_model
+
+ZEN3 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx avx2 fma
+
+processor\t: 1
+model name\t: something else
+flags\t\t: avx512f avx512_bf16
+"""
+ZEN4 = ZEN3.replace("model\t\t: 1\n", "model\t\t: 17\n").replace("avx2 fma\n", "avx2 fma avx512f avx512_bf16\n", 1)
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "cpuinfo"
+    path.write_text(text)
+    return str(path)
+
+
+def test_cpu_model_names_generation_and_vector_unit(tmp_path):
+    assert cpu_model(_write(tmp_path, ZEN3)) == "AMD EPYC (family 25 model 1; AVX2)"
+    assert cpu_model(_write(tmp_path, ZEN4)) == "AMD EPYC (family 25 model 17; AVX512-BF16)"
+
+
+def test_bf16_is_read_from_the_first_processor_only(tmp_path):
+    assert not cpu_has_native_bf16(_write(tmp_path, ZEN3))  # the second block's flags must not count
+    assert cpu_has_native_bf16(_write(tmp_path, ZEN4))
+
+
+def test_without_cpuinfo_the_platform_name_stands_and_bf16_is_off(tmp_path):
+    missing = str(tmp_path / "absent")
+    assert cpu_model(missing) and "family" not in cpu_model(missing)
+    assert not cpu_has_native_bf16(missing)
