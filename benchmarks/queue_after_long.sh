@@ -31,7 +31,7 @@ for occ in "" 0.5 1.0; do
       --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean} || exit 1
 done
 $PY benchmarks/cross_dataset.py
-$PY benchmarks/speed.py
+$PY benchmarks/speed.py --baseline-model "$V5"  # the old default timed beside the new: the host's speed drifts
 echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
 # Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe
 # ablations and then issue 16's full-length FER2013 rows on the other (a step another process is running is left

@@ -338,6 +338,9 @@ def block_speed() -> str:
         lines.append(f"| training {k} | {val} {'s' if k.endswith('epoch_s') else 'img/s'} |")
     for k, val in i.items():
         lines.append(f"| classify pre-cropped 48x48 faces, {k} (the model alone, no TTA) | {val} faces/s |")
+    base = r.get("baseline")
+    for k, val in (base or {}).get("inference_faces_per_s", {}).items():
+        lines.append(f"| the same, {k}, with the model it replaced (`{base['checkpoint']}`, {base['name']}), timed in the same run | {val} faces/s |")
     detector = {"haar": "Haar", "HaarDetector": "Haar", "MTCNNDetector": "MTCNN"}.get(v["detector"], v["detector"])
     lines.append(f"| end to end {v['resolution']} video, {detector} detection + alignment + classification | {v['frames_per_s']:.1f} frames/s |")
     lines.append(f"\n{r['device']}; model {r['model']['name']}; torch {r['torch']}; commit {r['commit']}; {r['date']}. Training "
