@@ -5,17 +5,18 @@ too (lazy imports hide cycles as well as real ones do); only imports under ``if 
 since they never run. A module belongs to a *unit*: its top-level package or module (``ferkit.data.fer2013``
 -> ``data``, ``ferkit.recognizer`` -> ``recognizer``). Layers, lowest first:
 
-    0 base            errors, io_utils (atomic writes: stdlib only)
-    1 utilities       constants, registry, labels, devices, timing, weights, video
-    2 domain          data, models, losses, faces
-    3 derived domain  occlusion (datasets), tracking, draw (faces)
-    4 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
-    5 evaluation      evaluate
-    6 model users     classifiers, export
-    7 training, bulk  train, bulk
-    8 inference API   recognizer
-    9 applications    bulk_output, ray_data, serve
-   10 entry points    cli, the package root (its lazy ``Recognizer`` facade)
+    0 base            errors (stdlib only)
+    1 output files    io_utils (atomic writes and output checks: stdlib and errors)
+    2 utilities       constants, registry, labels, devices, timing, weights, video
+    3 domain          data, models, losses, faces
+    4 derived domain  occlusion (datasets), tracking, draw (faces)
+    5 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
+    6 evaluation      evaluate, quantize
+    7 model users     classifiers, export
+    8 training, bulk  train, bulk
+    9 inference API   recognizer
+   10 applications    bulk_output, ray_data, serve
+   11 entry points    cli, the package root (its lazy ``Recognizer`` facade)
 
 Rules: a unit imports only units of a strictly lower layer (within a unit anything goes); ``train`` is
 imported by nothing but ``cli`` (benchmarks and tests are outside the package); and the unit graph has no
@@ -33,7 +34,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ferkit"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "io_utils"),
+    ("errors",),
+    ("io_utils",),
     ("constants", "registry", "labels", "devices", "timing", "weights", "video"),
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),

@@ -54,9 +54,9 @@ def test_iter_frames_every_n_and_max_frames(tmp_path):
     assert [index for index, _, _ in picked] == [0, 4, 8, 12, 16]
     assert abs(float(picked[2][2].mean()) - 64) < 4  # frame 8, not the 3rd decoded frame
     assert [index for index, _, _ in iter_frames(path, every_n=7)] == [0, 7, 14, 21, 28]
-    assert list(iter_frames(path, max_frames=0)) == []
-    with pytest.raises(ConfigError):
-        list(iter_frames(path, every_n=0))
+    for bad in ({"max_frames": 0}, {"every_n": 0}, {"every_n": "5"}, {"max_frames": 2.5}, {"every_n": True}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            list(iter_frames(path, **bad))
 
 
 def _truncated_avi(tmp_path, count=20):

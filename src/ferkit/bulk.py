@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
-from ferkit.constants import VIDEO_SUFFIXES
+from ferkit.constants import COLORS, VIDEO_SUFFIXES
 from ferkit.errors import ConfigError, FerkitError, FerkitWarning
 
 if TYPE_CHECKING:
@@ -95,15 +95,18 @@ class _Locator:
         self.local = threading.local()
 
     def __call__(self, item: Any, source: str) -> _Located:
-        from ferkit.errors import NoFaceError
+        from ferkit.errors import ImageReadError
 
         if not hasattr(self.local, "detector"):
             self.local.detector = self.recognizer.make_detector()
         try:
+            if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
+                raise ImageReadError(f"{item} is a folder, not an image file; folders are not walked here: pass their files, "
+                                     f"e.g. from ferkit.bulk.iter_input_paths([folder])")
             bgr = self.recognizer.to_bgr(item, self.color)
             faces, crops = self.recognizer.locate_faces(bgr, detector=self.local.detector)
             if not faces and self.require_face:
-                raise NoFaceError(f"no face found in {source}; try --detector mtcnn, a larger image, or --detector none for pre-cropped faces")
+                raise self.recognizer.no_face_error(source)
             return _Located(source, bgr.shape[1], bgr.shape[0], faces, crops)
         except FerkitError as exc:
             return _Located(source, error=exc)
@@ -125,7 +128,9 @@ def predict_stream(
     video_options: dict[str, Any] | None = None,
     annotated_roots: Iterable[str | Path] = (),
 ) -> Iterator["ImagePrediction | FailedInput"]:
-    """Predictions for ``inputs`` (image/video paths, arrays, PIL images), yielded in input order.
+    """Predictions for ``inputs`` (an iterable of image/video paths, arrays, PIL images), yielded in input order.
+    The arguments are checked at the call, before any input is read; a folder among the inputs is not walked
+    (``iter_input_paths`` does that).
 
     errors: "raise" stops at the first bad input; "record" yields a ``FailedInput`` for it and goes on.
     A video yields one ``ImagePrediction`` per sampled frame (``every_n``, ``max_frames``).
@@ -133,16 +138,20 @@ def predict_stream(
     annotated_roots: the folders the inputs were found in, whose layout the annotated copies keep.
     video_options: the video path's knobs (``detect_every``, ``detect_scale``, ``read_ahead``; see ``Recognizer.predict_video``).
     """
-    if workers < 0 or batch_size < 1:
-        raise ConfigError(f"workers must be >= 0 and batch_size >= 1, got {workers} and {batch_size}")
-    if errors not in ("raise", "record"):
-        raise ConfigError(f"errors must be 'raise' or 'record', got {errors!r}")
-    locate = _Locator(recognizer, color, require_face)
+    _check_stream_arguments(inputs, workers=workers, batch_size=batch_size, color=color, errors=errors, every_n=every_n, max_frames=max_frames)
+    names = None if annotated_dir is None else AnnotatedNames(annotated_dir, annotated_roots)
+    finish = _Finisher(recognizer, errors, names, overwrite, video_options or {})
+    return _stream(inputs, _Locator(recognizer, color, require_face), finish, workers=workers, batch_size=batch_size, every_n=every_n,
+                   max_frames=max_frames)
+
+
+def _stream(inputs: Iterable[Any], locate: _Locator, finish: "_Finisher", *, workers: int, batch_size: int, every_n: int,
+            max_frames: int | None) -> Iterator["ImagePrediction | FailedInput"]:
+    """``predict_stream``'s loop over checked arguments: images located ahead in ``workers`` threads, classified a
+    batch at a time; videos in place, after the images before them."""
     window = batch_size + 2 * workers
     pool = ThreadPoolExecutor(workers, thread_name_prefix="ferkit-decode") if workers else None
     pending: deque[Future | _Located] = deque()
-    names = None if annotated_dir is None else AnnotatedNames(annotated_dir, annotated_roots)
-    finish = _Finisher(recognizer, errors, names, overwrite, video_options or {})
     try:
         for position, item in enumerate(inputs):
             if is_video_path(item):
@@ -159,6 +168,26 @@ def predict_stream(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_stream_arguments(inputs: Any, *, workers: int, batch_size: int, color: str, errors: str, every_n: int, max_frames: int | None) -> None:
+    """``predict_stream``'s arguments, refused once before any input (a bad ``every_n`` would otherwise be recorded as
+    the failure of every video); ``inputs`` must be a collection, not one image or path whose items (characters,
+    rows) would each be taken for an input. Arrays that are collections stay accepted: a stack of images
+    (N, H, W[, C]) or a 1-D array of paths; one image is (H, W) or (H, W, 3|4)."""
+    from ferkit.video import check_count, check_sampling
+
+    one_image = isinstance(inputs, np.ndarray) and (inputs.ndim == 2 or (inputs.ndim == 3 and inputs.shape[2] in (3, 4)))
+    if one_image or isinstance(inputs, (str, bytes, os.PathLike)) or type(inputs).__module__.startswith("PIL."):
+        what = f"array of shape {inputs.shape}" if one_image else type(inputs).__name__
+        raise ConfigError(f"inputs must be an iterable of images or paths, got one {what}; wrap a single one in a list")
+    check_count("workers", workers, least=0)
+    check_count("batch_size", batch_size, least=1)
+    if color not in COLORS:
+        raise ConfigError(f"color must be 'bgr' or 'rgb', got {color!r}")
+    if errors not in ("raise", "record"):
+        raise ConfigError(f"errors must be 'raise' or 'record', got {errors!r}")
+    check_sampling(every_n, max_frames)
 
 
 class AnnotatedNames:

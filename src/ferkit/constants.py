@@ -12,6 +12,9 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".ti
 # OpenCV's FFmpeg backend opens.
 VIDEO_SUFFIXES: tuple[str, ...] = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".wmv", ".m4v", ".mpg", ".mpeg")
 
+# The channel orders an image array may come in (Recognizer ``color``, ``ferkit.bulk.predict_stream``).
+COLORS: tuple[str, ...] = ("bgr", "rgb")
+
 # Test-time augmentation: ``none``; ``flip`` (average with the mirror image); ``tencrop`` (corner and
 # centre crops plus their mirrors, see ``ferkit.evaluate.predict``).
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")

@@ -9,12 +9,15 @@ import torch
 from ferkit.errors import ConfigError
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without CUDA is a ConfigError, not a torch traceback."""
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """"auto" (or None) -> CUDA when available, else CPU; "cuda" without CUDA, or a value that is no device name,
+    is a ConfigError, not a torch traceback."""
     if isinstance(device, torch.device):
         return device
-    if device == "auto":
+    if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str):
+        raise ConfigError(f"device must be a name such as 'cpu', 'cuda', 'cuda:N' or 'auto' (or a torch.device), got {type(device).__name__} {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
     try:

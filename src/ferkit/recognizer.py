@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_LOOK_BACK, MIRROR_TTA_MODES
+from ferkit.constants import ALIGNMENTS, COLORS, DEFAULT_ALIGNMENT, DEFAULT_LOOK_BACK, MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
 
 # Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
@@ -65,28 +65,74 @@ class ImagePrediction:
                  "probabilities": face["probabilities"]} for face in image["faces"]]
 
 
-def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
-    """Accept a path, a numpy array (gray, BGR or RGB, per ``color``) or a PIL image; return BGR uint8."""
-    import cv2
+# PIL modes of 16-bit pixels (scientific and medical images); "I" (32-bit) and "F" (float) have no fixed range.
+PIL_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
+
+def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
+    """Accept a path, a numpy array (gray, BGR or RGB, per ``color``) or a PIL image; return (H, W, 3) BGR uint8.
+
+    A PIL image of a 16-bit mode keeps its top 8 bits (value >> 8), as OpenCV reads the same file given as a path;
+    modes "I" (32-bit integer) and "F" (float) are refused, since nothing says which of their values are black
+    and white. An image without pixels (height or width 0) is an ImageReadError.
+    """
+    if color not in COLORS:
+        raise ConfigError(f"color must be 'bgr' or 'rgb', got {color!r}")
     if isinstance(image, (str, Path)):
+        import cv2
+
         from ferkit.data.image_io import decode_file
 
         return decode_file(image, cv2.IMREAD_COLOR)
     if type(image).__module__.startswith("PIL."):
-        return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+        image, color = _pil_array(image), "rgb"
     if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise ImageReadError(f"image arrays must be uint8, got {image.dtype}")
-        if image.ndim == 2:
-            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        if image.ndim == 3 and image.shape[2] in (3, 4):
-            if color not in ("bgr", "rgb"):
-                raise ConfigError(f"color must be 'bgr' or 'rgb', got {color!r}")
-            code = {("bgr", 3): None, ("bgr", 4): cv2.COLOR_BGRA2BGR, ("rgb", 3): cv2.COLOR_RGB2BGR, ("rgb", 4): cv2.COLOR_RGBA2BGR}[(color, image.shape[2])]
-            return image if code is None else cv2.cvtColor(image, code)
-        raise ImageReadError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+        return _array_to_bgr(image, color)
     raise ImageReadError(f"cannot read an image from a {type(image).__name__}; pass a path, numpy array or PIL image")
+
+
+def _pil_array(image: Any) -> np.ndarray:
+    """A PIL image as a uint8 array: (H, W, 3) RGB, or (H, W) gray for 16-bit modes (see ``to_bgr``)."""
+    if image.mode in ("I", "F"):
+        kind = "32-bit integer" if image.mode == "I" else "floating-point"
+        raise ImageReadError(f"PIL images of mode {image.mode!r} ({kind} pixels) have no fixed range to map to 8 bits; "
+                             f"convert the image to mode 'L' or 'RGB' (or 'I;16' for 16-bit data) first")
+    try:
+        if image.mode in PIL_16BIT_MODES:
+            return (np.asarray(image) >> 8).astype(np.uint8)
+        return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as exc:  # a truncated file PIL opened lazily, a mode without an RGB conversion
+        raise ImageReadError(f"cannot read the PIL image (mode {image.mode!r}, size {image.size}): {exc}") from None
+
+
+def _array_to_bgr(image: np.ndarray, color: str) -> np.ndarray:
+    """A (H, W), (H, W, 3) or (H, W, 4) uint8 array (BGR or RGB per ``color``) as BGR."""
+    import cv2
+
+    if image.dtype != np.uint8:
+        raise ImageReadError(f"image arrays must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        code = cv2.COLOR_GRAY2BGR
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        code = {("bgr", 3): None, ("bgr", 4): cv2.COLOR_BGRA2BGR, ("rgb", 3): cv2.COLOR_RGB2BGR, ("rgb", 4): cv2.COLOR_RGBA2BGR}[(color, image.shape[2])]
+    else:
+        raise ImageReadError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ImageReadError(f"image has no pixels: shape {image.shape}; height and width must be at least 1")
+    return image if code is None else cv2.cvtColor(image, code)
+
+
+def _face_crops(crops: Any) -> np.ndarray:
+    """``crops`` as the (N, H, W) grayscale uint8 array (H, W >= 1) the models take: an array, or anything
+    ``np.asarray`` makes one of (a list of (H, W) crops); anything else is a ConfigError naming that shape."""
+    expected = "face crops must be (N, H, W) grayscale uint8 with H, W >= 1 (an array, or a list of (H, W) uint8 crops)"
+    try:
+        array = np.asarray(crops)
+    except ValueError:  # a list of crops of different sizes
+        raise ConfigError(f"{expected}; got crops that do not stack into one array (different sizes?)") from None
+    if array.ndim != 3 or array.dtype != np.uint8 or array.shape[1] < 1 or array.shape[2] < 1:
+        raise ConfigError(f"{expected}, got {array.shape} {array.dtype}")
+    return array
 
 
 def _onnx_probabilities(loaded: Any, crops: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
@@ -121,6 +167,16 @@ def _onnx_or_torch(loaded: Any, *, required: bool) -> Any:
         return loaded
 
 
+def _check_detector_name(detector: Any) -> None:
+    """Refuse a detector name that is neither "none" nor registered, without building (or loading) anything."""
+    from ferkit.faces import DETECTOR_REGISTRY
+
+    if isinstance(detector, str) and (detector == "none" or detector in DETECTOR_REGISTRY):
+        return
+    raise ConfigError(f"unknown face detector {detector!r}; available detectors: {', '.join(DETECTOR_REGISTRY.names())}, "
+                      f"or 'none' for pre-cropped faces")
+
+
 class Recognizer:
     """Detect faces, align them to the model's input and classify their expressions.
 
@@ -137,6 +193,7 @@ class Recognizer:
     (``ferkit.faces.framing``; a detector never calibrated gets "square"); "square" cuts a square of the box's
     longer side around its centre; "landmarks" warps a detector's five landmarks (MTCNN, YuNet) onto a template,
     and faces without landmarks (Haar) are then square crops.
+    device: "cpu" (default), "cuda" / "cuda:N", or "auto" (or None): CUDA when available, else the CPU.
     """
 
     to_bgr = staticmethod(to_bgr)  # for ferkit.bulk, which works on any recognizer and imports nothing from here
@@ -148,7 +205,7 @@ class Recognizer:
         detector: str = "auto",
         largest_only: bool = False,
         tta: str = DEFAULT_TTA,
-        device: str = "cpu",
+        device: str | None = "cpu",
         detector_options: dict[str, Any] | None = None,
         backend: str = DEFAULT_BACKEND,
         alignment: str = DEFAULT_ALIGNMENT,
@@ -159,6 +216,7 @@ class Recognizer:
         from ferkit.evaluate.predict import TTA_MODES
         from ferkit.faces.framing import IDENTITY, framing_for
 
+        _check_detector_name(detector)  # before the model loads and exports (seconds)
         if tta not in TTA_MODES:
             raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
         if backend not in BACKENDS:
@@ -195,12 +253,14 @@ class Recognizer:
         name, options = self.detector_spec
         return None if name == "none" else build_detector(name, **options)
 
-    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Pre-cropped grayscale faces (N, H, W) uint8 -> probabilities (N, C)."""
+    def classify_crops(self, crops: Any) -> np.ndarray:
+        """Pre-cropped grayscale faces (N, H, W) uint8 (or a list of (H, W) crops) -> probabilities (N, C) float;
+        no crops give (0, C) whatever the backend."""
         from ferkit.evaluate.predict import predict_probabilities
 
-        if crops.ndim != 3 or crops.dtype != np.uint8:
-            raise ImageReadError(f"face crops must be (N, H, W) uint8, got {crops.shape} {crops.dtype}")
+        crops = _face_crops(crops)
+        if len(crops) == 0:
+            return np.zeros((0, len(self.class_names)), np.float32)
         if self.pipeline is not None:
             return self.pipeline.predict_proba(crops, tta=self.tta)
         if self.backend == "onnx" and self.tta in MIRROR_TTA_MODES:
@@ -215,9 +275,16 @@ class Recognizer:
         faces, crops = self.locate_faces(bgr)
         if not faces:
             if require_face:
-                raise NoFaceError(f"no face found in {source}; try --detector mtcnn, a larger image, or --detector none for pre-cropped faces")
+                raise self.no_face_error(source)
             return ImagePrediction(source, w, h, [])
         return self.prediction(source, w, h, faces, self.classify_crops(crops))
+
+    def no_face_error(self, source: str) -> NoFaceError:
+        """The error for an image without a face: names the detector that looked, and what else to try."""
+        name = getattr(self.detector, "name", None) or self.detector_spec[0]
+        others = " / ".join(repr(other) for other in ("mtcnn", "yunet", "haar") if other != name)
+        return NoFaceError(f"no face found in {source} by the {name} detector; try a larger image, another detector "
+                           f"(detector={others}), or detector='none' for pre-cropped faces (ferkit predict: --detector NAME)")
 
     def locate_faces(self, bgr: np.ndarray, *, detector: Any = None) -> tuple[list[Any], np.ndarray | None]:
         """Faces in a BGR image (largest first) and their aligned gray crops (N, S, S) uint8 (None without faces).
@@ -283,15 +350,19 @@ class Recognizer:
         for files, 0 for a live camera. ``timer``: a ``ferkit.timing.StageTimer`` that receives the time of each
         stage. ``follow_options``: keyword options of ``ferkit.tracking.FaceFollower`` (e.g. ``min_score``,
         ``keep_missed``). With ``annotated_path`` an annotated copy of the sampled frames is written (atomically).
-        """
-        import cv2
+        ``every_n`` >= 1 and ``max_frames`` (None = all, else >= 1) sample the frames (``ferkit.video.iter_frames``).
 
+        The arguments are checked at the call, before a frame is decoded; the video is opened on the first ``next``.
+        """
         from ferkit.faces import ScaledDetector
-        from ferkit.timing import timed
         from ferkit.tracking import DetectionSchedule, LookBack, build_follower
-        from ferkit.video import TemporalSmoother, iter_frames
+        from ferkit.video import TemporalSmoother, check_count, check_sampling, check_video_output, iter_frames
         from ferkit.video import read_ahead as decode_ahead
 
+        check_sampling(every_n, max_frames)
+        check_count("read_ahead", read_ahead, least=0)
+        if annotated_path is not None:
+            check_video_output(annotated_path, overwrite=overwrite)
         if look_back is None:
             look_back = 0 if isinstance(source, int) else DEFAULT_LOOK_BACK
         detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
@@ -301,6 +372,15 @@ class Recognizer:
             held = LookBack(0)
         output = _VideoOutput(self, str(source), smoother, annotated_path, overwrite, every_n, timer)
         frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
+        return self._video_results(frames, detector, schedule, follower, held, output, timer)
+
+    def _video_results(self, frames: Iterator[tuple[int, float, np.ndarray]], detector: Any, schedule: Any, follower: Any, held: Any,
+                       output: "_VideoOutput", timer: Any) -> Iterator[ImagePrediction]:
+        """``predict_video``'s loop over checked arguments: decode, detect or follow, hold back, classify and write."""
+        import cv2
+
+        from ferkit.timing import timed
+
         try:
             while True:
                 with timed(timer, "decode"):

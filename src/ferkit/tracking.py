@@ -18,6 +18,7 @@ import numpy as np
 
 from ferkit.errors import ConfigError
 from ferkit.faces.base import Face, clip_box
+from ferkit.video import check_count
 
 
 class FaceFollower:
@@ -147,8 +148,7 @@ class DetectionSchedule:
     the frame after a face was lost. ``every=1`` detects on every frame (no following)."""
 
     def __init__(self, every: int = 1) -> None:
-        if every < 1:
-            raise ConfigError(f"detect_every must be >= 1 (1 = detect on every frame), got {every}")
+        check_count("detect_every (1 = detect on every frame)", every, least=1)
         self.every = int(every)
         self._since = None  # frames since the last detection; None before the first
 
@@ -177,8 +177,7 @@ class LookBack:
     """
 
     def __init__(self, frames: int, follow_options: dict[str, Any] | None = None) -> None:
-        if frames < 0:
-            raise ConfigError(f"look_back (frames held to follow late-found faces back into) must be >= 0, got {frames}")
+        check_count("look_back (frames held to follow late-found faces back into)", frames, least=0)
         self.frames = int(frames)
         self.follow_options = dict(follow_options or {})
         build_follower(self.follow_options)  # an unknown option fails here, before the first frame

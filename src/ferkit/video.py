@@ -7,6 +7,7 @@ Frames are (H, W, 3) BGR uint8, as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import tempfile
 import time
@@ -16,8 +17,8 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ferkit.errors import ConfigError, FerkitWarning, VideoError
-from ferkit.io_utils import copy_into, is_special_file
+from ferkit.errors import ConfigError, FerkitWarning, OutputError, VideoError
+from ferkit.io_utils import check_writable_file, copy_into, is_special_file
 
 T = TypeVar("T")
 
@@ -29,6 +30,24 @@ TRUNCATED_MIN_MISSING = 2
 
 class TruncatedVideoWarning(FerkitWarning):
     """A video file stopped decoding well before the frame count its container promises (truncated or damaged)."""
+
+
+def check_count(name: str, value: object, *, least: int, optional: bool = False) -> None:
+    """Refuse a count argument of the video path (``every_n``, ``look_back``...) that is not an int >= ``least``
+    (None too when ``optional``): a ConfigError naming it, not a TypeError from a comparison deep inside."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be an int{' or None' if optional else ''}, got {type(value).__name__} {value!r}")
+    if value < least:
+        raise ConfigError(f"{name} must be >= {least}{' or None' if optional else ''}, got {value}")
+
+
+def check_sampling(every_n: object, max_frames: object) -> None:
+    """``every_n`` >= 1 and ``max_frames`` None or >= 1, as ``iter_frames`` takes them (and ``--max-frames``: a run
+    asked for no frame would silently check nothing, not even that the video exists)."""
+    check_count("every_n", every_n, least=1)
+    check_count("max_frames", max_frames, least=1, optional=True)
 
 
 @contextlib.contextmanager
@@ -48,6 +67,8 @@ def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noq
             raise VideoError(f"cannot open camera {source}: check that it is connected and not used by another program")
     else:
         path = Path(source)
+        if path.is_dir():
+            raise VideoError(f"{path} is a folder, not a video file")
         if not path.is_file():
             raise VideoError(f"video file not found: {path}")
         capture = cv2.VideoCapture(str(path))
@@ -63,7 +84,8 @@ def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noq
 def iter_frames(
     source: str | Path | int, *, every_n: int = 1, max_frames: int | None = None
 ) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield ``(frame_index, timestamp_s, frame_bgr)`` for every ``every_n``-th frame, at most ``max_frames``.
+    """Yield ``(frame_index, timestamp_s, frame_bgr)`` for every ``every_n``-th frame (>= 1), at most ``max_frames``
+    (>= 1; None = to the end).
 
     ``frame_index`` counts decoded frames from 0. ``timestamp_s`` is ``frame_index / fps`` for files
     (falling back to the container's position when fps is unknown) and seconds since opening for cameras.
@@ -74,12 +96,7 @@ def iter_frames(
     """
     import cv2
 
-    if every_n < 1:
-        raise ConfigError(f"every_n must be >= 1, got {every_n}")
-    if max_frames is not None and max_frames < 0:
-        raise ConfigError(f"max_frames must be >= 0 or None, got {max_frames}")
-    if max_frames == 0:
-        return
+    check_sampling(every_n, max_frames)
     is_camera = isinstance(source, int) and not isinstance(source, bool)
     with open_video(source) as capture:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -131,8 +148,7 @@ def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
     import queue
     import threading
 
-    if depth < 0:
-        raise ConfigError(f"read-ahead depth must be >= 0 (0 = no thread), got {depth}")
+    check_count("read-ahead depth (0 = no thread)", depth, least=0)
     if depth == 0:
         yield from items
         return
@@ -393,13 +409,25 @@ CODECS_BY_SUFFIX: dict[str, tuple[str, ...]] = {".mp4": ("mp4v", "MJPG"), ".avi"
 FALLBACK_CODECS: tuple[str, ...] = ("mp4v", "MJPG")
 
 
+def check_video_output(path: str | Path, *, overwrite: bool) -> None:
+    """Refuse, before any frame is decoded, a video output that could not be written at the end: a folder in its
+    place, an existing file without ``overwrite``, a folder that cannot be written into."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name for the annotated video")
+    if target.exists() and not overwrite:
+        raise VideoError(f"{target} already exists; pass overwrite=True or choose another output path")
+    check_writable_file(target)
+
+
 class VideoWriter:
     """Write (H, W, 3) BGR (or (H, W) gray) uint8 frames to ``path``; use as a context manager.
 
     Frames go to a temporary file next to ``path`` that is renamed onto it on a clean exit (deleted after an
-    exception), so an interrupted run leaves no half-written video. An existing ``path`` raises unless
-    ``overwrite``. ``frame_size`` is (width, height); a frame of another size raises VideoError (OpenCV would
-    drop it silently). Codec: ``codec`` if given, else mp4v then MJPG for .mp4, MJPG then XVID for .avi.
+    exception, or when the rename fails), so an interrupted run leaves no half-written video. An existing ``path``
+    raises unless ``overwrite``; a folder or an unwritable place is an OutputError before any frame is written.
+    ``frame_size`` is (width, height); a frame of another size raises VideoError (OpenCV would drop it silently).
+    Codec: ``codec`` if given, else mp4v then MJPG for .mp4, MJPG then XVID for .avi.
     """
 
     def __init__(
@@ -411,11 +439,8 @@ class VideoWriter:
         codec: str | None = None,
         overwrite: bool = False,
     ) -> None:
-        import cv2
-
         self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise VideoError(f"{self.path} already exists; pass overwrite=True or choose another output path")
+        check_video_output(self.path, overwrite=overwrite)
         if fps <= 0:
             raise ConfigError(f"fps must be > 0, got {fps}")
         width, height = (int(v) for v in frame_size)
@@ -425,26 +450,39 @@ class VideoWriter:
             raise ConfigError(f"codec must be a four-character code such as 'mp4v' or 'MJPG', got {codec!r}")
         self.frame_size = (width, height)
         self.fps = float(fps)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi",
-                                        dir=None if is_special_file(self.path) else self.path.parent)
+        self._tmp = self._temporary_file()
+        try:
+            self._writer, self.codec = self._open(codec)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        self.frames_written = 0
+
+    def _temporary_file(self) -> Path:
+        """An empty file beside ``path`` (in the temp folder for a special file such as /dev/null) for the frames."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi",
+                                            dir=None if is_special_file(self.path) else self.path.parent)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         os.close(fd)
-        self._tmp = Path(tmp_name)
+        return Path(tmp_name)
+
+    def _open(self, codec: str | None) -> tuple["cv2.VideoWriter", str]:  # noqa: F821
+        """OpenCV's writer on the temporary file with the first codec that opens."""
+        import cv2
+
         candidates = (codec,) if codec else CODECS_BY_SUFFIX.get(self.path.suffix.lower(), FALLBACK_CODECS)
-        self._writer = None
         for fourcc in candidates:
             writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, self.frame_size)
             if writer.isOpened():
-                self._writer, self.codec = writer, fourcc
-                break
+                return writer, fourcc
             writer.release()
-        if self._writer is None:
-            self._tmp.unlink(missing_ok=True)
-            raise VideoError(
-                f"no video codec could write {self.path} (tried {', '.join(candidates)}); "
-                f"try an .avi path (MJPG is almost always available) or another codec="
-            )
-        self.frames_written = 0
+        raise VideoError(
+            f"no video codec could write {self.path} (tried {', '.join(candidates)}); "
+            f"try an .avi path (MJPG is almost always available) or another codec="
+        )
 
     def write(self, frame: np.ndarray) -> None:
         import cv2
@@ -465,17 +503,21 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self, *, keep: bool = True) -> Path:
-        """Finish the file and move it onto ``path`` (``keep=False`` discards it instead)."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        """Finish the file and move it onto ``path`` (``keep=False`` discards it instead). A failed move is an
+        OutputError; the temporary file is removed either way."""
+        if self._writer is None:
+            return self.path
+        self._writer.release()
+        self._writer = None
+        try:
             if keep and is_special_file(self.path):  # e.g. /dev/null: written into, never renamed over
                 copy_into(self._tmp, self.path)
-                self._tmp.unlink(missing_ok=True)
             elif keep:
                 os.replace(self._tmp, self.path)
-            else:
-                self._tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        finally:
+            self._tmp.unlink(missing_ok=True)
         return self.path
 
     def __enter__(self) -> "VideoWriter":

@@ -12,6 +12,7 @@ Anything else (a text file, a truncated file, a plain state_dict, another tag) i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +41,8 @@ def load_any(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedM
     """
     from ferkit.devices import resolve_device
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"a model must be given as a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
     path = Path(path).expanduser()
     device = resolve_device(device)
     header = file_header(path)

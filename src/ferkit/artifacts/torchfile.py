@@ -39,6 +39,8 @@ def _numpy_globals() -> list[Any]:
 def file_header(path: str | Path, what: str = "model file") -> bytes:
     """The first bytes of ``path``, which tell a torch file from an ONNX one; CheckpointError when it is missing."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a {what}")
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
     with path.open("rb") as handle:

@@ -26,14 +26,21 @@ def can_decode_image(path: Path) -> bool:
 
 
 def decode_file(path: str | Path, flags: int) -> np.ndarray:
-    """Decode an image file with OpenCV ``flags``; a missing or undecodable file is an ImageReadError naming it."""
+    """Decode an image file with OpenCV ``flags``; a missing, undecodable or oversized file (OpenCV refuses headers
+    claiming more than CV_IO_MAX_IMAGE_PIXELS) is an ImageReadError naming it."""
     import cv2
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(f"{path} is a folder, not an image file")
     if not path.is_file():
         raise ImageReadError(f"image file not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, flags) if data.size else None
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error as exc:
+        raise ImageReadError(f"cannot decode {path} as an image: OpenCV refused it (failed check {exc.err!r}); "
+                             f"the file is corrupt or claims a size too large to decode") from None
     if image is None:
         raise ImageReadError(f"cannot decode {path} as an image (corrupt file or not an image)")
     return image
