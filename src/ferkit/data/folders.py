@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -21,15 +21,31 @@ def require_dir(path: str | Path, what: str) -> Path:
     return path
 
 
-def scan_class_folders(
-    root: Path, *, keep: Callable[[Path], bool] = lambda p: True, allow_empty: bool = False
-) -> dict[str, list[Path]]:
+def visible_entries(folder: Path) -> list[Path]:
+    """The sorted entries of ``folder`` except hidden ones (.DS_Store, ._* copies): those are system files, not data.
+
+    A broken link raises, naming it: its target cannot be read, and skipping it would lose the image it stood for."""
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    for entry in entries:
+        if entry.is_symlink() and not entry.exists():
+            raise DatasetError(f"broken link: {entry} points to {os.readlink(entry)}, which does not exist (fix or remove the link)")
+    return entries
+
+
+def scan_class_folders(root: Path, *, allow_empty: bool = False) -> dict[str, list[Path]]:
     """Return {canonical class name: sorted image paths} for the class folders under ``root``.
 
-    Raises DatasetError for no class folders, an empty class folder, an unknown class name or a
-    non-image file (naming it), so a broken tree fails before any decoding.
+    Raises DatasetError for no class folders, images loose in ``root``, an empty class folder, an
+    unknown class name, or anything in a class folder that is not an image file (a sub-folder, a
+    broken link, a text file), naming it, so a broken tree fails before any decoding and no image is
+    left out without a word.
     """
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = visible_entries(root)
+    loose = [p for p in entries if p.is_file() and is_image_file(p)]
+    if loose:
+        raise DatasetError(f"{len(loose)} image file(s) directly in {root}, e.g. {loose[0].name}: images belong in class "
+                           f"folders ({root}/<class>/<image files>); move them into one")
+    class_dirs = [p for p in entries if p.is_dir()]
     if not class_dirs:
         raise DatasetError(f"no class folders under {root}: expected {root}/<class>/<image files>")
     found: dict[str, list[Path]] = {}
@@ -38,17 +54,27 @@ def scan_class_folders(
             name = canonical_label(class_dir.name)
         except Exception as exc:
             raise DatasetError(f"{class_dir}: {exc}") from None
-        files = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-        for f in files:
-            if not is_image_file(f):
-                raise DatasetError(f"not an image file: {f} (remove it or move it out of the class folder)")
-        files = [f for f in files if keep(f)]
+        files = class_folder_images(class_dir)
         if not files and not allow_empty:
             raise DatasetError(f"empty class folder: {class_dir}")
         if name in found:
             raise DatasetError(f"two folders under {root} map to class {name!r}")
         found[name] = files
     return found
+
+
+def class_folder_images(class_dir: Path) -> list[Path]:
+    """The image files of one class folder, sorted; anything else in it raises, naming it."""
+    files = visible_entries(class_dir)
+    for entry in files:
+        if entry.is_dir():
+            raise DatasetError(f"folder inside a class folder: {entry} (a class folder holds image files only; "
+                               f"move its images up into {class_dir.name}/ or move the folder out of the dataset)")
+        if not entry.is_file():
+            raise DatasetError(f"not a regular file: {entry} (remove it from the class folder)")
+        if not is_image_file(entry):
+            raise DatasetError(f"not an image file: {entry} (remove it or move it out of the class folder)")
+    return files
 
 
 def decode_images(paths: list[Path], size: tuple[int, int] | None, *, require_size: bool, desc: str) -> np.ndarray:

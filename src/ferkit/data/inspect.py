@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ferkit.errors import DatasetError, FerkitError
 
@@ -24,7 +23,7 @@ class ProblemLog:
 
     def add(self, message: str) -> None:
         if self.strict:
-            raise DatasetError(message)
+            raise DatasetError(message) from None  # raised from a reader's except block: the message says it all
         self.messages.append(message)
 
     def check_duplicates(self, ids: list[str], where: str) -> None:
@@ -52,7 +51,7 @@ def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file's first line (layout detectors read manifests by their header).
 
     Undecodable bytes are replaced, so a binary file gives an unmatched header instead of an error."""
-    with open(path, newline="", errors="replace") as f:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         return [c.strip() for c in f.readline().strip().split(",")]
 
 
@@ -98,56 +97,109 @@ def format_report(report: InspectionReport) -> str:
 
 
 # --- counters for the foundation's families (their loaders decode, so count file names here) ---
+# Each counter reads through its loader's own checks (a non-strict log collects what loading raises).
 
-def _folder_counts(folder: Path, log: ProblemLog, keep: Callable[[Path], bool] = lambda p: True) -> dict[str, int]:
+MAX_ROW_PROBLEMS = 20  # a CSV with one bad column value in every row would otherwise list thousands of lines
+
+
+def _folder_counts(folder: Path, log: ProblemLog) -> dict[str, int]:
+    """Class counts of one image folder, with its loader's checks (``scan_class_folders``); no duplicate-name check:
+    an image folder's ids are ``class/name``, so one name in two class folders is two images."""
     from ferkit.data.folders import scan_class_folders
 
     try:
-        by_class = scan_class_folders(folder, keep=keep, allow_empty=True)
+        by_class = scan_class_folders(folder)
     except DatasetError as exc:
         log.add(str(exc))
         return {}
-    log.check_duplicates([p.name for files in by_class.values() for p in files], str(folder))
     return {name: len(files) for name, files in by_class.items()}
 
 
 def fer2013_counts(path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
-    import csv
+    """Per-Usage class counts of any FER2013 form, resolved as ``load_fer2013`` resolves it."""
+    from ferkit.data.fer2013 import fer2013_source
 
+    kind, source = fer2013_source(path)
+    if kind == "pack":
+        from ferkit.data.fer2013_pack import pack_info
+        from ferkit.labels import FER2013_LABELS
+
+        return {split: dict(zip(FER2013_LABELS, info["class_counts"])) for split, info in pack_info(source)["splits"].items()}
+    if kind == "csv":
+        return _fer2013_csv_counts(source, log)
+    return _fer2013_folder_counts(source, log)
+
+
+def _fer2013_csv_counts(csv_path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
+    from ferkit.data.fer2013 import FER2013_SPLITS, read_fer2013_csv
     from ferkit.labels import FER2013_LABELS
 
-    if path.is_file():
-        counts: dict[str, dict[str, int]] = {}
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                code = row.get("emotion", "")
-                usage = counts.setdefault(row.get("Usage", "?"), {n: 0 for n in FER2013_LABELS})
-                if code.isdigit() and int(code) < len(FER2013_LABELS):
-                    usage[FER2013_LABELS[int(code)]] += 1
-                else:
-                    log.add(f"{path}: unknown emotion code {code!r}")
-        return counts
-    splits = {}
-    for usage, sub in (("Training", "train"), ("PublicTest", "test"), ("PrivateTest", "test")):
-        if (path / sub).is_dir():
-            splits[usage] = _folder_counts(path / sub, log, keep=lambda p, u=usage: p.name.startswith(u + "_"))
-        else:
-            log.add(f"FER2013 {sub}/ folder missing under {path}")
+    counts = {usage: dict.fromkeys(FER2013_LABELS, 0) for usage in FER2013_SPLITS}
+    rows_log = ProblemLog(strict=False)
+    for row in read_fer2013_csv(csv_path, rows_log):  # a header it cannot read raises: inspect_dataset reports it
+        counts[row.usage][FER2013_LABELS[row.label]] += 1
+    for message in rows_log.messages[:MAX_ROW_PROBLEMS]:
+        log.add(message)
+    if len(rows_log.messages) > MAX_ROW_PROBLEMS:
+        log.add(f"{csv_path}: {len(rows_log.messages) - MAX_ROW_PROBLEMS} more malformed row(s) not listed")
+    for usage, by_class in counts.items():
+        if not sum(by_class.values()):
+            log.add(f"{csv_path}: no rows with Usage {usage}")
+    return counts
+
+
+def _fer2013_folder_counts(root: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
+    """Each of train/ and test/ scanned once (test/ holds two Usages), with the loader's checks."""
+    from ferkit.data.fer2013 import FOLDER_USAGES, check_fer2013_root, scan_fer2013_folder
+    from ferkit.labels import FER2013_LABELS
+
+    try:
+        check_fer2013_root(root)
+    except DatasetError as exc:
+        log.add(str(exc))
+    splits: dict[str, dict[str, int]] = {}
+    for sub, usages in FOLDER_USAGES.items():
+        if not (root / sub).is_dir():
+            log.add(f"FER2013 {sub}/ folder missing under {root}")
+            continue
+        try:
+            found = scan_fer2013_folder(root / sub, log)
+        except DatasetError as exc:
+            log.add(str(exc))
+            continue
+        log.check_duplicates([p.name for by_class in found.values() for files in by_class.values() for p in files], str(root / sub))
+        for usage in usages:
+            splits[usage] = {name: len(found[usage].get(name, [])) for name in FER2013_LABELS}
     return splits
 
 
 def ckplus_counts(path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
-    from ferkit.data.ckplus import CKPLUS_NAME
+    from ferkit.data.ckplus import scan_ckplus
 
-    counts = _folder_counts(path, log)
-    bad = [p.name for p in path.glob("*/*") if p.is_file() and not CKPLUS_NAME.match(p.stem)]
-    if bad:
-        log.add(f"{len(bad)} file(s) not named S<subject>_<sequence>_<frame>, e.g. {', '.join(bad[:3])}")
-    return {"all": counts}
+    try:
+        by_class = scan_ckplus(path, log)
+    except DatasetError as exc:
+        log.add(str(exc))
+        return {"all": {}}
+    return {"all": {name: len(files) for name, files in by_class.items()}}
 
 
 def imagefolder_counts(path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
-    subs = [s for s in ("train", "val", "test") if (path / s).is_dir()]
-    if subs:
-        return {s: _folder_counts(path / s, log) for s in subs}
-    return {"all": _folder_counts(path, log)}
+    """Counts per split folder (or ``all``), with the loader's layout and class-set checks."""
+    from ferkit.data.imagefolder import SPLIT_FOLDERS, check_classes_of_split, split_folders
+
+    try:
+        folders = split_folders(path)
+    except DatasetError as exc:
+        log.add(str(exc))
+        folders = {name: path / name for name in SPLIT_FOLDERS if (path / name).is_dir()}
+    if not folders:
+        return {"all": _folder_counts(path, log)}
+    counts = {name: _folder_counts(folder, log) for name, folder in folders.items()}
+    for name in ("val", "test"):
+        if counts.get(name) and counts.get("train"):
+            try:
+                check_classes_of_split(folders[name], counts[name], tuple(counts["train"]))
+            except DatasetError as exc:
+                log.add(str(exc))
+    return counts

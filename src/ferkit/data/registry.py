@@ -10,6 +10,7 @@ scored once.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,15 +19,14 @@ import numpy as np
 
 from ferkit.data.ckplus import load_ckplus48
 from ferkit.data.dataset import FaceDataset
+from ferkit.data.folders import require_dir
 from ferkit.data.fer2013 import load_fer2013
-from ferkit.data.imagefolder import load_image_folder
+from ferkit.data.imagefolder import SPLIT_FOLDERS, load_image_folder, split_folders
 from ferkit.data.inspect import ProblemLog, ckplus_counts, fer2013_counts, imagefolder_counts
 from ferkit.data.splits import grouped_holdout, random_count_split, subject_kfold
 from ferkit.errors import ConfigError, DatasetError
 from ferkit.labels import LABEL_ALIASES
 from ferkit.registry import Registry
-
-SPLIT_FOLDERS = ("train", "val", "test")  # an image folder's split sub-folders (train/<class>/...)
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,14 @@ def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSpli
 
 
 def looks_like_ckplus48(path: Path) -> bool:
-    return path.is_dir() and any(path.glob("*/S[0-9]*_*_*.png"))
+    """Class folders holding ``S<subject>_..._<frame>.png`` files, the suffix in any case: ``.PNG`` copies taken for a
+    plain image folder would lose their subject groups, and its random split would leak subjects."""
+    if not path.is_dir():
+        return False
+    return any(
+        file.suffix.lower() == ".png" and fnmatch.fnmatchcase(file.stem, "S[0-9]*_*_*")
+        for folder in path.iterdir() if folder.is_dir() for file in folder.iterdir()
+    )
 
 
 @register_dataset(
@@ -216,12 +223,27 @@ def looks_like_ckplus48(path: Path) -> bool:
 )
 def _ckplus_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     data = load_ckplus48(path)
-    return ckplus_protocol_splits(data, protocol, seed)
+    return ckplus_protocol_splits(data, protocol, seed, source=str(path))
 
 
-def ckplus_protocol_splits(data: FaceDataset, protocol: str, seed: int) -> list[ExperimentSplit]:
+def check_protocol_fits(data: FaceDataset, protocol: str, source: str) -> None:
+    """Refuse a CK+ set too small for ``protocol``, saying what it has and what the protocol needs (the split
+    helpers' own errors speak of n_folds and n_train, which the user never chose)."""
+    if protocol == "random800" and len(data) <= 800:
+        raise DatasetError(f"{source}: protocol random800 trains on 800 random images and tests on the rest, so it needs more than "
+                           f"800 images; found {len(data)} (the full CK+48 has 981); use kfold10 for a smaller set")
+    if protocol.startswith("kfold"):
+        n_folds, subjects = int(protocol.removeprefix("kfold")), len(set(data.groups or ()))
+        if subjects < n_folds:
+            raise DatasetError(f"{source}: protocol {protocol} puts each subject in one of {n_folds} test folds, so it needs at least "
+                               f"{n_folds} subjects; found {subjects} subject(s) in {len(data)} images (the full CK+48 has 118)")
+
+
+def ckplus_protocol_splits(data: FaceDataset, protocol: str, seed: int, *, source: str | None = None) -> list[ExperimentSplit]:
     """kfold10: subject-independent folds, validation = 10% of the training subjects.
-    random800: papers 000/001's random 800/181 image split (leaks subjects; no validation)."""
+    random800: papers 000/001's random 800/181 image split (leaks subjects; no validation).
+    ``source`` (the dataset's path) names the data in errors."""
+    check_protocol_fits(data, protocol, source or data.name)
     if protocol == "random800":
         train_idx, test_idx = random_count_split(len(data), 800, seed)
         return [ExperimentSplit("random800", data.subset(train_idx, "ckplus48/train"), None, data.subset(test_idx, "ckplus48/test"), True)]
@@ -242,11 +264,13 @@ def ckplus_protocol_splits(data: FaceDataset, protocol: str, seed: int) -> list[
     counter=imagefolder_counts, detect=Path.is_dir, detect_rank=2,  # the catch-all: any other folder
 )
 def _imagefolder_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
-    """``root/train`` + ``root/test`` (+ optional ``root/val``) when present; else a stratified 80/10/10 split."""
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        train = load_image_folder(path / "train")
-        test = load_image_folder(path / "test")
-        val = load_image_folder(path / "val") if (path / "val").is_dir() else None
+    """``root/train`` + ``root/test`` (+ optional ``root/val``) when present; else a stratified 80/10/10 split.
+    val/ and test/ labels index train's classes, so a model's outputs and the labels it is scored on agree."""
+    folders = split_folders(require_dir(path, "image folder root"))
+    if folders:
+        train = load_image_folder(folders["train"])
+        test = load_image_folder(folders["test"], class_names=train.class_names)
+        val = load_image_folder(folders["val"], class_names=train.class_names) if "val" in folders else None
         return [ExperimentSplit("imagefolder", train, val, test)]
     data = load_image_folder(path)
     from sklearn.model_selection import train_test_split
