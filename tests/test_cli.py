@@ -83,6 +83,31 @@ def test_evaluate_uses_the_checkpoints_own_fold_and_refuses_another(tmp_path, ca
     assert (tmp_path / "e" / "ckplus48_fold3_test.json").exists()
     assert main(["evaluate", checkpoint, "--data", f"ckplus48:{ck}", "--fold", "0"]) == 2
     assert "trained on fold 3" in capsys.readouterr().err
+    assert main(["evaluate", checkpoint, "--data", f"ckplus48:{ck}", "--protocol", "random800"]) == 2
+    assert "trained on fold3 of protocol kfold10; scoring protocol random800's test split would include" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("split,recorded,given,expected", [
+    ("fold3", None, None, (None, 3)), ("fold3", None, "kfold10", ("kfold10", 3)), ("fold3", "kfold10", "kfold10", ("kfold10", 3)),
+    ("fold3", None, "random800", "refused"), ("fold3", "kfold10", "kfold5", "refused"), ("random800", None, "kfold10", "refused"),
+    ("random800", None, None, ("random800", 0)),  # run_recipe.py --protocol random800 records a null protocol
+    ("fer2013", None, "official", ("official", 0)),  # a fixed official split: any protocol of the data may score it
+])
+def test_evaluate_refuses_another_protocol_for_a_split_drawn_from_the_data(split, recorded, given, expected):
+    from types import SimpleNamespace
+
+    from ferkit.cli import checkpoint_protocol
+    from ferkit.errors import FerkitError
+
+    loaded = SimpleNamespace(path="m.pt", split=split, recipe={"protocol": recorded, "seed": 0})
+    if expected == "refused":
+        with pytest.raises(FerkitError, match="Omit --protocol"):
+            checkpoint_protocol(loaded, given, None, "test")
+    else:
+        protocol, seed, fold = checkpoint_protocol(loaded, given, None, "test")
+        assert (protocol, fold) == expected and seed == 0
+    if given:  # every image once (cross-dataset scoring) is never refused
+        assert checkpoint_protocol(loaded, given, None, "all")[0] == given
 
 
 def test_outputs_are_not_silently_overwritten(tmp_path, capsys):

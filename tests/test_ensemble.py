@@ -9,21 +9,21 @@ import torch
 from ferkit.cli import main
 from ferkit.errors import CheckpointError, ConfigError
 from ferkit.models import build_model
-from ferkit.artifacts import compress_weights, ensemble_checkpoint, load_model, model_state, save_checkpoint
+from ferkit.artifacts import compress_weights, ensemble_checkpoint, load_checkpoint, load_model, member_checkpoint, model_state, save_checkpoint
 from ferkit.models.ensemble import ProbabilityEnsemble
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
 
-def write_member(path: Path, seed: int, class_names=CLASSES, in_chans: int = 1) -> Path:
+def write_member(path: Path, seed: int, class_names=CLASSES, in_chans: int = 1, split: str | None = None, protocol: str | None = None) -> Path:
     torch.manual_seed(seed)
     model = build_model("modified_resnet18", num_classes=len(class_names), in_chans=in_chans, dropout=0.2)
     with torch.no_grad():  # a random head gives near-uniform softmax; make the members clearly different
         model.head.weight.mul_(50)
     save_checkpoint(path, {
         "model_name": "modified_resnet18", "model_kwargs": {"dropout": 0.2}, "in_chans": in_chans, "image_size": 48,
-        "class_names": list(class_names), "recipe": {"name": f"member-{seed}", "version": 1, "seed": seed},
-        "epoch": 3, "val_metric": 0.5 + seed / 100, "model": model.state_dict(),
+        "class_names": list(class_names), "recipe": {"name": f"member-{seed}", "version": 1, "seed": seed, "protocol": protocol},
+        "epoch": 3, "val_metric": 0.5 + seed / 100, "model": model.state_dict(), **({"split": split} if split else {}),
     })
     return path
 
@@ -112,6 +112,37 @@ def test_members_must_agree_and_be_plain_models(members, tmp_path):
         ensemble_checkpoint([nested, members[2]])
     with pytest.raises(ConfigError, match="members"):
         build_model("ensemble", num_classes=7)
+
+
+def test_members_trained_on_different_splits_are_refused(tmp_path, capsys):
+    """Fold 1's member trained on fold 0's test subjects: an ensemble of the two scored on fold 0 would leak."""
+    fold0, fold1 = write_member(tmp_path / "f0.pt", 1, split="fold0"), write_member(tmp_path / "f1.pt", 2, split="fold1")
+    with pytest.raises(CheckpointError, match=r"trained on different splits \(.*f0.pt: fold0, .*f1.pt: fold1\)"):
+        ensemble_checkpoint([fold0, fold1])
+    assert main(["ensemble", str(fold0), str(fold1), "--out", str(tmp_path / "e.pt")]) == 2
+    assert "different splits" in capsys.readouterr().err and not (tmp_path / "e.pt").exists()
+    other_draw = write_member(tmp_path / "f0-seed2.pt", 2, split="fold0")  # the folds are drawn with the recipe's seed
+    with pytest.raises(CheckpointError, match="fold0 drawn with different seeds or protocols"):
+        ensemble_checkpoint([fold0, other_draw])
+
+
+def test_members_of_one_split_keep_it_with_the_protocol_and_seed_that_drew_it(tmp_path):
+    fold0 = [write_member(tmp_path / "a.pt", 1, split="fold0"), write_member(tmp_path / "b.pt", 1, split="fold0", protocol="kfold10")]
+    payload = ensemble_checkpoint(fold0)
+    assert payload["split"] == "fold0" and [m["split"] for m in payload["members"]] == ["fold0", "fold0"]
+    assert payload["recipe"]["protocol"] == "kfold10" and payload["recipe"]["seed"] == 1  # evaluate rebuilds the same folds
+    seeds = ensemble_checkpoint([write_member(tmp_path / f"fer{seed}.pt", seed, split="fer2013") for seed in (1, 2)])
+    assert seeds["split"] == "fer2013" and "seed" not in seeds["recipe"]  # seeds of a fixed split: the usual ensemble
+
+
+def test_the_shipped_ensembles_members_share_one_split_and_ensemble_again(tmp_path):
+    from ferkit.weights import default_model_path
+
+    shipped = load_checkpoint(default_model_path())
+    members = [member_checkpoint(default_model_path(), index) for index in range(len(shipped["model_kwargs"]["members"]))]
+    assert shipped["split"] == "fer2013" and {member["split"] for member in members} == {"fer2013"}
+    again = ensemble_checkpoint([save_checkpoint(tmp_path / f"m{index}.pt", member) for index, member in enumerate(members)])
+    assert again["split"] == "fer2013" and [m["split"] for m in again["members"]] == ["fer2013"] * len(members)
 
 
 def test_ensemble_cli_then_recognizer_and_onnx(members, tmp_path, capsys):

@@ -117,12 +117,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def checkpoint_protocol(loaded, protocol: str | None, fold: int | None, split: str) -> tuple[str | None, int, int]:
     """Protocol, seed and fold for evaluation: by default those the checkpoint was trained with, so a
-    k-fold model is scored on its own test subjects, never on subjects it trained on."""
+    k-fold model is scored on its own test subjects, never on subjects it trained on. Its test or
+    validation split under another fold, or under another protocol than the one that drew its split
+    from the data (a k-fold fold, random800, grouped70), is refused."""
+    import re
+
+    from ferkit.data.registry import DATASETS
+
     trained_fold = int(loaded.split[4:]) if loaded.split and loaded.split.startswith("fold") and loaded.split[4:].isdigit() else None
     if fold is not None and trained_fold is not None and fold != trained_fold and split in ("test", "val"):
         raise FerkitError(f"{loaded.path} was trained on fold {trained_fold}; scoring fold {fold}'s {split} split would include subjects it "
                           f"trained on. Omit --fold (or pass --fold {trained_fold})")
-    return protocol or loaded.recipe.get("protocol"), int(loaded.recipe.get("seed", 0)), fold if fold is not None else (trained_fold or 0)
+    recorded = loaded.recipe.get("protocol")
+    drawn = bool(loaded.split) and re.fullmatch(r"fold\d+|random\d+|grouped\d+", loaded.split) is not None
+    if protocol and protocol != recorded and drawn and split in ("test", "val"):
+        # A null protocol is the dataset's default: a single drawn split is named after it (random800 is not a default,
+        # grouped70 is), and folds come from a family whose default draws folds (ckplus48 kfold10, jaffe loso); --data
+        # must define the protocol given, so a default protocol given for a fold checkpoint is the one it trained under.
+        same = recorded is None and (protocol == loaded.split if trained_fold is None else
+                                     protocol in {family.default_protocol for _, family in DATASETS.items()})
+        if not same:
+            trained_under = f"protocol {recorded}" if recorded else "its dataset's default protocol"
+            raise FerkitError(f"{loaded.path} was trained on {loaded.split} of {trained_under}; scoring protocol {protocol}'s {split} split "
+                              "would include subjects or images it trained on. Omit --protocol (the checkpoint's own is used)")
+    own = recorded or (loaded.split if drawn and trained_fold is None else None)  # random800 run by run_recipe --protocol records null
+    return protocol or own, int(loaded.recipe.get("seed", 0)), fold if fold is not None else (trained_fold or 0)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

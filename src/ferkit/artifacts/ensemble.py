@@ -6,6 +6,7 @@ only builds and splits the payloads, which ``save_checkpoint`` writes and ``load
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from ferkit.artifacts.storage import compress_weights, model_state
 from ferkit.errors import CheckpointError, ConfigError
 
 MEMBER_FIELDS = ("model_name", "model_kwargs")
+# Splits drawn from the data with the recipe's seed (k-fold folds, random and grouped hold-outs): the same name under
+# another seed or protocol holds other test subjects or images. FER2013's, RAF-DB's ... official splits are fixed.
+SEED_DRAWN_SPLIT = re.compile(r"fold\d+|random\d+|grouped\d+|holdout")
 
 
 def _as_key(value: Any) -> Any:
@@ -26,11 +30,39 @@ def _as_key(value: Any) -> Any:
 def _member_meta(path: str | Path, payload: dict[str, Any]) -> dict[str, Any]:
     recipe = payload.get("recipe") or {}
     return {"source_checkpoint": str(path), "recipe": recipe.get("name", ""), "recipe_version": recipe.get("version"), "seed": recipe.get("seed"),
-            "epochs": recipe.get("epochs"), "epoch": payload.get("epoch"), "val_metric": payload.get("val_metric")}
+            "epochs": recipe.get("epochs"), "epoch": payload.get("epoch"), "val_metric": payload.get("val_metric"), "split": payload.get("split")}
+
+
+def check_same_split(paths: Sequence[str | Path], payloads: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Refuse members trained on different splits; returns what the ensemble records of their split.
+
+    Why: the ensemble keeps one split, and ``ferkit evaluate`` scores that split's test set; a member trained
+    on another fold (or another seed's fold) trained on some of those test subjects. Members of one split,
+    e.g. seeds of a recipe on FER2013, are the usual ensemble. Returns the common ``protocol`` and ``seed``
+    where every member recorded the same one, so evaluation rebuilds the members' folds.
+    """
+    recipes = [payload.get("recipe") or {} for payload in payloads]
+    splits = [payload.get("split") for payload in payloads]
+    if len(set(splits)) > 1:
+        listed = ", ".join(f"{path}: {split}" for path, split in zip(paths, splits))
+        raise CheckpointError(f"ensemble members were trained on different splits ({listed}); scored on any one of them, the ensemble "
+                              "would include members that trained on its test subjects. Ensemble members of one split (e.g. seeds on one fold)")
+    seeds = {recipe.get("seed") for recipe in recipes}
+    protocols = {recipe.get("protocol") for recipe in recipes} - {None}  # null: the dataset's default protocol
+    if splits[0] is not None and SEED_DRAWN_SPLIT.fullmatch(str(splits[0])) and (len(seeds) > 1 or len(protocols) > 1):
+        listed = ", ".join(f"{path}: seed {recipe.get('seed')}, protocol {recipe.get('protocol')}" for path, recipe in zip(paths, recipes))
+        raise CheckpointError(f"ensemble members were trained on {splits[0]} drawn with different seeds or protocols ({listed}); each draw "
+                              f"puts other subjects or images in {splits[0]}'s test split, so the members trained on each other's test data")
+    recorded: dict[str, Any] = {}
+    if len(protocols) == 1:
+        recorded["protocol"] = next(iter(protocols))
+    if len(seeds) == 1 and None not in seeds:
+        recorded["seed"] = next(iter(seeds))
+    return recorded
 
 
 def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -> dict[str, Any]:
-    """One checkpoint payload from member checkpoints; refuses members whose labels or input format differ.
+    """One checkpoint payload from member checkpoints; refuses members whose labels, input format or split differ.
 
     ``storage``: fp32, fp16 or int8 weights (see ``storage.compress_weights``).
     """
@@ -38,6 +70,7 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -
         raise ConfigError(f"an ensemble needs at least two member checkpoints, got {len(paths)}")
     payloads = [load_checkpoint(path) for path in paths]
     first = payloads[0]
+    split_recipe = check_same_split(paths, payloads)
     for path, payload in zip(paths[1:], payloads[1:]):
         for key in ("class_names", "in_chans", "image_size"):
             if _as_key(payload[key]) != _as_key(first[key]):
@@ -57,7 +90,7 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -
         "in_chans": first["in_chans"],
         "image_size": first["image_size"],
         "class_names": list(first["class_names"]),
-        "recipe": {"name": "ensemble(" + " + ".join(tags) + ")"},
+        "recipe": {"name": "ensemble(" + " + ".join(tags) + ")", **split_recipe},
         "split": first.get("split"),
         "train_size": first.get("train_size"),
         "selected_on": first.get("selected_on"),

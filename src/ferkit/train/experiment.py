@@ -9,19 +9,21 @@ train``: the test split scored once per fold and, over several folds, ``folds_su
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ferkit.data.registry import ExperimentSplit, experiment_splits
+from ferkit.data.registry import DATASETS, ExperimentSplit, experiment_splits, parse_spec
 from ferkit.errors import ConfigError, DatasetError
 from ferkit.io_utils import atomic_write_json
 from ferkit.train import distributed
 from ferkit.train.config import Recipe
 from ferkit.train.loop import TrainResult, train
-from ferkit.train.runs import keep_recorded_warm_start, resolve_warm_start
+from ferkit.train.resume import check_epochs_grow, check_fold_layout, check_run_dir
+from ferkit.train.runs import keep_recorded_warm_start, recorded_recipe, resolve_warm_start
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,45 @@ def choose_folds(folds: Sequence[int] | None, n_splits: int) -> list[int]:
     if not chosen:
         raise ConfigError("no fold chosen: give fold numbers, or none to train every fold")
     for k in chosen:
+        if n_splits == 1 and k != 0:
+            raise ConfigError(f"--fold {k}: the data has one split under this protocol, no folds; --fold applies to k-fold protocols "
+                              "(e.g. ckplus48's kfold10): drop --fold")
         if not 0 <= k < n_splits:
             raise ConfigError(f"fold must be in 0..{n_splits - 1}, got {k}")
     return chosen
+
+
+def keep_recorded_protocol(recipe: Recipe, run_dir: Path, default_protocol: str) -> Recipe:
+    """Keep the protocol an existing run recorded when it names the same splits: null is the dataset's default,
+    so a run started without --protocol resumes with an explicit ``--protocol kfold10``, and the reverse."""
+    recorded = recorded_recipe(run_dir)
+    if recorded is None or "protocol" not in recorded or recorded["protocol"] == recipe.protocol:
+        return recipe
+    if (recorded["protocol"] or default_protocol) == (recipe.protocol or default_protocol):
+        return dataclasses.replace(recipe, protocol=recorded["protocol"])
+    return recipe
+
+
+def plan_fold_runs(recipe: Recipe, out: str | Path, splits: Sequence[ExperimentSplit], chosen: Sequence[int],
+                   resume: bool | None) -> dict[int, tuple[Path, bool]]:
+    """Each chosen fold's run directory and whether it resumes, every directory checked before the first fold trains.
+
+    ``resume`` None: a fold continues when its last.pt exists. True (``--resume``) needs a last.pt in at least one
+    chosen fold: without one it would quietly start a new run (e.g. CK+ folds beside a FER2013 run).
+    """
+    check_fold_layout(Path(out), fold_dirs=len(splits) > 1)
+    runs = {}
+    for k in chosen:
+        run_dir = fold_run_dir(out, splits, splits[k])
+        fold_resume = (run_dir / "last.pt").exists() if resume is None else resume
+        check_run_dir(run_dir, resume=fold_resume)
+        if fold_resume:
+            check_epochs_grow(run_dir, recipe)
+        runs[k] = (run_dir, fold_resume)
+    if resume is True and not any((run_dir / "last.pt").is_file() for run_dir, _ in runs.values()):
+        where = "" if len(splits) == 1 else " in " + ", ".join(str(run_dir) for run_dir, _ in runs.values())
+        raise ConfigError(f"nothing to resume in {out}: no last.pt{where}; drop --resume to start a new run")
+    return runs
 
 
 def train_folds(
@@ -67,7 +105,8 @@ def train_folds(
     """Train ``recipe`` on the chosen folds of ``data``, yielding each fold as it finishes.
 
     ``protocol`` (default: the recipe's) chooses the splits; ``resume`` None continues each fold
-    whose run holds a last.pt, True/False is passed to ``train`` as given. A ``run:`` warm start is
+    whose run holds a last.pt and starts the others; True (``--resume``) continues them too, but
+    refuses when no chosen fold has a last.pt; False starts every fold. A ``run:`` warm start is
     resolved in ``runs_dir`` before the first fold trains. Under torchrun every rank trains and
     rank 0 alone receives the folds.
     """
@@ -78,11 +117,12 @@ def train_folds(
         if needs_test and splits[k].test is None:
             raise DatasetError(f"{data} has no test split (a FER2013 pack never holds PrivateTest); "
                                "train without scoring it (ferkit train --no-test) and score the test split where the dataset lives")
+    runs = plan_fold_runs(recipe, out, splits, chosen, resume)
+    default_protocol = DATASETS.get(parse_spec(data)[0]).default_protocol
     for k in chosen:
-        split = splits[k]
-        run_dir = fold_run_dir(out, splits, split)
-        fold_resume = (run_dir / "last.pt").exists() if resume is None else resume
-        result = train(keep_recorded_warm_start(recipe, run_dir), split, run_dir, device=device, resume=fold_resume,
+        split, (run_dir, fold_resume) = splits[k], runs[k]
+        fold_recipe = keep_recorded_protocol(keep_recorded_warm_start(recipe, run_dir), run_dir, default_protocol)
+        result = train(fold_recipe, split, run_dir, device=device, resume=fold_resume,
                        progress=progress, sync_batchnorm=sync_batchnorm, occluder_workers=occluder_workers)
         if distributed.current().is_main:
             yield FoldRun(split, run_dir, result)

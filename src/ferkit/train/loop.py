@@ -9,7 +9,6 @@ sampler, which are parameters here; nothing is copied per paper. The pieces live
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from ferkit.train.early_stop import early_stop, stop_line
 from ferkit.train.epoch import train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler
 from ferkit.train.report import epoch_line, quiet_unless_main, start_lines, write_metrics_log, write_run_end
+from ferkit.train.resume import check_resumable, check_run_dir, created_folder
 from ferkit.train.setup import TrainingRun, build_run
 from ferkit.train.state import TrainState, checkpoint_payload, run_meta
 from ferkit.train.validate import select, validation_metrics
@@ -71,19 +71,21 @@ def train(
     recipe = validate_recipe(recipe)
     out = Path(out_dir)
     check_output(out, recipe, split, resume=resume)
-    out.mkdir(parents=True, exist_ok=True)
     ctx = distributed.current()
     log, progress = quiet_unless_main(ctx, log, progress)
     dev = distributed.rank_device(ctx, resolve_device(device))
     for line in start_lines(recipe, split, dev, ctx, sync_batchnorm=sync_batchnorm):
         log(line)
-    run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
-                           occluder_workers=occluder_workers)
+    with created_folder(out):  # a run refused while it is built (e.g. a missing init_weights file) leaves no empty --out
+        run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
+                               occluder_workers=occluder_workers)
     try:
         if resume and run.last_path.exists():
             resume_state(run, state, log)
         if ctx.is_main:
             atomic_write_text(out / "recipe.json", recipe.to_json() + "\n")
+            if state.history:  # resumed: a kill between last.pt and the log left the log an epoch behind (or missing)
+                write_metrics_log(out / "metrics.jsonl", state.history)
         meta, start_epoch, started = run_meta(recipe, split), state.epoch, time.perf_counter()
         stop = early_stop(state.history, recipe)  # a resumed run that already stopped early is finished
         if stop is not None:
@@ -117,8 +119,7 @@ def check_output(out: Path, recipe: Recipe, split: ExperimentSplit, *, resume: b
     """Refuse, before any work, to overwrite a run, to plateau or stop early without a validation split, or to stop a
     schedule early that anneals over all epochs."""
     check_writable_folder(out)
-    if (out / "last.pt").exists() and not resume:
-        raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+    check_run_dir(out, resume=resume)
     if recipe.schedule == "plateau" and split.val is None:
         raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
     if recipe.early_stop_patience is not None and split.val is None:
@@ -150,7 +151,10 @@ def end_epoch(run: TrainingRun, state: TrainState, row: dict[str, Any], out: Pat
 
 
 def save_epoch(out: Path, meta: dict[str, Any], state: TrainState, *, improved: bool, selected_on: str) -> None:
-    """best.pt when the epoch improved, last.pt always, then the metrics log from the saved history."""
+    """best.pt when the epoch improved, last.pt always, then the metrics log from the saved history.
+
+    In this order on purpose: killed between best.pt and last.pt, a resumed run trains that epoch again and rewrites
+    best.pt, and a first epoch killed there leaves no epoch rows, so it may start again (``resume.run_results``)."""
     if improved:
         save_checkpoint(out / "best.pt", checkpoint_payload("best", meta, state, selected_on=selected_on))
     save_checkpoint(out / "last.pt", checkpoint_payload("last", meta, state))
@@ -163,23 +167,3 @@ def resume_state(run: TrainingRun, state: TrainState, log: Callable[[str], None]
     check_resumable(saved, run.recipe, run.split, run.last_path)
     state.load_state_dict(saved, restore_cuda_rng=not run.ctx.active)  # ranks reseed per epoch; GPU counts may differ
     log(f"resumed from {run.last_path} at epoch {state.epoch}")
-
-
-def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSplit, path: Path) -> None:
-    """Refuse to resume a run with another recipe or split. Only ``epochs`` may grow, and only
-    where the schedule does not depend on the total number of steps (step, plateau, none)."""
-    current = recipe.to_dict()
-    defaults = Recipe(name="").to_dict()
-    # Fields added to Recipe after a run started are compared at their default value.
-    saved = {k: state.get("recipe", {}).get(k, defaults[k]) for k in current}
-    if saved.get("epochs") != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
-        raise ConfigError(f"{path} was trained for {saved.get('epochs')} epochs with a {recipe.schedule} schedule over all of them; "
-                          f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
-    saved.pop("epochs", None)
-    current.pop("epochs")
-    saved_json, current_json = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
-    if saved_json != current_json:
-        changed = sorted(k for k in set(saved_json) | set(current_json) if saved_json.get(k) != current_json.get(k))
-        raise ConfigError(f"{path} was trained with a different recipe (fields {changed} differ); resume with the same recipe or use another --out")
-    if state.get("split") != split.name or state.get("train_size") != len(split.train):
-        raise ConfigError(f"{path} was trained on {state.get('split')} ({state.get('train_size')} images), not {split.name} ({len(split.train)})")

@@ -75,16 +75,25 @@ def keep_recorded_warm_start(recipe: Recipe, run_dir: str | Path) -> Recipe:
     ``runs/x/best.pt`` and resumed with the runs directory given as an absolute path names the same
     file with another string, and must still resume.
     """
-    recorded_file = Path(run_dir) / "recipe.json"
-    if not recipe.init_weights or not recorded_file.is_file():
+    if not recipe.init_weights:
         return recipe
-    try:
-        recorded = json.loads(recorded_file.read_text()).get("init_weights")
-    except (OSError, ValueError, AttributeError):
-        return recipe  # train() reports an unreadable run when it resumes
+    recorded = (recorded_recipe(run_dir) or {}).get("init_weights")
     if recorded and recorded != recipe.init_weights and _same_file(recorded, recipe.init_weights):
         return dataclasses.replace(recipe, init_weights=recorded)
     return recipe
+
+
+def recorded_recipe(run_dir: str | Path) -> dict | None:
+    """The recipe an existing run recorded (its recipe.json); None when it has none or it cannot be read
+    (train() reports an unreadable run when it resumes)."""
+    recorded_file = Path(run_dir) / "recipe.json"
+    if not recorded_file.is_file():
+        return None
+    try:
+        recorded = json.loads(recorded_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -8,6 +8,7 @@ No gradient scaler is kept: mixed precision is bf16 autocast, which needs none.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ferkit.data.dataset import FaceDataset
 from ferkit.data.registry import ExperimentSplit
 from ferkit.train.config import Recipe
 from ferkit.train.optim import Scheduler
 
 MODULES = ("model", "criterion", "optimizer", "scheduler")
 PROGRESS = ("epoch", "best_val", "best_epoch", "history")
+RESUMABLE_KEYS = ("model", "criterion", "optimizer", "numpy_rng", "torch_gen", *PROGRESS)  # what load_state_dict cannot do without
 
 
 @dataclass
@@ -74,8 +77,24 @@ def run_meta(recipe: Recipe, split: ExperimentSplit) -> dict[str, Any]:
     return {
         "model_name": recipe.model, "model_kwargs": recipe.model_kwargs, "in_chans": recipe.in_chans,
         "image_size": recipe.image_size, "class_names": list(split.train.class_names), "recipe": recipe.to_dict(),
-        "split": split.name, "train_size": len(split.train),
+        "split": split.name, "train_size": len(split.train), "data_fingerprint": data_fingerprint(split.train),
     }
+
+
+def data_fingerprint(data: FaceDataset) -> dict[str, Any]:
+    """What tells one training set from another of the same size, so a resume on other data is refused.
+
+    ``samples``: sha256 of the sample ids with their labels, in order (which images, labelled how, in which
+    order the batches index them); ``images``: sha256 of the pixels, since a re-exported copy can keep every
+    file name and hold other images. Ids are relative names (``happy/Training_1``), so a copy of the data
+    elsewhere has the same fingerprint. About 0.05 s for FER2013's 28,709 training images.
+    """
+    samples = hashlib.sha256()
+    for sample_id, label in zip(data.ids, data.labels.tolist()):
+        samples.update(f"{sample_id}\t{label}\n".encode())
+    pixels = hashlib.sha256(str(tuple(data.images.shape)).encode())
+    pixels.update(np.ascontiguousarray(data.images).data)
+    return {"class_names": list(data.class_names), "samples": samples.hexdigest(), "images": pixels.hexdigest()}
 
 
 def checkpoint_payload(kind: str, meta: dict[str, Any], state: TrainState, *, selected_on: str = "val") -> dict[str, Any]:

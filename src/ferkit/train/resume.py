@@ -1,0 +1,183 @@
+"""Where a run may start and from what it may continue: the run directory's contents and last.pt's fit.
+
+A run starts in a directory only where no earlier run's results would be overwritten, and continues only
+from a resumable last.pt written with the same recipe on the same data. Single-split runs (files in the
+directory itself) and k-fold runs (``fold<k>/`` inside it) never share a directory.
+
+When a run writes what, and why "results" leave best.pt alone out: the first files of a run are
+recipe.json (and a distillation teacher's cache); every epoch then ends with best.pt (when the epoch
+improved), last.pt, metrics.jsonl, in that order; test.json, train_summary.json and folds_summary.json
+come after training. So a directory without last.pt holds epoch rows or summaries only when last.pt was
+deleted by hand, while a run killed between best.pt and last.pt of its first epoch leaves recipe.json and
+best.pt alone, and must start again. That order is kept on purpose: best.pt before last.pt means a
+resumed run never has a last.pt whose best epoch has no best.pt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from ferkit.data.registry import ExperimentSplit
+from ferkit.errors import CheckpointError, ConfigError
+from ferkit.train.config import Recipe
+from ferkit.train.state import RESUMABLE_KEYS, data_fingerprint
+
+SUMMARY_FILES = ("test.json", "train_summary.json", "folds_summary.json")
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl")  # what marks a directory as holding a run of its own
+FOLD_DIR = re.compile(r"fold\d+")  # the run directories of k-fold protocols (ExperimentSplit names)
+FINGERPRINT_PARTS = {"class_names": "class names", "samples": "sample ids and labels", "images": "images"}
+
+
+def metrics_rows(path: Path) -> int:
+    """The number of epoch rows in a metrics.jsonl (0 when there is none); an unreadable log counts as one row."""
+    try:
+        return sum(1 for line in path.read_text().splitlines() if line.strip())
+    except FileNotFoundError:
+        return 0
+    except (OSError, UnicodeDecodeError):
+        return 1
+
+
+def run_results(out: Path) -> list[str]:
+    """What in ``out`` only a run that finished an epoch writes: epoch rows and summaries (best.pt named beside them).
+
+    best.pt alone is not counted: it is what a run killed between best.pt and last.pt of its first epoch leaves.
+    """
+    rows = metrics_rows(out / "metrics.jsonl")
+    held = ([f"metrics.jsonl ({rows} epoch{'s' if rows != 1 else ''})"] if rows else []) + [name for name in SUMMARY_FILES if (out / name).is_file()]
+    if held and (out / "best.pt").is_file():
+        held.insert(0, "best.pt")
+    return held
+
+
+def check_run_dir(out: Path, *, resume: bool) -> None:
+    """Refuse to start a run over another: over its last.pt without ``resume``, or over its results when no last.pt is left."""
+    if (out / "last.pt").exists():
+        if not resume:
+            raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+        return
+    held = run_results(out)
+    if held:  # e.g. a finished run whose last.pt was deleted: nothing to continue, and its results must not be overwritten
+        raise ConfigError(f"{out} holds the results of a run ({', '.join(held)}) but no last.pt to continue it from; "
+                          "choose another --out, or move those files away to train there again")
+
+
+def check_epochs_grow(run_dir: Path, recipe: Recipe) -> None:
+    """Refuse to resume a run with fewer epochs than it has trained (one metrics.jsonl row per trained epoch).
+
+    It would train nothing, score the test split again and record the shorter recipe as the run's. Checked by
+    ``train_folds`` (``ferkit train``, run_recipe.py), not by ``train``: benchmarks/embeddings_svm.py calls
+    ``train`` one epoch count at a time and, restarted, steps through the epochs already trained.
+    """
+    trained = metrics_rows(run_dir / "metrics.jsonl")
+    if recipe.epochs < trained:
+        raise ConfigError(f"{run_dir} has trained {trained} epochs; it cannot be resumed with epochs={recipe.epochs} (a run only grows: "
+                          "resume with at least that many epochs, or evaluate its best.pt)")
+
+
+def check_fold_layout(out: Path, *, fold_dirs: bool) -> None:
+    """Refuse to train k-fold runs (``fold_dirs``) in a single-split run's directory, or a single-split run among fold runs."""
+    if not out.is_dir():
+        return
+    if fold_dirs:
+        own = [name for name in RUN_FILES if (out / name).is_file()]
+        if own:
+            raise ConfigError(f"{out} holds a single-split run ({', '.join(own)}); a k-fold protocol would train fold0/, fold1/, ... "
+                              "inside it and mix two experiments in one directory; choose another --out")
+        return
+    folds = sorted(sub.name for sub in out.iterdir() if sub.is_dir() and FOLD_DIR.fullmatch(sub.name) and any((sub / n).is_file() for n in RUN_FILES))
+    if folds:
+        raise ConfigError(f"{out} holds k-fold runs ({', '.join(f'{name}/' for name in folds)}); a single-split protocol trains in the "
+                          "directory itself and would mix two experiments in one directory; choose another --out")
+
+
+@contextlib.contextmanager
+def created_folder(out: Path) -> Iterator[None]:
+    """Create ``out``; when the body fails and ``out`` is still empty, remove the folders this call created.
+
+    Why: a run refused while it is built (a missing or unreadable init_weights file) leaves no empty --out behind.
+    """
+    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # innermost first; stops at the first one something was written into
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSplit, path: Path) -> None:
+    """Refuse to resume anything but a resumable last.pt of this recipe on this data.
+
+    Only ``epochs`` may change, and only where the schedule does not depend on the total number of steps
+    (step, plateau, none); ``train_folds`` also refuses fewer epochs than were trained (``check_epochs_grow``).
+    """
+    check_last_payload(state, path)
+    check_same_recipe(state.get("recipe") or {}, recipe, path)
+    check_same_data(state, split, path)
+
+
+def check_last_payload(state: dict[str, Any], path: Path) -> None:
+    """A last.pt carries the optimizer, random streams and history as well as the weights; a best.pt does not."""
+    missing = [key for key in RESUMABLE_KEYS if key not in state]
+    if not missing:
+        return
+    looks = "it looks like a best.pt: " if "val_metric" in state or "selected_on" in state else ""
+    raise CheckpointError(f"{path} is not a resumable last.pt ({looks}it has no {', '.join(missing)}); a run continues only from the "
+                          "last.pt it wrote itself. To start from these weights, train into another --out with --set init_weights=PATH")
+
+
+def check_same_recipe(saved_recipe: dict[str, Any], recipe: Recipe, path: Path) -> None:
+    current = recipe.to_dict()
+    defaults = Recipe(name="").to_dict()
+    # Fields added to Recipe after a run started are compared at their default value.
+    saved = {k: saved_recipe.get(k, defaults[k]) for k in current}
+    if saved.get("epochs") != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
+        raise ConfigError(f"{path} was trained for {saved.get('epochs')} epochs with a {recipe.schedule} schedule over all of them; "
+                          f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
+    saved.pop("epochs", None)
+    current.pop("epochs")
+    changes = differences(json.loads(json.dumps(saved)), json.loads(json.dumps(current)))
+    if changes:
+        raise ConfigError(f"{path} was trained with a different recipe (fields differ, saved -> current: {'; '.join(changes)}); "
+                          "resume with the same recipe or use another --out")
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """``field: saved -> current`` for each differing field, nested tables (augment, loss_kwargs) field by field."""
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            out += differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            out.append(f"{prefix}{key}: {json.dumps(old)} -> {json.dumps(new)}")
+    return out
+
+
+def check_same_data(state: dict[str, Any], split: ExperimentSplit, path: Path) -> None:
+    """Same split name and size; and, where last.pt recorded it, the same data fingerprint.
+
+    A last.pt written before fingerprints were recorded has none: it is compared on what it recorded.
+    """
+    if state.get("split") != split.name or state.get("train_size") != len(split.train):
+        raise ConfigError(f"{path} was trained on {state.get('split')} ({state.get('train_size')} images), not {split.name} ({len(split.train)})")
+    saved = state.get("data_fingerprint")
+    if not saved:
+        return
+    current = data_fingerprint(split.train)
+    differ = [key for key in FINGERPRINT_PARTS if key in saved and saved[key] != current[key]]
+    if not differ:
+        return
+    parts = ", ".join(FINGERPRINT_PARTS[key] for key in differ)
+    classes = f" (classes {saved['class_names']} -> {current['class_names']})" if "class_names" in differ else ""
+    raise ConfigError(f"{path} was trained on other data than this {split.name} training set of {len(split.train)} images: its {parts} differ{classes}; "
+                      "resume with the data the run was trained on, or start a new run in another --out")
