@@ -172,14 +172,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_counts(args: argparse.Namespace, least: dict[str, int]) -> None:
+    """Each count option given (None: not given) >= its least value, refused by its flag name before any work."""
+    from ferkit.video import check_count
+
+    for key, lowest in least.items():
+        if getattr(args, key) is not None:
+            check_count(f"--{key.replace('_', '-')}", getattr(args, key), least=lowest)
+
+
 def _video_options(args: argparse.Namespace) -> dict:
     """The video-path knobs given on the command line (unset ones keep the library defaults), checked here: a bad value
     refused once, not recorded as a failure of every video of a folder run."""
     options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead, "look_back": args.look_back}
-    lowest = {"detect_every": 1, "read_ahead": 0, "look_back": 0}
-    for key, least in lowest.items():
-        if options[key] is not None and options[key] < least:
-            raise FerkitError(f"--{key.replace('_', '-')} must be >= {least}, got {options[key]}")
+    _check_counts(args, {"detect_every": 1, "read_ahead": 0, "look_back": 0})
     if args.detect_scale is not None and not 0 < args.detect_scale <= 1:
         raise FerkitError(f"--detect-scale must lie in (0, 1], got {args.detect_scale}")
     return {key: value for key, value in options.items() if value is not None}
@@ -211,10 +217,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ferkit.bulk_output import check_output_paths, open_outputs
     from ferkit.recognizer import Recognizer
 
-    lowest = {"--batch-size": (args.batch_size, 1), "--workers": (args.workers, 0), "--every-n": (args.every_n, 1), "--max-frames": (args.max_frames, 1)}
-    for flag, (value, least) in lowest.items():
-        if value is not None and value < least:
-            raise FerkitError(f"{flag} must be >= {least}, got {value}")
+    _check_counts(args, {"batch_size": 1, "workers": 0, "every_n": 1, "max_frames": 1})
     check_output_paths([args.json, args.jsonl, args.csv], overwrite=args.overwrite, resume=args.resume)
     if args.save_annotated:
         check_writable_folder(args.save_annotated)
