@@ -211,6 +211,11 @@ def test_no_face_message_names_the_detector_and_uses_python_syntax(tiny_checkpoi
     ({"every_n": "5"}, "every_n must be an int"), ({"every_n": True}, "every_n must be an int"),
     ({"max_frames": 0}, "max_frames must be >= 1 or None"), ({"max_frames": 2.0}, "max_frames must be an int"),
     ({"look_back": "3"}, "look_back"), ({"detect_every": 1.5}, "detect_every"), ({"read_ahead": -1}, "read_ahead must be >= 0"),
+    # smooth and detect_scale: TypeErrors from a comparison inside before; detect_scale was ignored without a detector
+    ({"smooth": "0.5"}, r"smooth .* must be a number in \(0, 1\], got str '0.5'"), ({"smooth": True}, "smooth .* got bool True"),
+    ({"smooth": 0}, r"smooth .* must lie in \(0, 1\], got 0"), ({"smooth": float("nan")}, "smooth .* got nan"),
+    ({"detect_scale": "0.5"}, "detect_scale .* got str '0.5'"), ({"detect_scale": 2.0}, r"detect_scale .* must lie in \(0, 1\], got 2.0"),
+    ({"timer": 5}, "timer must be a ferkit.timing.StageTimer"),
 ])
 def test_predict_video_checks_its_arguments_at_the_call(recognizer, tmp_path, options, message):
     with pytest.raises(ConfigError, match=message):

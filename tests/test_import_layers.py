@@ -6,7 +6,7 @@ since they never run. A module belongs to a *unit*: its top-level package or mod
 -> ``data``, ``ferkit.recognizer`` -> ``recognizer``). Layers, lowest first:
 
     0 base            errors (stdlib only)
-    1 output files    io_utils (atomic writes and output checks: stdlib and errors)
+    1 checks          io_utils (atomic writes and output checks), checks (numeric arguments): stdlib and errors
     2 utilities       constants, registry, labels, devices, timing, weights, video
     3 domain          data, models, losses, faces
     4 derived domain  occlusion (datasets), tracking, draw (faces)
@@ -35,7 +35,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ferkit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("io_utils",),
+    ("io_utils", "checks"),
     ("constants", "registry", "labels", "devices", "timing", "weights", "video"),
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),

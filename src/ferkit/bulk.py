@@ -175,7 +175,8 @@ def _check_stream_arguments(inputs: Any, *, workers: int, batch_size: int, color
     the failure of every video); ``inputs`` must be a collection, not one image or path whose items (characters,
     rows) would each be taken for an input. Arrays that are collections stay accepted: a stack of images
     (N, H, W[, C]) or a 1-D array of paths; one image is (H, W) or (H, W, 3|4)."""
-    from ferkit.video import check_count, check_sampling
+    from ferkit.checks import check_count
+    from ferkit.video import check_sampling
 
     one_image = isinstance(inputs, np.ndarray) and (inputs.ndim == 2 or (inputs.ndim == 3 and inputs.shape[2] in (3, 4)))
     if one_image or isinstance(inputs, (str, bytes, os.PathLike)) or type(inputs).__module__.startswith("PIL."):

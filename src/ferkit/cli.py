@@ -174,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _check_counts(args: argparse.Namespace, least: dict[str, int]) -> None:
     """Each count option given (None: not given) >= its least value, refused by its flag name before any work."""
-    from ferkit.video import check_count
+    from ferkit.checks import check_count
 
     for key, lowest in least.items():
         if getattr(args, key) is not None:
@@ -184,10 +184,12 @@ def _check_counts(args: argparse.Namespace, least: dict[str, int]) -> None:
 def _video_options(args: argparse.Namespace) -> dict:
     """The video-path knobs given on the command line (unset ones keep the library defaults), checked here: a bad value
     refused once, not recorded as a failure of every video of a folder run."""
+    from ferkit.checks import check_fraction
+
     options = {"detect_every": args.detect_every, "detect_scale": args.detect_scale, "read_ahead": args.read_ahead, "look_back": args.look_back}
     _check_counts(args, {"detect_every": 1, "read_ahead": 0, "look_back": 0})
-    if args.detect_scale is not None and not 0 < args.detect_scale <= 1:
-        raise FerkitError(f"--detect-scale must lie in (0, 1], got {args.detect_scale}")
+    if args.detect_scale is not None:
+        check_fraction("--detect-scale", args.detect_scale)
     return {key: value for key, value in options.items() if value is not None}
 
 

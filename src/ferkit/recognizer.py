@@ -356,11 +356,16 @@ class Recognizer:
         """
         from ferkit.faces import ScaledDetector
         from ferkit.tracking import DetectionSchedule, LookBack, build_follower
-        from ferkit.video import TemporalSmoother, check_count, check_sampling, check_video_output, iter_frames
+        from ferkit.checks import check_count, check_fraction
+        from ferkit.video import TemporalSmoother, check_sampling, check_video_output, iter_frames
         from ferkit.video import read_ahead as decode_ahead
 
         check_sampling(every_n, max_frames)
         check_count("read_ahead", read_ahead, least=0)
+        smooth = check_fraction("smooth", smooth, meaning="weight of the newest frame; 1 = no smoothing")
+        detect_scale = check_fraction("detect_scale", detect_scale, meaning="0.5 detects on a half-size frame")  # checked without a detector too
+        if timer is not None and not callable(getattr(timer, "stage", None)):
+            raise ConfigError(f"timer must be a ferkit.timing.StageTimer (or None), got {type(timer).__name__}")
         if annotated_path is not None:
             check_video_output(annotated_path, overwrite=overwrite)
         if look_back is None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ferkit.errors import ConfigError
 from ferkit.faces.base import Face, clip_box
-from ferkit.video import check_count
+from ferkit.checks import check_count
 
 
 class FaceFollower:

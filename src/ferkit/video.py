@@ -7,7 +7,6 @@ Frames are (H, W, 3) BGR uint8, as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import tempfile
 import time
@@ -17,6 +16,7 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from ferkit.checks import check_count, check_fraction
 from ferkit.errors import ConfigError, FerkitWarning, OutputError, VideoError
 from ferkit.io_utils import check_writable_file, copy_into, is_special_file
 
@@ -30,17 +30,6 @@ TRUNCATED_MIN_MISSING = 2
 
 class TruncatedVideoWarning(FerkitWarning):
     """A video file stopped decoding well before the frame count its container promises (truncated or damaged)."""
-
-
-def check_count(name: str, value: object, *, least: int, optional: bool = False) -> None:
-    """Refuse a count argument of the video path (``every_n``, ``look_back``...) that is not an int >= ``least``
-    (None too when ``optional``): a ConfigError naming it, not a TypeError from a comparison deep inside."""
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{name} must be an int{' or None' if optional else ''}, got {type(value).__name__} {value!r}")
-    if value < least:
-        raise ConfigError(f"{name} must be >= {least}{' or None' if optional else ''}, got {value}")
 
 
 def check_sampling(every_n: object, max_frames: object) -> None:
@@ -338,8 +327,7 @@ class TemporalSmoother:
     """
 
     def __init__(self, *, alpha: float = 0.5, iou_threshold: float = 0.3, max_missed: int = 5) -> None:
-        if not 0.0 < alpha <= 1.0:
-            raise ConfigError(f"alpha (weight of the newest frame) must lie in (0, 1], got {alpha}")
+        alpha = check_fraction("alpha", alpha, meaning="weight of the newest frame")
         if not 0.0 <= iou_threshold <= 1.0:
             raise ConfigError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
         if max_missed < 0:

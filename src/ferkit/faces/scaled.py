@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferkit.errors import ConfigError
+from ferkit.checks import check_fraction
 from ferkit.faces.base import Face, FaceDetector, clip_box
 
 
@@ -30,10 +30,8 @@ class ScaledDetector(FaceDetector):
 
     def __init__(self, detector: FaceDetector, scale: float) -> None:
         super().__init__(largest_only=detector.largest_only)
-        if not 0.0 < scale <= 1.0:
-            raise ConfigError(f"detect scale must lie in (0, 1] (e.g. 0.5 detects on a half-size frame), got {scale}")
         self.detector = detector
-        self.scale = float(scale)
+        self.scale = check_fraction("detect scale", scale, meaning="e.g. 0.5 detects on a half-size frame")
 
     def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Face]:
         import cv2
