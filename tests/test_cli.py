@@ -34,6 +34,13 @@ def test_kfold_training_writes_a_fold_summary(tmp_path, capsys):
     assert summary["mean_accuracy"] == pytest.approx((per_fold[0] + per_fold[1]) / 2)
     assert summary["std_accuracy"] == pytest.approx(abs(per_fold[0] - per_fold[1]) / 2)  # population std of two numbers
     assert "2 folds: accuracy" in capsys.readouterr().out
+    # a later call on other folds adds to the summary instead of replacing it
+    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", f"ckplus48:{data}", "--out", str(out), "--quiet",
+                 "--set", "epochs=1", "--set", "protocol=kfold10", "--fold", "7", "--tta", "none"]) == 0
+    summary = json.loads((out / "folds_summary.json").read_text())
+    assert [row["split"] for row in summary["folds"]] == ["fold2", "fold5", "fold7"] and summary["n_folds"] == 3
+    assert [row["test_accuracy"] for row in summary["folds"]][:2] == per_fold
+    assert "3 folds (2 scored by earlier calls): accuracy" in capsys.readouterr().out
 
 
 def test_evaluating_a_fer2013_model_on_ckplus_reports_contempt_as_unmapped(tmp_path, capsys):

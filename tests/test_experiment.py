@@ -15,7 +15,7 @@ from ferkit.cli import main
 from ferkit.data import experiment_splits
 from ferkit.errors import ConfigError
 from ferkit.train.config import override, recipe_from_dict
-from ferkit.train.experiment import choose_folds, fold_run_dir, mean_std
+from ferkit.train.experiment import choose_folds, fold_run_dir, mean_std, write_folds_summary
 from ferkit.train.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,3 +84,33 @@ def test_run_recipe_resumes_a_run_written_before_recipes_were_files(tmp_path, mo
     assert sorted(row["test"]) == ["clean_flip", "clean_none", "occ_all_flip", "occ_all_none", "occ_half_flip", "occ_half_none"]
     assert result["summary"]["clean_none"]["mean_accuracy"] == row["test"]["clean_none"]["accuracy"]
     assert result["summary"]["clean_none"]["n_folds"] == 1
+
+
+def _row(split: str, accuracy: float) -> dict:
+    return {"split": split, "test_accuracy": accuracy}
+
+
+def test_fold_summary_merges_earlier_calls_and_replaces_a_rescored_fold(tmp_path):
+    from ferkit.train.recipes import get_recipe
+
+    recipe = get_recipe("tiny-smoke-v1")
+    write_folds_summary(tmp_path, recipe, [_row("fold2", 0.5), _row("fold10", 1.0)])
+    summary = write_folds_summary(tmp_path, recipe, [_row("fold5", 0.25), _row("fold2", 0.75)])  # fold2 scored again
+    assert summary == json.loads((tmp_path / "folds_summary.json").read_text())
+    assert [(r["split"], r["test_accuracy"]) for r in summary["folds"]] == [("fold2", 0.75), ("fold5", 0.25), ("fold10", 1.0)]
+    assert summary["n_folds"] == 3 and summary["mean_accuracy"] == pytest.approx(2 / 3)
+    assert summary["std_accuracy"] == pytest.approx(((0.75 - 2 / 3) ** 2 + (0.25 - 2 / 3) ** 2 + (1 / 3) ** 2) ** 0.5 / 3 ** 0.5)
+
+
+def test_fold_summary_refuses_another_recipes_or_an_unreadable_summary(tmp_path):
+    from ferkit.train.recipes import get_recipe
+
+    recipe = get_recipe("tiny-smoke-v1")
+    path = tmp_path / "folds_summary.json"
+    path.write_text(json.dumps({"recipe": "other-v1", "folds": [_row("fold0", 0.9)]}))
+    with pytest.raises(ConfigError, match="summarises recipe 'other-v1', not 'tiny-smoke-v1'"):
+        write_folds_summary(tmp_path, recipe, [_row("fold1", 0.5)])
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="is not a fold summary ferkit can read"):
+        write_folds_summary(tmp_path, recipe, [_row("fold1", 0.5)])
+    assert path.read_text() == "{not json"  # left as it was

@@ -10,6 +10,7 @@ train``: the test split scored once per fold and, over several folds, ``folds_su
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -142,10 +143,40 @@ def score_test(run: FoldRun, tta: str) -> dict[str, Any]:
     return evaluate_model(loaded, run.split.test, tta=tta, device=run.result.torch_device, out_dir=run.run_dir, tag="test")
 
 
-def write_folds_summary(out: str | Path, recipe: Recipe, rows: list[dict[str, Any]]) -> Path:
-    """``out/folds_summary.json``: each fold's row and the test accuracy's mean and std over folds."""
-    mean, std = mean_std([row["test_accuracy"] for row in rows])
-    return atomic_write_json(Path(out) / "folds_summary.json", {"recipe": recipe.tag, "folds": rows, "mean_accuracy": mean, "std_accuracy": std})
+def write_folds_summary(out: str | Path, recipe: Recipe, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``out/folds_summary.json``: each fold's row and the test accuracy's mean and std over folds; returns it.
+
+    Rows already there from earlier calls on the same ``out`` (``--fold 0 1 2`` today, ``--fold 3 4 5`` tomorrow, or
+    two machines training other folds) are kept, and a fold scored again replaces its row, so the summary covers every
+    fold scored so far, not only the last call's. The merge holds a lock on ``out`` (``fcntl.flock``) so that two
+    processes finishing at once cannot drop each other's rows. A summary of another recipe is refused, not mixed in.
+    """
+    import fcntl
+    import json
+    import re
+
+    folder = Path(out)
+    path = folder / "folds_summary.json"
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        merged: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            try:
+                earlier = json.loads(path.read_text())
+                if earlier.get("recipe") != recipe.tag:
+                    raise ConfigError(f"{path} summarises recipe {earlier.get('recipe')!r}, not {recipe.tag!r}; give another --out")
+                merged = {row["split"]: row for row in earlier["folds"]}
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise ConfigError(f"{path} is not a fold summary ferkit can read ({error}); move it away to write a new one") from None
+        merged.update({row["split"]: row for row in rows})
+        ordered = sorted(merged.values(), key=lambda row: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", row["split"])])
+        mean, std = mean_std([row["test_accuracy"] for row in ordered])
+        summary = {"recipe": recipe.tag, "folds": ordered, "n_folds": len(ordered), "mean_accuracy": mean, "std_accuracy": std}
+        atomic_write_json(path, summary)
+        return summary
+    finally:
+        os.close(handle)
 
 
 def run_experiment(
@@ -166,12 +197,13 @@ def run_experiment(
 ) -> list[dict[str, Any]]:
     """``ferkit train``: every chosen fold trained, its test split scored once; one row per fold.
 
-    With more than one fold scored, ``out/folds_summary.json`` holds the rows and their mean/std.
+    With more than one fold scored in ``out`` (by this call or earlier ones), ``out/folds_summary.json`` holds their
+    rows and mean/std.
     """
-    rows = []
+    rows, folded = [], False
     for run in train_folds(recipe, data, out, folds=folds, resume=resume, needs_test=test, runs_dir=runs_dir,
                            device=device, progress=progress, sync_batchnorm=sync_batchnorm, occluder_workers=occluder_workers):
-        result = run.result
+        result, folded = run.result, run.run_dir != Path(out)  # a one-split protocol trains in out itself
         row = {"split": run.split.name, "best_epoch": result.best_epoch, "best_val": result.best_val, "epochs_trained": result.epochs_trained,
                "stopped_early": result.stopped_early, "wall_time_s": result.wall_time_s, "device": result.device}
         if test:
@@ -180,8 +212,10 @@ def run_experiment(
             row["test_macro_f1"] = metrics["macro_f1"]
             log(f"{run.split.name}: test accuracy {metrics['accuracy']:.4f} (tta={tta}), macro-F1 {metrics['macro_f1']:.4f}")
         rows.append(row)
-    if len(rows) > 1 and test:
-        write_folds_summary(out, recipe, rows)
-        mean, std = mean_std([row["test_accuracy"] for row in rows])
-        log(f"{len(rows)} folds: accuracy {mean:.4f} +- {std:.4f}")
+    if rows and test and folded:
+        summary = write_folds_summary(out, recipe, rows)
+        earlier = summary["n_folds"] - len(rows)
+        if summary["n_folds"] > 1:
+            note = f" ({earlier} scored by earlier calls)" if earlier else ""
+            log(f"{summary['n_folds']} folds{note}: accuracy {summary['mean_accuracy']:.4f} +- {summary['std_accuracy']:.4f}")
     return rows
