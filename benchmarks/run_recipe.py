@@ -98,7 +98,8 @@ def main() -> int:
 
     started = time.perf_counter()
     try:
-        recipe = resolve_warm_start(override(get_recipe(args.recipe), args.overrides), args.runs)  # run:NAME/best.pt in --runs
+        protocol = [f"protocol={args.protocol}"] if args.protocol else []  # recorded in each checkpoint, so evaluate finds the same folds
+        recipe = resolve_warm_start(override(get_recipe(args.recipe), args.overrides + protocol), args.runs)  # run:NAME/best.pt in --runs
         folds, device = run_folds(recipe, args)
     except FerkitError as exc:
         raise SystemExit(f"run_recipe: {exc}") from None

@@ -114,3 +114,19 @@ def test_fold_summary_refuses_another_recipes_or_an_unreadable_summary(tmp_path)
     with pytest.raises(ConfigError, match="is not a fold summary ferkit can read"):
         write_folds_summary(tmp_path, recipe, [_row("fold1", 0.5)])
     assert path.read_text() == "{not json"  # left as it was
+
+
+def test_a_protocol_given_to_train_folds_is_recorded_in_the_recipe_each_fold_trains(tmp_path, monkeypatch):
+    """run_recipe --protocol random800 recorded the recipe's own protocol (null = kfold10) in the checkpoints, so
+    evaluate and ensemble would have rebuilt the wrong splits from them."""
+    from data.fixtures import write_ckplus
+    from ferkit.train import experiment
+    from ferkit.train.recipes import get_recipe
+
+    data = write_ckplus(tmp_path / "ck", subjects=80)
+    trained = []
+    monkeypatch.setattr(experiment, "train", lambda recipe, split, run_dir, **_: trained.append((recipe.protocol, split.name)))
+    recipe = get_recipe("tiny-smoke-v1")
+    assert recipe.protocol is None
+    runs = list(experiment.train_folds(recipe, f"ckplus48:{data}", tmp_path / "out", protocol="random800", progress=False))
+    assert trained == [("random800", runs[0].split.name)] and len(runs) == 1

@@ -105,14 +105,15 @@ def train_folds(
 ) -> Iterator[FoldRun]:
     """Train ``recipe`` on the chosen folds of ``data``, yielding each fold as it finishes.
 
-    ``protocol`` (default: the recipe's) chooses the splits; ``resume`` None continues each fold
+    ``protocol`` (default: the recipe's) chooses the splits and is written into the recipe each checkpoint records,
+    so that ``evaluate`` and ``ensemble`` find the same folds later; ``resume`` None continues each fold
     whose run holds a last.pt and starts the others; True (``--resume``) continues them too, but
     refuses when no chosen fold has a last.pt; False starts every fold. A ``run:`` warm start is
     resolved in ``runs_dir`` before the first fold trains. Under torchrun every rank trains and
     rank 0 alone receives the folds.
     """
-    recipe = resolve_warm_start(recipe, runs_dir)
-    splits = experiment_splits(data, protocol or recipe.protocol, recipe.seed)
+    recipe = resolve_warm_start(recipe if protocol is None else dataclasses.replace(recipe, protocol=protocol), runs_dir)
+    splits = experiment_splits(data, recipe.protocol, recipe.seed)
     chosen = choose_folds(folds, len(splits))
     for k in chosen:
         if needs_test and splits[k].test is None:
