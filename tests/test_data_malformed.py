@@ -164,14 +164,28 @@ def test_class_folder_contents_are_all_taken_or_refused(tmp_path):
 
 # --- image folders split into train/val/test ---------------------------------------------------
 
+def test_split_folders_under_other_tools_names_are_read(tmp_path):
+    """Keras/Hugging Face "validation", Kaggle "valid", and any case: refused before, now the same splits."""
+    root = tmp_path / "faces"
+    _image_folder(root / "Training", ["happy", "sad"], n=3)
+    _image_folder(root / "validation", ["happy"], n=2)
+    _image_folder(root / "TEST", ["sad"], n=1)
+    (split,) = experiment_splits(f"imagefolder:{root}")
+    assert (len(split.train), len(split.val), len(split.test)) == (6, 2, 1)
+    assert [split.val.class_names[i] for i in split.val.labels] == ["happiness", "happiness"]
+    assert len(load_split(f"imagefolder:{root}", "val")) == 2
+    report = inspect_dataset(f"imagefolder:{root}")
+    assert report.problems == [] and {name: sum(c.values()) for name, c in report.splits.items()} == {"train": 6, "val": 2, "test": 1}
+    _image_folder(root / "val", ["happy"], n=1)
+    with pytest.raises(DatasetError, match=r"faces: val/ and validation/ are both the val split; keep one"):
+        experiment_splits(f"imagefolder:{root}")
+    assert "are both the val split" in inspect_dataset(f"imagefolder:{root}").problems[0]
+
+
 def test_split_image_folder_refuses_unknown_and_missing_split_folders(tmp_path):
     root = tmp_path / "faces"
-    for part in ("train", "test", "validation"):
+    for part in ("train", "test", "anger"):
         _image_folder(root / part, ["happy", "sad"])
-    with pytest.raises(DatasetError, match=r"faces: validation/ beside train/, test/: .*; rename validation/ to val/"):
-        load_split(f"imagefolder:{root}", "train")
-    assert "validation/" in inspect_dataset(f"imagefolder:{root}").problems[0]
-    (root / "validation").rename(root / "anger")
     _image(root / "loose.png")
     with pytest.raises(DatasetError, match=r"faces: anger/, loose.png beside train/, test/: a split image folder holds only"):
         load_split(f"imagefolder:{root}", "train")

@@ -14,24 +14,36 @@ from ferkit.errors import DatasetError
 from ferkit.labels import CANONICAL_LABELS
 
 SPLIT_FOLDERS = ("train", "val", "test")  # an image folder's split sub-folders (train/<class>/...)
+# The names other tools give the same folders (Keras and Hugging Face "validation", Kaggle "valid", "dev"), any case.
+SPLIT_ALIASES = {"train": ("train", "training"), "val": ("val", "valid", "validation", "dev"), "test": ("test", "testing")}
+SPLIT_NAMES = {alias: split for split, aliases in SPLIT_ALIASES.items() for alias in aliases}  # lower-case name -> split
 SPLIT_LAYOUT = "train/<class>/<images> and test/<class>/<images>, optionally val/<class>/<images>"
 
 
 def split_folders(root: Path) -> dict[str, Path]:
     """{split: folder} when ``root`` is split into train/ and test/ (val/ optional); {} when it holds class folders.
 
-    A half-split root raises, naming what is wrong: train/ without test/, or another folder (``validation/``, a
-    class folder) or an image beside the split folders, whose images would otherwise never be read."""
+    A split folder may carry any name of ``SPLIT_ALIASES`` in any case (``validation/``, ``Train/``). A half-split
+    root raises, naming what is wrong: train/ without test/, two folders for one split (``val/`` and ``validation/``),
+    or another folder (a class folder) or an image beside the split folders, whose images would otherwise never be
+    read."""
     entries = visible_entries(root)
-    present = {name: root / name for name in SPLIT_FOLDERS if any(p.name == name and p.is_dir() for p in entries)}
-    if not present:
+    named: dict[str, list[Path]] = {}
+    for entry in entries:
+        if entry.is_dir() and entry.name.lower() in SPLIT_NAMES:
+            named.setdefault(SPLIT_NAMES[entry.name.lower()], []).append(entry)
+    if not named:
         return {}
-    found = ", ".join(f"{name}/" for name in present)
+    twice = {split: folders for split, folders in named.items() if len(folders) > 1}
+    if twice:
+        split, folders = next(iter(twice.items()))
+        raise DatasetError(f"{root}: {' and '.join(p.name + '/' for p in sorted(folders))} are both the {split} split; keep one")
+    present = {split: named[split][0] for split in SPLIT_FOLDERS if split in named}
+    found = ", ".join(f"{folder.name}/" for folder in present.values())
     others = [p.name + "/" if p.is_dir() else p.name for p in entries
-              if (p.is_dir() and p.name not in SPLIT_FOLDERS) or (p.is_file() and is_image_file(p))]
+              if (p.is_dir() and p.name.lower() not in SPLIT_NAMES) or (p.is_file() and is_image_file(p))]
     if others:
-        rename = next((f"; rename {name} to val/" for name in others if name.lower() in ("validation/", "valid/", "dev/")), "")
-        raise DatasetError(f"{root}: {', '.join(others)} beside {found}: a split image folder holds only {SPLIT_LAYOUT}{rename}")
+        raise DatasetError(f"{root}: {', '.join(others)} beside {found}: a split image folder holds only {SPLIT_LAYOUT}")
     missing = [name for name in ("train", "test") if name not in present]
     if missing:
         raise DatasetError(f"{root}: has {found} but no {' or '.join(m + '/' for m in missing)}: a split image folder needs "

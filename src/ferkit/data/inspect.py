@@ -186,13 +186,15 @@ def ckplus_counts(path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
 
 def imagefolder_counts(path: Path, log: ProblemLog) -> dict[str, dict[str, int]]:
     """Counts per split folder (or ``all``), with the loader's layout and class-set checks."""
-    from ferkit.data.imagefolder import SPLIT_FOLDERS, check_classes_of_split, split_folders
+    from ferkit.data.imagefolder import SPLIT_NAMES, check_classes_of_split, split_folders
 
     try:
         folders = split_folders(path)
     except DatasetError as exc:
         log.add(str(exc))
-        folders = {name: path / name for name in SPLIT_FOLDERS if (path / name).is_dir()}
+        folders = {}
+        for folder in sorted(p for p in path.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES):
+            folders.setdefault(SPLIT_NAMES[folder.name.lower()], folder)  # counted once per split even when named twice
     if not folders:
         return {"all": _folder_counts(path, log)}
     counts = {name: _folder_counts(folder, log) for name, folder in folders.items()}

@@ -21,7 +21,7 @@ from ferkit.data.ckplus import load_ckplus48
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.folders import require_dir
 from ferkit.data.fer2013 import load_fer2013
-from ferkit.data.imagefolder import SPLIT_FOLDERS, load_image_folder, split_folders
+from ferkit.data.imagefolder import SPLIT_NAMES, load_image_folder, split_folders
 from ferkit.data.inspect import ProblemLog, ckplus_counts, fer2013_counts, imagefolder_counts
 from ferkit.data.splits import grouped_holdout, random_count_split, subject_kfold
 from ferkit.errors import ConfigError, DatasetError
@@ -123,7 +123,7 @@ def datasets_in(folder: Path, families: list[DatasetFamily]) -> dict[str, str]:
     """
     found = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if sub.name.strip().lower() in LABEL_ALIASES or sub.name.lower() in SPLIT_FOLDERS:
+        if sub.name.strip().lower() in LABEL_ALIASES or sub.name.lower() in SPLIT_NAMES:
             continue
         family = next((f.name for f in families if f.detect(sub)), None)
         if family is not None:
