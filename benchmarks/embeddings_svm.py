@@ -38,6 +38,7 @@ from ferkit.artifacts import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
 from ferkit.train.loop import train  # noqa: E402
 from ferkit.train.recipes import get_recipe  # noqa: E402
+from ferkit.train.resume import metrics_rows  # noqa: E402
 from ferkit.train.runs import keep_recorded_warm_start, resolve_warm_start  # noqa: E402
 
 CLASSIFIERS = ("svm_linear", "svm_rbf", "svm_poly", "svm_sigmoid", "lda", "softmax", "nearest_centroid", "knn")
@@ -79,7 +80,8 @@ def train_with_curves(recipe, split, run_dir: Path, curve_every: int, kernel_max
     done = {row["epoch"] for row in curves}
     device = None
     recipe = keep_recorded_warm_start(recipe, run_dir)  # a run started with runs/x/best.pt resumes with the same file
-    for epoch in range(1, recipe.epochs + 1):
+    trained = metrics_rows(run_dir / "metrics.jsonl")  # a restarted script continues after them (a run only grows)
+    for epoch in range(max(1, min(trained, recipe.epochs)), recipe.epochs + 1):
         result = train(dataclasses.replace(recipe, epochs=epoch), split, run_dir, resume=(run_dir / "last.pt").exists(), progress=False)
         device = result.torch_device
         if (epoch % curve_every == 0 or epoch == recipe.epochs) and epoch not in done and len(result.history) == epoch:

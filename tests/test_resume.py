@@ -57,6 +57,17 @@ def test_a_finished_run_whose_last_pt_was_deleted_is_not_overwritten(tmp_path):
     assert contents(out) == before
 
 
+def test_the_python_train_refuses_to_resume_with_fewer_epochs_and_changes_nothing(tmp_path):
+    """Checked by train itself now, not only by train_folds: a direct call used to record the shorter recipe."""
+    split, out = tiny_split(), tmp_path / "run"
+    run(tiny_recipe(epochs=2), split, out)
+    before = contents(out)
+    with pytest.raises(ConfigError, match=f"{out} has trained 2 epochs; it cannot be resumed with epochs=1"):
+        run(tiny_recipe(epochs=1), split, out, resume=True)
+    assert contents(out) == before
+    assert len(run(tiny_recipe(epochs=2), split, out, resume=True).history) == 2  # the same count resumes (nothing to train)
+
+
 @pytest.mark.parametrize("killed_writing", ["best.pt", "last.pt", "metrics.jsonl"])
 def test_a_run_killed_while_writing_its_first_epoch_starts_again_or_resumes(tmp_path, monkeypatch, killed_writing):
     """Killed before best.pt (recipe.json alone), between best.pt and last.pt (best.pt without epoch rows: starts

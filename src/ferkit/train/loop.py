@@ -27,7 +27,7 @@ from ferkit.train.early_stop import early_stop, stop_line
 from ferkit.train.epoch import train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler
 from ferkit.train.report import epoch_line, quiet_unless_main, start_lines, write_metrics_log, write_run_end
-from ferkit.train.resume import check_resumable, check_run_dir, created_folder
+from ferkit.train.resume import check_epochs_grow, check_resumable, check_run_dir, created_folder
 from ferkit.train.setup import TrainingRun, build_run
 from ferkit.train.state import TrainState, checkpoint_payload, run_meta
 from ferkit.train.validate import select, validation_metrics
@@ -120,6 +120,8 @@ def check_output(out: Path, recipe: Recipe, split: ExperimentSplit, *, resume: b
     schedule early that anneals over all epochs."""
     check_writable_folder(out)
     check_run_dir(out, resume=resume)
+    if resume and (out / "last.pt").exists():
+        check_epochs_grow(out, recipe)
     if recipe.schedule == "plateau" and split.val is None:
         raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
     if recipe.early_stop_patience is not None and split.val is None:

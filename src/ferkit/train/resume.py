@@ -70,8 +70,8 @@ def check_epochs_grow(run_dir: Path, recipe: Recipe) -> None:
     """Refuse to resume a run with fewer epochs than it has trained (one metrics.jsonl row per trained epoch).
 
     It would train nothing, score the test split again and record the shorter recipe as the run's. Checked by
-    ``train_folds`` (``ferkit train``, run_recipe.py), not by ``train``: benchmarks/embeddings_svm.py calls
-    ``train`` one epoch count at a time and, restarted, steps through the epochs already trained.
+    ``train`` itself (every caller: ``ferkit train``, run_recipe.py, the Python API) and by ``train_folds`` for all
+    chosen folds before the first trains.
     """
     trained = metrics_rows(run_dir / "metrics.jsonl")
     if recipe.epochs < trained:
@@ -118,7 +118,7 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSpli
     """Refuse to resume anything but a resumable last.pt of this recipe on this data.
 
     Only ``epochs`` may change, and only where the schedule does not depend on the total number of steps
-    (step, plateau, none); ``train_folds`` also refuses fewer epochs than were trained (``check_epochs_grow``).
+    (step, plateau, none); fewer epochs than were trained are refused before (``check_epochs_grow``).
     """
     check_last_payload(state, path)
     check_same_recipe(state.get("recipe") or {}, recipe, path)
