@@ -122,6 +122,24 @@ def test_resume_refuses_other_data_of_the_same_size(tmp_path):
     assert run(tiny_recipe(epochs=2), split, out, resume=True).epochs_trained == 2
 
 
+def test_a_new_image_decoder_resumes_with_a_warning_and_other_images_do_not(tmp_path):
+    """A JPEG decoder upgrade moves pixels by a level or two: the exact pixel hash changes, each image's mean barely."""
+    from ferkit.train.resume import DataDriftWarning
+
+    split, out = tiny_split(), tmp_path / "run"
+    run(tiny_recipe(), split, out)
+    redecoded = tiny_split()
+    images = redecoded.train.images
+    images[::2] = np.clip(images[::2].astype(np.int16) + np.where(images[::2] % 3 == 0, 1, 0), 0, 255).astype(images.dtype)
+    assert not np.array_equal(images, split.train.images)
+    with pytest.warns(DataDriftWarning, match=r"pixels differ slightly .* mean within 2 levels: another image decoder"):
+        assert run(tiny_recipe(epochs=2), redecoded, out, resume=True).epochs_trained == 2
+    brighter = tiny_split()
+    brighter.train.images[:] = np.clip(brighter.train.images.astype(np.int16) + 3, 0, 255).astype(brighter.train.images.dtype)
+    with pytest.raises(ConfigError, match="its images differ"):  # every image 3 levels brighter: not the same images
+        run(tiny_recipe(epochs=3), brighter, out, resume=True)
+
+
 def test_a_last_pt_written_before_data_fingerprints_still_resumes(tmp_path):
     split, out = tiny_split(), tmp_path / "run"
     run(tiny_recipe(), split, out)

@@ -18,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from ferkit.data.registry import ExperimentSplit
-from ferkit.errors import CheckpointError, ConfigError
+from ferkit.errors import CheckpointError, ConfigError, FerkitWarning
 from ferkit.train.config import Recipe
 from ferkit.train.state import RESUMABLE_KEYS, data_fingerprint
 
@@ -163,6 +166,25 @@ def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = ""
     return out
 
 
+DECODER_TOLERANCE = 2  # grey levels a quadrant's mean may move when only the JPEG decoder changed
+
+
+class DataDriftWarning(FerkitWarning):
+    """The training images decode a little differently from when the run was trained; the run resumes."""
+
+
+def decoded_differently(saved_means: str | None, current_means: str) -> bool:
+    """True when no image quadrant's mean moved by more than ``DECODER_TOLERANCE`` levels and they moved by a quarter
+    level on average: the same images through another decoder. Other images under the same names (a re-export,
+    another crop or alignment) move far more."""
+    if not saved_means or len(saved_means) != len(current_means):
+        return False
+    before = np.frombuffer(bytes.fromhex(saved_means), np.uint8).astype(np.int16)
+    after = np.frombuffer(bytes.fromhex(current_means), np.uint8).astype(np.int16)
+    moved = np.abs(before - after)
+    return bool(moved.size and moved.max() <= DECODER_TOLERANCE and moved.mean() <= 0.25)
+
+
 def check_same_data(state: dict[str, Any], split: ExperimentSplit, path: Path) -> None:
     """Same split name and size; and, where last.pt recorded it, the same data fingerprint.
 
@@ -176,6 +198,10 @@ def check_same_data(state: dict[str, Any], split: ExperimentSplit, path: Path) -
     current = data_fingerprint(split.train)
     differ = [key for key in FINGERPRINT_PARTS if key in saved and saved[key] != current[key]]
     if not differ:
+        return
+    if differ == ["images"] and decoded_differently(saved.get("image_means"), current["image_means"]):
+        warnings.warn(f"{path}: the training images' pixels differ slightly from those the run was trained on (each image quarter's "
+                      f"mean within {DECODER_TOLERANCE} levels: another image decoder, e.g. an OpenCV upgrade); resuming", DataDriftWarning, stacklevel=2)
         return
     parts = ", ".join(FINGERPRINT_PARTS[key] for key in differ)
     classes = f" (classes {saved['class_names']} -> {current['class_names']})" if "class_names" in differ else ""
