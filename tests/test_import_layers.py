@@ -7,13 +7,13 @@ since they never run. A module belongs to a *unit*: its top-level package or mod
 
     0 base            errors (stdlib only)
     1 checks          io_utils (atomic writes and output checks), checks (numeric arguments): stdlib and errors
-    2 utilities       constants, registry, labels, devices, timing, weights, video
+    2 utilities       constants, registry, labels, devices, timing, weights, video, predictions (result types)
     3 domain          data, models, losses, faces
     4 derived domain  occlusion (datasets), tracking, draw (faces)
     5 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
     6 evaluation      evaluate, quantize
     7 model users     classifiers, export
-    8 training, bulk  train, bulk
+    8 pipelines       train; bulk, video_stream (they take the recognizer as an argument)
     9 inference API   recognizer
    10 applications    bulk_output, ray_data, serve
    11 entry points    cli, the package root (its lazy ``Recognizer`` facade)
@@ -36,13 +36,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ferkit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("io_utils", "checks"),
-    ("constants", "registry", "labels", "devices", "timing", "weights", "video"),
+    ("constants", "registry", "labels", "devices", "timing", "weights", "video", "predictions"),
     ("data", "models", "losses", "faces"),
     ("occlusion", "tracking", "draw"),
     ("artifacts",),
     ("evaluate", "quantize"),
     ("classifiers", "export"),
-    ("train", "bulk"),
+    ("train", "bulk", "video_stream"),
     ("recognizer",),
     ("bulk_output", "ray_data", "serve"),
     ("cli", "__root__"),

@@ -11,14 +11,15 @@ for RGB arrays) or PIL images.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ferkit.constants import ALIGNMENTS, COLORS, DEFAULT_ALIGNMENT, DEFAULT_LOOK_BACK, MIRROR_TTA_MODES
+from ferkit.constants import ALIGNMENTS, COLORS, DEFAULT_ALIGNMENT, MIRROR_TTA_MODES
 from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError
+from ferkit.predictions import FacePrediction, ImagePrediction
 
 # Defaults a user gets; the speed/accuracy trade-offs behind them are measured in docs/realtime.md.
 DEFAULT_TTA = "flip"
@@ -30,39 +31,6 @@ BACKENDS = ("auto", "onnx", "torch")
 DEFAULT_DETECT_EVERY = 3
 DEFAULT_DETECT_SCALE = 0.5
 DEFAULT_READ_AHEAD = 4
-
-
-@dataclass(frozen=True)
-class FacePrediction:
-    """One face: box (x, y, w, h) in image pixels, detector score, landmarks or None, label, probabilities."""
-
-    face_index: int
-    box: tuple[int, int, int, int]
-    detection_score: float
-    landmarks: list[list[float]] | None
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-
-
-@dataclass(frozen=True)
-class ImagePrediction:
-    source: str
-    width: int
-    height: int
-    faces: list[FacePrediction] = field(default_factory=list)
-    frame_index: int | None = None
-    timestamp_s: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """One flat row per face: the schema of ``ferkit predict --json`` and of the HTTP API's faces."""
-        image = self.to_dict()
-        return [{"file": image["source"], "frame": image["frame_index"], "face": face["face_index"], "box": list(face["box"]),
-                 "landmarks": face["landmarks"], "label": face["label"], "confidence": round(face["confidence"], 4),
-                 "probabilities": face["probabilities"]} for face in image["faces"]]
 
 
 # PIL modes of 16-bit pixels (scientific and medical images); "I" (32-bit) and "F" (float) have no fixed range.
@@ -330,10 +298,14 @@ class Recognizer:
                               errors=errors, every_n=every_n, max_frames=max_frames)
 
     def _face_prediction(self, index: int, face: Any, probs: np.ndarray) -> FacePrediction:
-        best = int(probs.argmax())
         landmarks = None if face.landmarks is None else np.asarray(face.landmarks).round(2).tolist()
-        return FacePrediction(index, (int(face.x), int(face.y), int(face.w), int(face.h)), float(face.score), landmarks,
-                              self.class_names[best], float(probs[best]), {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
+        return FacePrediction(index, (int(face.x), int(face.y), int(face.w), int(face.h)), float(face.score), landmarks, **self._labels(probs))
+
+    def _labels(self, probs: np.ndarray) -> dict[str, Any]:
+        """The label, confidence and probabilities fields of a FacePrediction from one face's class probabilities."""
+        best = int(probs.argmax())
+        return {"label": self.class_names[best], "confidence": float(probs[best]),
+                "probabilities": {n: round(float(p), 5) for n, p in zip(self.class_names, probs)}}
 
     def predict_video(self, source: str | Path | int, *, every_n: int = 5, max_frames: int | None = None, smooth: float = 0.5,
                       annotated_path: str | Path | None = None, overwrite: bool = False, detect_every: int = DEFAULT_DETECT_EVERY,
@@ -354,80 +326,15 @@ class Recognizer:
 
         The arguments are checked at the call, before a frame is decoded; the video is opened on the first ``next``.
         """
-        from ferkit.faces import ScaledDetector
-        from ferkit.tracking import DetectionSchedule, LookBack, build_follower
-        from ferkit.checks import check_count, check_fraction
-        from ferkit.video import TemporalSmoother, check_sampling, check_video_output, iter_frames
-        from ferkit.video import read_ahead as decode_ahead
+        from ferkit.video_stream import stream_video
 
-        check_sampling(every_n, max_frames)
-        check_count("read_ahead", read_ahead, least=0)
-        smooth = check_fraction("smooth", smooth, meaning="weight of the newest frame; 1 = no smoothing")
-        detect_scale = check_fraction("detect_scale", detect_scale, meaning="0.5 detects on a half-size frame")  # checked without a detector too
-        if timer is not None and not callable(getattr(timer, "stage", None)):
-            raise ConfigError(f"timer must be a ferkit.timing.StageTimer (or None), got {type(timer).__name__}")
-        if annotated_path is not None:
-            check_video_output(annotated_path, overwrite=overwrite)
-        if look_back is None:
-            look_back = 0 if isinstance(source, int) else DEFAULT_LOOK_BACK
-        detector = self.detector if self.detector is None or detect_scale == 1.0 else ScaledDetector(self.detector, detect_scale)
-        schedule, follower, smoother = DetectionSchedule(detect_every), build_follower(follow_options), TemporalSmoother(alpha=smooth)
-        held = LookBack(look_back, follow_options)  # checks the value even where it is not used
-        if detector is None:  # the whole frame is the face: nothing is found late
-            held = LookBack(0)
-        output = _VideoOutput(self, str(source), smoother, annotated_path, overwrite, every_n, timer)
-        frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
-        return self._video_results(frames, detector, schedule, follower, held, output, timer)
+        return stream_video(self, source, every_n=every_n, max_frames=max_frames, smooth=smooth, annotated_path=annotated_path,
+                            overwrite=overwrite, detect_every=detect_every, detect_scale=detect_scale, read_ahead=read_ahead,
+                            look_back=look_back, timer=timer, follow_options=follow_options)
 
-    def _video_results(self, frames: Iterator[tuple[int, float, np.ndarray]], detector: Any, schedule: Any, follower: Any, held: Any,
-                       output: "_VideoOutput", timer: Any) -> Iterator[ImagePrediction]:
-        """``predict_video``'s loop over checked arguments: decode, detect or follow, hold back, classify and write."""
-        import cv2
-
-        from ferkit.timing import timed
-
-        try:
-            while True:
-                with timed(timer, "decode"):
-                    item = next(frames, None)
-                if item is None:
-                    break
-                index, timestamp, frame = item
-                with timed(timer, "align"):
-                    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                faces, detections = self._video_faces(frame, gray, detector, schedule, follower, timer)
-                with timed(timer, "follow"):
-                    ready = held.push((index, timestamp, frame), gray, faces, detections)
-                for (index, timestamp, frame), gray, faces in ready:
-                    yield output.result(index, timestamp, frame, gray, faces)
-            for (index, timestamp, frame), gray, faces in held.flush():
-                yield output.result(index, timestamp, frame, gray, faces)
-        finally:
-            frames.close()
-            output.close()
-
-    def _video_faces(self, frame: np.ndarray, gray: np.ndarray, detector: Any, schedule: Any, follower: Any, timer: Any) -> tuple[list, list | None]:
-        """This frame's faces (detected when the schedule says so, else followed from the last detection) and the
-        detector's own boxes (None when it did not run on this frame)."""
-        from ferkit.faces import Face
-        from ferkit.timing import timed
-
-        if detector is None:
-            return [Face(0, 0, frame.shape[1], frame.shape[0], 1.0)], None
-        if schedule.due():
-            with timed(timer, "detect"):
-                detections = detector.detect(frame)
-            with timed(timer, "follow"):
-                faces = follower.redetect(gray, detections) if schedule.every > 1 else detections
-            schedule.record(detected=True)
-            return faces, detections
-        with timed(timer, "follow"):
-            faces, lost = follower.follow(gray)
-        schedule.record(detected=False, lost=lost)
-        return faces, None
-
-    def _classify_faces(self, gray: np.ndarray, faces: list, timer: Any = None) -> list[FacePrediction]:
-        """All faces of one image aligned and classified in one batch."""
+    def classify_faces(self, gray: np.ndarray, faces: list, timer: Any = None) -> list[FacePrediction]:
+        """The faces (``ferkit.faces.Face``) of one gray image aligned and classified in one batch; ``timer`` (a
+        ``ferkit.timing.StageTimer``) receives the align and classify times."""
         from ferkit.timing import timed
 
         if not faces:
@@ -438,10 +345,9 @@ class Recognizer:
             probs = self.classify_crops(crops)
         return self._face_predictions(faces, probs)
 
-    def _replace_probs(self, face: FacePrediction, probs: np.ndarray) -> FacePrediction:
-        best = int(probs.argmax())
-        return FacePrediction(face.face_index, face.box, face.detection_score, face.landmarks, self.class_names[best], float(probs[best]),
-                              {n: round(float(p), 5) for n, p in zip(self.class_names, probs)})
+    def with_probabilities(self, face: FacePrediction, probs: np.ndarray) -> FacePrediction:
+        """``face`` labelled from other class probabilities (the video path's smoothed ones), box and scores kept."""
+        return dataclasses.replace(face, **self._labels(probs))
 
     def annotate(self, image: Any, result: ImagePrediction, *, color: str = "bgr") -> np.ndarray:
         from ferkit.draw import annotate
@@ -450,40 +356,3 @@ class Recognizer:
         faces = [Face(*f.box, f.detection_score, None if f.landmarks is None else np.asarray(f.landmarks, np.float32)) for f in result.faces]
         probs = np.array([[f.probabilities[n] for n in self.class_names] for f in result.faces]) if result.faces else None
         return annotate(to_bgr(image, color), faces, [f.label for f in result.faces], None if probs is None else probs.max(1))
-
-
-class _VideoOutput:
-    """The end of the video path: a frame's final faces classified in one batch, smoothed per track, annotated and
-    written when asked, as an ImagePrediction. Frames must come in order (the smoother follows tracks in time)."""
-
-    def __init__(self, recognizer: Recognizer, source: str, smoother: Any, annotated_path: str | Path | None, overwrite: bool, every_n: int,
-                 timer: Any) -> None:
-        self.recognizer, self.source, self.smoother, self.timer = recognizer, source, smoother, timer
-        self.annotated_path, self.overwrite, self.every_n = annotated_path, overwrite, every_n
-        self.writer = None
-
-    def result(self, index: int, timestamp: float, frame: np.ndarray, gray: np.ndarray, faces: list) -> ImagePrediction:
-        from ferkit.timing import timed
-        from ferkit.video import VideoWriter
-
-        recognizer, timer = self.recognizer, self.timer
-        predictions = recognizer._classify_faces(gray, faces, timer)
-        if predictions:
-            with timed(timer, "smooth"):
-                raw = np.array([[f.probabilities[n] for n in recognizer.class_names] for f in predictions])
-                _, smoothed = self.smoother.update([f.box for f in predictions], raw)
-                predictions = [recognizer._replace_probs(f, p) for f, p in zip(predictions, smoothed)]
-        result = ImagePrediction(self.source, frame.shape[1], frame.shape[0], predictions, index, round(timestamp, 3))
-        if self.annotated_path is not None:
-            if self.writer is None:
-                self.writer = VideoWriter(self.annotated_path, fps=max(1.0, 25.0 / self.every_n), frame_size=(frame.shape[1], frame.shape[0]),
-                                          overwrite=self.overwrite)
-            with timed(timer, "annotate"):
-                annotated = recognizer.annotate(frame, result)
-            with timed(timer, "write"):
-                self.writer.write(annotated)
-        return result
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
