@@ -203,6 +203,33 @@ def test_alignment_undoes_a_rotation_and_scale():
     assert aligned[ty, tx].min() > 200
 
 
+def _padded_whole_image_crop(source, face, output_size, margin):
+    """The crop as it was cut before: the whole image padded by replication, then the square sliced and resized."""
+    height, width = source.shape[:2]
+    side = max(1, int(round(max(face.w, face.h) * (1.0 + margin))))
+    x0, y0 = int(round(face.center[0] - side / 2.0)), int(round(face.center[1] - side / 2.0))
+    left, top, right, bottom = max(0, -x0), max(0, -y0), max(0, x0 + side - width), max(0, y0 + side - height)
+    padded = cv2.copyMakeBorder(source, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    crop = padded[y0 + top : y0 + top + side, x0 + left : x0 + left + side]
+    return cv2.resize(crop, (output_size, output_size), interpolation=cv2.INTER_AREA if side > output_size else cv2.INTER_LINEAR)
+
+
+def test_box_crop_builds_only_the_square_and_matches_padding_the_whole_image():
+    """Same pixels as padding the whole image (faces inside, across the edge, wholly outside), without the whole copy:
+    a 1,000,000 x 1 image framed whole (detector "none") asked for a 10^12-pixel padded copy."""
+    from ferkit.faces.align import _box_crop
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        height, width = rng.integers(1, 120, 2)
+        image = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        face = Face(int(rng.integers(-80, 160)), int(rng.integers(-80, 160)), int(rng.integers(1, 160)), int(rng.integers(1, 160)), score=1.0)
+        np.testing.assert_array_equal(_box_crop(image, face, 48, 0.2), _padded_whole_image_crop(image, face, 48, 0.2))
+    wide = np.tile(np.arange(250, dtype=np.uint8), 4000)[None, :]  # 1 x 1,000,000
+    crop = _box_crop(wide, Face(0, 0, 1_000_000, 1, score=1.0), 48, 0.0)
+    assert crop.shape == (48, 48) and abs(float(crop.mean()) - float(wide.mean())) < 2  # the row, squeezed, then repeated
+
+
 def test_box_crop_pads_outside_the_image():
     image = np.zeros((100, 100, 3), np.uint8)
     image[:, 50:] = 200  # right half bright

@@ -224,3 +224,96 @@ def test_images_are_decoded_with_their_exif_orientation():
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     Image.new("RGB", (60, 30), "white").save(buffer, "JPEG", exif=exif)
     assert decode_image(buffer.getvalue(), name="x.jpg", max_bytes=10**6, max_pixels=10**6).shape[:2] == (60, 30)
+
+
+# --- bad input found by an audit of the API (each failed before its fix) --------------------------------------------
+
+def png_header_only(width: int, height: int, row: bytes | None = None) -> bytes:
+    """A PNG whose header claims ``width`` x ``height``; with ``row`` (one gray row) a whole valid 1-row image."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    data = zlib.compress(b"\0" + row) if row is not None else zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def test_a_very_wide_image_without_a_detector_is_answered_in_bounded_memory(tiny_checkpoint):
+    """detector "none" framed the whole image as a square: a 1 kB 1,000,000 x 1 PNG asked OpenCV for a 10^12-pixel copy
+    (500), and took a whole batch down with it."""
+    whole = Recognizer(tiny_checkpoint, detector="none", tta="none")
+    wide = png_header_only(1_000_000, 1, row=b"\x80" * 1_000_000)
+    with TestClient(create_app(whole, settings=ServeSettings(detector="none"))) as c:
+        single = c.post("/v1/predict", files={"file": ("wide.png", wide, "image/png")})
+        batch = c.post("/v1/predict/batch", files=[("files", ("a.jpg", ASTRONAUT, "image/jpeg")), ("files", ("wide.png", wide, "image/png"))])
+    assert single.status_code == 200, single.text
+    assert single.json()["faces"][0]["box"] == [0, 0, 1_000_000, 1]
+    assert [r["status"] for r in batch.json()["results"]] == [200, 200]
+
+
+class FailingOnRecognizer(GatedRecognizer):
+    """Raises an unexpected error (a bug) for one file name."""
+
+    def predict(self, image, *, source):
+        if source == "bug.png":
+            raise RuntimeError("a bug")
+        return ImagePrediction(source, image.shape[1], image.shape[0], [])
+
+
+def test_a_bug_met_by_one_file_of_a_batch_fails_that_file_alone():
+    with TestClient(create_app(FailingOnRecognizer(), settings=ServeSettings()), raise_server_exceptions=False) as c:
+        response = c.post("/v1/predict/batch", files=[("files", (name, gray_png(60), "image/png")) for name in ("a.png", "bug.png", "c.png")])
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [200, 500, 200]
+    assert results[1]["error"] == {"detail": "internal error (RuntimeError); see the server's log", "code": "internal_error"}
+
+
+def test_files_whose_size_cannot_be_read_first_or_that_ferkit_does_not_read_are_named(client):
+    """A Radiance HDR file (Pillow cannot size it) was decoded in full before the pixel limit (a decompression bomb);
+    a valid TGA was called corrupt."""
+    from PIL import Image
+
+    hdr = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 8\n" + b"\x80\x80\x80\x80" * 64
+    response = client.post("/v1/predict", files={"file": ("x.hdr", hdr, "image/vnd.radiance")})
+    assert response.status_code == 422 and "not in a format whose size can be checked before decoding" in response.json()["detail"]
+    tga = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(tga, "TGA")
+    response = client.post("/v1/predict", files={"file": ("x.tga", tga.getvalue(), "image/x-tga")})
+    assert response.status_code == 422 and response.json()["detail"].startswith("x.tga is a TGA image, which ferkit does not read")
+
+
+def test_a_decompression_bomb_is_refused_with_the_servers_own_limit(client):
+    response = client.post("/v1/predict", files={"file": ("bomb.png", png_header_only(20000, 20000), "image/png")})
+    assert response.status_code == 413
+    assert response.json()["detail"] == "bomb.png is 400000000 pixels; the limit is 4000000 pixels per image"
+
+
+def test_a_file_part_without_a_content_type_is_taken(client):
+    """What requests.post(url, files={"file": open(path, "rb")}) sends; it got 415 before."""
+    body = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n' + ASTRONAUT + b"\r\n--B--\r\n"
+    response = client.post("/v1/predict", content=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert response.status_code == 200 and len(response.json()["faces"]) == 1
+
+
+def test_query_parameters_are_refused_not_silently_ignored(client):
+    for path in ("/v1/predict", "/v1/predict/batch"):
+        response = client.post(f"{path}?tta=none&detector=mtcnn", files={"file": ("a.jpg", ASTRONAUT, "image/jpeg")})
+        assert response.status_code == 422 and response.json()["code"] == "invalid_parameters"
+        assert f"{path} takes no query parameters, got detector, tta" in response.json()["detail"]
+
+
+def test_the_batch_path_with_a_trailing_slash_keeps_the_batch_size_limit(recognizer):
+    settings = ServeSettings(max_upload_bytes=300_000, max_batch_files=4)
+    files = [("files", (f"{i}.jpg", b"\xff\xd8" + b"\0" * 290_000, "image/jpeg")) for i in range(4)]  # over one image's limit
+    with TestClient(create_app(recognizer, settings=settings)) as c:
+        response = c.post("/v1/predict/batch/", files=files, follow_redirects=False)
+    assert response.status_code == 307  # redirected to /v1/predict/batch like any small body, not refused with 413
+
+
+def test_a_malformed_multipart_body_says_why(client):
+    response = client.post("/v1/predict", files={"file": ("a" * 5000 + ".jpg", ASTRONAUT, "image/jpeg")})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Invalid multipart data: Maximum header size exceeded", "code": "bad_request"}

@@ -104,21 +104,40 @@ def align_face(
     return _box_crop(source, face, output_size, margin)
 
 
+# Largest square (side in pixels) cut at full resolution; a larger one is cut from a copy shrunk by a whole factor
+# first, so memory stays bounded (a 1,000,000 x 1 image with detector "none" asked for a 10^12-pixel square).
+MAX_CROP_SIDE = 4096
+
+
 def _box_crop(source: np.ndarray, face: Face, output_size: int, margin: float) -> np.ndarray:
     """Square crop of side (1 + margin) * max(w, h) centred on the box, padded by replication, resized."""
+    centre_x, centre_y = face.center
+    return _square_crop(source, centre_x, centre_y, max(1, int(round(max(face.w, face.h) * (1.0 + margin)))), output_size)
+
+
+def _square_crop(source: np.ndarray, centre_x: float, centre_y: float, side: int, output_size: int) -> np.ndarray:
+    """The ``side`` x ``side`` square centred on (centre_x, centre_y), resized to ``output_size``.
+
+    Only the square is built (rows and columns outside the image repeat the nearest edge pixel), never a padded
+    copy of the whole image; a square over ``MAX_CROP_SIDE`` is cut from a shrunk copy of the part it covers.
+    """
     import cv2
 
     height, width = source.shape[:2]
-    centre_x, centre_y = face.center
-    side = max(1, int(round(max(face.w, face.h) * (1.0 + margin))))
     x0, y0 = int(round(centre_x - side / 2.0)), int(round(centre_y - side / 2.0))
-    x1, y1 = x0 + side, y0 + side
-    pad_left, pad_top = max(0, -x0), max(0, -y0)
-    pad_right, pad_bottom = max(0, x1 - width), max(0, y1 - height)
-    if pad_left or pad_top or pad_right or pad_bottom:
-        # Replicating from an image we do not overlap at all still works: the nearest edge pixels are used.
-        source = cv2.copyMakeBorder(source, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
-        x0, x1, y0, y1 = x0 + pad_left, x1 + pad_left, y0 + pad_top, y1 + pad_top
-    crop = source[y0:y1, x0:x1]
+    if side > MAX_CROP_SIDE:
+        factor = -(-side // MAX_CROP_SIDE)  # ceil: the shrunk square is at most MAX_CROP_SIDE
+        left, top = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
+        right, bottom = max(min(x0 + side, width), left + 1), max(min(y0 + side, height), top + 1)
+        part = source[top:bottom, left:right]
+        small = cv2.resize(part, (max(1, round(part.shape[1] / factor)), max(1, round(part.shape[0] / factor))), interpolation=cv2.INTER_AREA)
+        return _square_crop(small, (centre_x - left) / factor, (centre_y - top) / factor, max(1, round(side / factor)), output_size)
+    inside = x0 >= 0 and y0 >= 0 and x0 + side <= width and y0 + side <= height
+    if inside:
+        crop = source[y0 : y0 + side, x0 : x0 + side]
+    else:
+        rows = np.clip(np.arange(y0, y0 + side), 0, height - 1)
+        cols = np.clip(np.arange(x0, x0 + side), 0, width - 1)
+        crop = source[rows[:, None], cols[None, :]]
     interpolation = cv2.INTER_AREA if side > output_size else cv2.INTER_LINEAR
-    return cv2.resize(crop, (output_size, output_size), interpolation=interpolation)
+    return cv2.resize(np.ascontiguousarray(crop), (output_size, output_size), interpolation=interpolation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any, AsyncIterator, Callable
@@ -14,7 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferkit.errors import FerkitError
-from ferkit.serve.errors import MissingUpload, PayloadTooLarge, RequestError, UndecodableImage, UnsupportedMediaType
+from ferkit.serve.errors import InvalidParameters, MissingUpload, PayloadTooLarge, RequestError, UndecodableImage, UnsupportedMediaType
 from ferkit.serve.images import check_image_type, client_name, decode_image, media_type
 from ferkit.serve.limits import BodySizeLimit
 from ferkit.serve.model_info import model_card
@@ -22,6 +23,7 @@ from ferkit.serve.pool import WorkerPool
 from ferkit.serve.schemas import BatchItem, BatchResponse, ErrorBody, Health, ModelCard, PredictResponse
 from ferkit.serve.settings import ServeSettings
 
+LOG = logging.getLogger("ferkit.serve")
 STATIC_PACKAGE = ("ferkit.serve", "static")
 # the page may load nothing from elsewhere: it must work offline, and a CDN would see the user's photos' traffic
 PAGE_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
@@ -29,7 +31,7 @@ PAGE_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self'
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": what} for status, what in (
         (400, "malformed multipart body"), (413, "upload over the size limit"), (415, "not an image content type"),
-        (422, "corrupt image, or no file field"), (503, "queue full: retry shortly"), (504, "over the time limit"))}
+        (422, "corrupt image, no file field, or query parameters"), (503, "queue full: retry shortly"), (504, "over the time limit"))}
 IMAGE_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}},
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
@@ -60,7 +62,8 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
 
     app = FastAPI(title="ferkit", version=__version__, lifespan=lifespan,
                   description="Facial expressions of the faces in an image. One shared model, bounded worker pool, JSON errors.")
-    app.add_middleware(BodySizeLimit, limit_for=lambda path: settings.max_request_bytes if path.endswith("/batch") else settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodySizeLimit, limit_for=lambda path: settings.max_request_bytes if path.rstrip("/").endswith("/batch")
+                       else settings.max_upload_bytes + 64 * 1024)
     _add_error_handlers(app)
     card = model_card(recognizer, detector=settings.detector)  # read once: it hashes the model file
 
@@ -71,6 +74,7 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
     @app.post("/v1/predict", response_model=PredictResponse, responses=ERROR_RESPONSES, openapi_extra=IMAGE_BODY, tags=["predict"])
     async def predict(request: Request) -> dict[str, Any]:
         """One image, as a multipart field `file` or as the raw body with an image content type."""
+        _refuse_query(request)
         name, data = await _single_upload(request)
         result = await pool.run(lambda: predict_bytes(data, name), timeout_s=settings.timeout_s)
         return {"model": model_file, "class_names": list(recognizer.class_names), "file": name, "width": result.width,
@@ -79,6 +83,7 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
     @app.post("/v1/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, openapi_extra=BATCH_BODY, tags=["predict"])
     async def predict_batch(request: Request) -> dict[str, Any]:
         """Several images as multipart fields `files`; each is answered alone, so one bad file fails only itself."""
+        _refuse_query(request)
         uploads = await _batch_uploads(request, settings.max_batch_files)
 
         def run_all() -> list[dict[str, Any]]:
@@ -107,6 +112,15 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
     return app
 
 
+def _refuse_query(request: Request) -> None:
+    """The predict routes take no query parameters: ``?tta=none`` or ``?detector=mtcnn`` silently answered with the
+    server's own settings would look like it worked. Those are chosen when the server starts (``ferkit serve``)."""
+    if request.query_params:
+        names = ", ".join(sorted(set(request.query_params.keys())))
+        raise InvalidParameters(f"{request.url.path} takes no query parameters, got {names}; the model, detector and TTA "
+                                "are chosen when the server starts (ferkit serve --help)")
+
+
 async def _single_upload(request: Request) -> tuple[str, bytes]:
     """(name, bytes) of the one image in a multipart field ``file`` or in the raw body."""
     if media_type(request.headers.get("content-type")) == "multipart/form-data":
@@ -114,7 +128,7 @@ async def _single_upload(request: Request) -> tuple[str, bytes]:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise MissingUpload("the multipart body has no file field named 'file'; send the image as -F file=@photo.jpg")
-            check_image_type(upload.content_type, f"file field 'file' ({upload.filename})")
+            check_image_type(upload.content_type, f"file field 'file' ({upload.filename})", part=True)
             return client_name(upload.filename, "upload"), await upload.read()
     check_image_type(request.headers.get("content-type"), "the request body")
     return "body", await request.body()
@@ -129,7 +143,7 @@ async def _batch_uploads(request: Request, max_files: int) -> list[tuple[str, by
         for index, (_, value) in enumerate(item for item in form.multi_items() if isinstance(item[1], UploadFile)):
             name = client_name(value.filename, f"file{index}")
             try:
-                check_image_type(value.content_type, f"file {index} ({name})")
+                check_image_type(value.content_type, f"file {index} ({name})", part=True)
                 problem = None
             except UnsupportedMediaType as exc:
                 problem = exc
@@ -149,6 +163,10 @@ def _batch_item(index: int, name: str, predict: Callable[[], Any], problem: Requ
         return {"index": index, "file": name, "status": exc.status, "error": {"detail": str(exc), "code": exc.code}}
     except FerkitError as exc:
         return {"index": index, "file": name, "status": UndecodableImage.status, "error": {"detail": str(exc), "code": "invalid_image"}}
+    except Exception as exc:  # noqa: BLE001 - a bug met by one file must not lose the other files' answers
+        LOG.exception("batch item %d (%s) failed", index, name)
+        return {"index": index, "file": name, "status": 500, "error": {"detail": f"internal error ({type(exc).__name__}); see the server's log",
+                                                                       "code": "internal_error"}}
     return BatchItem(index=index, file=name, status=200, width=result.width, height=result.height, faces=result.to_rows()).model_dump()
 
 
@@ -164,7 +182,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # 400 multipart, 404, 405
-        return JSONResponse({"detail": str(exc.detail), "code": HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")},
+        return JSONResponse({"detail": _with_cause(str(exc.detail), exc), "code": HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")},
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(FerkitError)
@@ -173,4 +191,15 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
+        LOG.error("request failed", exc_info=exc)
         return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server's log", "code": "internal_error"}, status_code=500)
+
+
+def _with_cause(detail: str, exc: BaseException) -> str:
+    """``detail`` with the innermost cause's message added: Starlette answers every multipart parse failure with
+    "Invalid multipart data.", which hides e.g. "Maximum header size exceeded" (a file name of several kB)."""
+    inner, seen = exc, 0
+    while (inner.__cause__ or inner.__context__) is not None and seen < 8:
+        inner, seen = inner.__cause__ or inner.__context__, seen + 1
+    cause = str(inner)
+    return f"{detail.rstrip('.')}: {cause}" if inner is not exc and cause and cause not in detail else detail

@@ -40,3 +40,8 @@ class ServerBusy(RequestError):
 class RequestTimeout(RequestError):
     status = 504
     code = "timeout"
+
+
+class InvalidParameters(RequestError):
+    status = 422
+    code = "invalid_parameters"

@@ -22,13 +22,15 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def check_image_type(content_type: str | None, what: str) -> None:
-    """Raise 415 unless ``content_type`` declares an image (or generic bytes)."""
+def check_image_type(content_type: str | None, what: str, *, part: bool = False) -> None:
+    """Raise 415 unless ``content_type`` declares an image or generic bytes. A multipart ``part`` may have no type at
+    all: ``requests.post(url, files={"file": open(path, "rb")})`` sends none, and the bytes are checked anyway. A raw
+    body must say what it is (curl's ``--data-binary`` without ``-H`` says form data)."""
     kind = media_type(content_type)
-    if not (kind.startswith("image/") or kind in GENERIC_TYPES):
+    if not (kind.startswith("image/") or kind in GENERIC_TYPES or (part and not kind)):
         shown = repr(kind) if kind else "no content type"
         raise UnsupportedMediaType(f"{what} has {shown}; send an image ({EXAMPLE_TYPES}) as a multipart file field "
-                                   "or as the raw request body with its image content type")
+                                   "or as the raw request body with its image content type (-H 'Content-Type: image/jpeg')")
 
 
 def client_name(filename: str | None, fallback: str) -> str:
@@ -42,8 +44,9 @@ def client_name(filename: str | None, fallback: str) -> str:
 def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> np.ndarray:
     """Encoded image bytes -> (H, W, 3) BGR uint8; EXIF orientation applied, as a browser shows it.
 
-    The size in pixels is read from the header first, so that a small file which would decode to a
-    huge image is refused without decoding it.
+    The size in pixels is read from the header first (Pillow), so that a small file which would decode to a huge
+    image is refused without decoding it; a file whose size cannot be read that way (not an image, corrupt, or a
+    format such as Radiance HDR that only OpenCV reads) is refused before OpenCV decodes anything.
     """
     import cv2
 
@@ -51,25 +54,37 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         raise PayloadTooLarge(f"{name} is {len(data)} bytes; the limit is {max_bytes} bytes per image")
     if not data:
         raise UndecodableImage(f"{name} is empty; send the image's bytes")
-    width, height = _header_size(data)
+    image_format, (width, height) = _header(data, name, max_pixels)
+    if image_format is None:
+        raise UndecodableImage(f"cannot decode {name} as an image: corrupt or truncated, not an image, or not in a format "
+                               f"whose size can be checked before decoding ({EXAMPLE_TYPES})")
     if width * height > max_pixels:
         raise PayloadTooLarge(f"{name} is {width}x{height} pixels; the limit is {max_pixels} pixels per image")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        raise UndecodableImage(f"cannot decode {name} as an image (corrupt or truncated file, or not an image)")
-    if image.shape[0] * image.shape[1] > max_pixels:  # a format Pillow could not size
-        raise PayloadTooLarge(f"{name} is {image.shape[1]}x{image.shape[0]} pixels; the limit is {max_pixels} pixels per image")
+        if image_format not in OPENCV_FORMATS:
+            raise UndecodableImage(f"{name} is a {image_format} image, which ferkit does not read; send {EXAMPLE_TYPES}")
+        raise UndecodableImage(f"cannot decode {name} as an image (corrupt or truncated {image_format} file)")
     return image
 
 
-def _header_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the image header without decoding pixels; (0, 0) when Pillow cannot tell."""
+# Pillow's names of the formats OpenCV decodes too (a file of another format Pillow knows is named, not called corrupt)
+OPENCV_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "PPM", "GIF", "JPEG2000", "SUN", "PFM")
+
+
+def _header(data: bytes, name: str, max_pixels: int) -> tuple[str | None, tuple[int, int]]:
+    """(Pillow's format name, (width, height)) from the image header without decoding pixels; (None, (0, 0)) when
+    Pillow cannot tell."""
+    import re
+
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Image.DecompressionBombError as exc:
-        raise PayloadTooLarge(f"image refused: {exc}") from None
-    except Exception:  # noqa: BLE001 - not a format Pillow knows: OpenCV decides below
-        return 0, 0
+            return image.format, image.size
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit: say ours, as for any other large image
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels.group(1))} pixels" if pixels else "too many pixels"
+        raise PayloadTooLarge(f"{name} is {size}; the limit is {max_pixels} pixels per image") from None
+    except Exception:  # noqa: BLE001 - not an image Pillow can size
+        return None, (0, 0)
