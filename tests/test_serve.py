@@ -317,3 +317,25 @@ def test_a_malformed_multipart_body_says_why(client):
     response = client.post("/v1/predict", files={"file": ("a" * 5000 + ".jpg", ASTRONAUT, "image/jpeg")})
     assert response.status_code == 400
     assert response.json() == {"detail": "Invalid multipart data: Maximum header size exceeded", "code": "bad_request"}
+
+
+def test_a_batch_past_its_time_limit_stops_after_the_file_in_progress():
+    """The 504 was sent while the worker went on through every remaining file for no one."""
+    import time
+
+    class CountingGate(GatedRecognizer):
+        calls = 0
+
+        def predict(self, image, *, source):
+            CountingGate.calls += 1
+            return super().predict(image, source=source)
+
+    gated = CountingGate()
+    with TestClient(create_app(gated, settings=ServeSettings(timeout_s=0.2))) as c:
+        response = c.post("/v1/predict/batch", files=[("files", (f"{i}.png", gray_png(60), "image/png")) for i in range(3)])
+        gated.gate.set()
+        for _ in range(200):  # the worker ends the file in progress, then sees the request was answered
+            if c.get("/healthz").json()["running_or_queued"] == 0:
+                break
+            time.sleep(0.05)
+    assert response.status_code == 504 and CountingGate.calls == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any, AsyncIterator, Callable
@@ -15,7 +16,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferkit.errors import FerkitError
-from ferkit.serve.errors import InvalidParameters, MissingUpload, PayloadTooLarge, RequestError, UndecodableImage, UnsupportedMediaType
+from ferkit.serve.errors import (InvalidParameters, MissingUpload, PayloadTooLarge, RequestError, RequestTimeout, UndecodableImage,
+                                 UnsupportedMediaType)
 from ferkit.serve.images import check_image_type, client_name, decode_image, media_type
 from ferkit.serve.limits import BodySizeLimit
 from ferkit.serve.model_info import model_card
@@ -85,12 +87,21 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
         """Several images as multipart fields `files`; each is answered alone, so one bad file fails only itself."""
         _refuse_query(request)
         uploads = await _batch_uploads(request, settings.max_batch_files)
+        answered = threading.Event()  # set when the client got its 504: the files left would be computed for no one
 
         def run_all() -> list[dict[str, Any]]:
-            return [_batch_item(index, name, functools.partial(predict_bytes, data, name), problem)
-                    for index, (name, data, problem) in enumerate(uploads)]
+            results = []
+            for index, (name, data, problem) in enumerate(uploads):
+                if answered.is_set():
+                    break
+                results.append(_batch_item(index, name, functools.partial(predict_bytes, data, name), problem))
+            return results
 
-        results = await pool.run(run_all, timeout_s=settings.timeout_s)
+        try:
+            results = await pool.run(run_all, timeout_s=settings.timeout_s)
+        except RequestTimeout:
+            answered.set()
+            raise
         return {"model": model_file, "class_names": list(recognizer.class_names), "results": results}
 
     @app.get("/v1/model", response_model=ModelCard, tags=["model"])
