@@ -88,17 +88,8 @@ def create_app(recognizer: Any = None, *, settings: ServeSettings) -> FastAPI:
         _refuse_query(request)
         uploads = await _batch_uploads(request, settings.max_batch_files)
         answered = threading.Event()  # set when the client got its 504: the files left would be computed for no one
-
-        def run_all() -> list[dict[str, Any]]:
-            results = []
-            for index, (name, data, problem) in enumerate(uploads):
-                if answered.is_set():
-                    break
-                results.append(_batch_item(index, name, functools.partial(predict_bytes, data, name), problem))
-            return results
-
         try:
-            results = await pool.run(run_all, timeout_s=settings.timeout_s)
+            results = await pool.run(functools.partial(_answer_batch, uploads, predict_bytes, answered), timeout_s=settings.timeout_s)
         except RequestTimeout:
             answered.set()
             raise
@@ -162,6 +153,17 @@ async def _batch_uploads(request: Request, max_files: int) -> list[tuple[str, by
     if not uploads:
         raise MissingUpload("the batch has no files; send each image as a multipart field 'files'")
     return uploads
+
+
+def _answer_batch(uploads: list[tuple[str, bytes, RequestError | None]], predict_bytes: Callable[[bytes, str], Any],
+                  answered: threading.Event) -> list[dict[str, Any]]:
+    """Each file's answer in order (on a worker), stopping once the request was ``answered`` (504)."""
+    results = []
+    for index, (name, data, problem) in enumerate(uploads):
+        if answered.is_set():
+            break
+        results.append(_batch_item(index, name, functools.partial(predict_bytes, data, name), problem))
+    return results
 
 
 def _batch_item(index: int, name: str, predict: Callable[[], Any], problem: RequestError | None) -> dict[str, Any]:
