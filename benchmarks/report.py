@@ -530,6 +530,26 @@ def block_bulk_predict() -> str:
 
 
 BLOCKS["bulk_predict"] = block_bulk_predict
+
+
+def block_decoder_drift() -> str:
+    """How far each image quarter's mean moves under another decoder and under other images (the resume check)."""
+    r = load("decoder_drift")
+    if r is None:
+        return missing("decoder_drift")
+    def verdict(row: dict) -> str:
+        return "same pixels: goes on" if row["pixels_equal"] else "goes on (DataDriftWarning)" if row["resumes"] else "refused"
+
+    lines = ["| FER2013 training images compared with OpenCV's decode | pixels differing | quarter mean moved (max / average, levels) | resume |",
+             "|---|---|---|---|"]
+    for name, row in r["rows"].items():
+        lines.append(f"| {name} | {100 * row['share_of_pixels_differing']:.1f}% | {row['quarter_mean_moved_max']} / "
+                     f"{row['quarter_mean_moved_mean']:.2f} | {verdict(row)} |")
+    lines += ["", f"{r['images']} images, tolerance {r['tolerance_levels']} levels; {r['device']}, commit {r['commit']}, {r['date']}."]
+    return "\n".join(lines)
+
+
+BLOCKS["decoder_drift"] = block_decoder_drift
 PATTERN = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 
