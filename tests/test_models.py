@@ -50,10 +50,39 @@ def test_unknown_model_lists_valid_names():
     assert "resnet18" in list_models()
 
 
-def test_pretrained_offline_is_a_clear_error(monkeypatch, tmp_path):
+def test_pretrained_weights_missing_locally_are_a_clear_error_without_touching_the_network(monkeypatch, tmp_path):
+    """HF_HUB_OFFLINE was set after timm had imported huggingface_hub, so pretrained=True sent requests to the hub
+    (and would have downloaded with a network). The weights are now looked up on disk only."""
+    import socket
+
+    import torch.hub
+
     from ferkit.errors import WeightsUnavailableError
 
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(WeightsUnavailableError, match="never downloads"):
+    def no_network(*args, **kwargs):
+        raise AssertionError("ferkit tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match="not on this machine. ferkit never downloads"):
         build_model("resnet18", num_classes=7, pretrained=True)
+
+
+def test_pretrained_weights_in_the_torch_hub_cache_are_loaded_from_that_file(monkeypatch, tmp_path):
+    import timm
+    import torch.hub
+    from timm.models import get_pretrained_cfg
+
+    from ferkit.models.resnet import cached_timm_weights
+
+    reference = timm.create_model("resnet18", num_classes=0)
+    url = get_pretrained_cfg("resnet18.a1_in1k").url
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference.state_dict(), tmp_path / "checkpoints" / url.rsplit("/", 1)[1])
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda *a, **k: None)  # nothing in the HF cache
+    assert cached_timm_weights("resnet18.a1_in1k") == str(tmp_path / "checkpoints" / url.rsplit("/", 1)[1])
+    model = build_model("resnet18", num_classes=7, in_chans=3, pretrained=True)
+    loaded = model.backbone.conv1.weight if hasattr(model, "backbone") else next(model.parameters())
+    assert torch.equal(loaded, reference.conv1.weight)

@@ -25,19 +25,43 @@ def _timm_resnet(layers: list[int], block: str, in_chans: int, pretrained: bool,
 
 
 def create_pretrained_timm(timm_name: str, *, in_chans: int, **kwargs) -> nn.Module:
-    """timm ``pretrained=True`` loads from the local Hugging Face cache only; offline misses become a clear error."""
-    import os
-
+    """timm ``pretrained=True`` from a file already on this machine (the Hugging Face or torch hub cache); nothing is
+    fetched. The file is found first and handed to timm as ``pretrained_cfg_overlay={"file": ...}``, since timm and
+    huggingface_hub read ``HF_HUB_OFFLINE`` when they are imported and would otherwise try the network."""
     import timm
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        return timm.create_model(timm_name, pretrained=True, in_chans=in_chans, num_classes=0, **kwargs)
-    except Exception as exc:  # hub errors vary by version: all mean "not on disk"
+    local = cached_timm_weights(timm_name)
+    if local is None:
         raise WeightsUnavailableError(
-            f"pretrained weights for {timm_name!r} are not on this machine ({type(exc).__name__}). ferkit never downloads at run "
-            f"time: place them in the Hugging Face cache (HF_HOME) beforehand, or pass a local file with --init-weights PATH"
-        ) from None
+            f"pretrained weights for {timm_name!r} are not on this machine. ferkit never downloads at run time: place them in "
+            f"the Hugging Face cache (HF_HOME) or torch hub cache beforehand, or pass a local file with --init-weights PATH")
+    try:
+        return timm.create_model(timm_name, pretrained=True, pretrained_cfg_overlay={"file": local}, in_chans=in_chans, num_classes=0, **kwargs)
+    except Exception as exc:  # a partial or foreign file in the cache
+        raise WeightsUnavailableError(f"cannot load the pretrained weights for {timm_name!r} from {local} ({type(exc).__name__}: {exc})") from None
+
+
+def cached_timm_weights(timm_name: str) -> str | None:
+    """The local file of a timm model's pretrained weights, or None; looks only on disk (never the network)."""
+    import os
+
+    import torch.hub
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(timm_name)
+    if cfg is None:
+        return None
+    if cfg.hf_hub_id:
+        for filename in filter(None, (getattr(cfg, "hf_hub_filename", None), "model.safetensors", "pytorch_model.bin")):
+            found = try_to_load_from_cache(cfg.hf_hub_id, filename)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+    if cfg.url:
+        found = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(cfg.url))
+        if os.path.isfile(found):
+            return found
+    return None
 
 
 def resnet18(in_chans: int = 1, pretrained: bool = False, **kwargs) -> nn.Module:
