@@ -105,6 +105,22 @@ def test_save_refuses_a_payload_that_could_not_be_rebuilt(tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_save_refuses_what_the_reader_would_refuse_and_keeps_the_file_it_would_replace(tmp_path, monkeypatch):
+    """A Path in the recipe was written over a good file, which load_any then refused as "not written by ferkit"."""
+    good = tmp_path / "keep.pt"
+    save_checkpoint(good, tiny_payload())
+    before = good.read_bytes()
+    with pytest.raises(CheckpointError, match=r"not writing .*keep.pt: it would hold Python objects .*PosixPath"):
+        save_checkpoint(good, tiny_payload(recipe={"name": "x", "data": Path("/d")}))
+    for field, value in (("in_chans", "one"), ("image_size", 0), ("class_names", []), ("model_name", 3)):
+        with pytest.raises(CheckpointError, match=f"fields of the wrong type or range: {field}="):
+            save_checkpoint(good, {**tiny_payload(), field: value})
+    assert good.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["keep.pt"]  # no temporary file left
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert save_checkpoint("~/m.pt", tiny_payload()) == tmp_path / "home" / "m.pt"  # ~ expanded, not a ./~ folder
+    assert load_any("~/m.pt").class_names == tuple(CLASSES)
+
+
 def test_load_any_dispatches_on_the_tag_whatever_the_file_name(tiny_files, tmp_path):
     from ferkit.classifiers import EmbeddingPipeline
 

@@ -26,8 +26,8 @@ def copy_into(source: Path, target: Path) -> None:
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (same directory, same filesystem).
     A special file (``/dev/null``, a FIFO) gets the bytes written into it instead: renaming over it would
-    replace the device with a regular file."""
-    target = Path(path)
+    replace the device with a regular file. ``~`` is expanded (it named a literal ``./~/`` folder before)."""
+    target = Path(path).expanduser()
     if is_special_file(target):
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir) / target.name

@@ -35,6 +35,18 @@ def check_checkpoint_payload(payload: dict[str, Any], path: str | Path) -> None:
     missing = _missing(payload, CHECKPOINT_KEYS)
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}; a ferkit checkpoint needs {list(CHECKPOINT_KEYS)}")
+    wrong = [f"{key}={payload[key]!r}" for key in ("in_chans", "image_size")
+             if isinstance(payload[key], bool) or not isinstance(payload[key], int) or payload[key] < 1]
+    if not isinstance(payload["model_name"], str):
+        wrong.append(f"model_name={payload['model_name']!r}")
+    if not isinstance(payload["model_kwargs"], dict):
+        wrong.append(f"model_kwargs of type {type(payload['model_kwargs']).__name__}")
+    names = payload["class_names"]
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(name, str) for name in names):
+        wrong.append(f"class_names={names!r}")
+    if wrong:
+        raise CheckpointError(f"{path}: checkpoint fields of the wrong type or range: {', '.join(wrong)} (in_chans and image_size are "
+                              "positive ints, model_name a str, model_kwargs a dict, class_names a non-empty list of str)")
 
 
 def _describe_tag(tag: Any) -> str:

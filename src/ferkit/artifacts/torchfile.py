@@ -76,5 +76,20 @@ def _unsafe_globals(path: Path) -> str:
 
 
 def write_torch_file(path: str | Path, obj: Any) -> Path:
-    """``torch.save`` through a temporary file and a rename, so a crash never leaves half a file."""
-    return atomic_write(Path(path).expanduser(), lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` through a temporary file and a rename, so a crash never leaves half a file.
+
+    The temporary file is read back as ``read_torch_file`` reads (``weights_only``, memory-mapped, so no second
+    copy in memory) before the rename: a payload holding another Python object (a ``Path`` in a recipe) would
+    otherwise replace a good file with one ferkit refuses to open."""
+    path = Path(path).expanduser()
+
+    def save_and_check(tmp: Path) -> None:
+        torch.save(obj, tmp)
+        try:
+            with torch.serialization.safe_globals(_numpy_globals()):
+                torch.load(tmp, map_location="cpu", weights_only=True, mmap=True)
+        except pickle.UnpicklingError:
+            raise CheckpointError(f"not writing {path}: it would hold Python objects other than tensors and plain values "
+                                  f"({_unsafe_globals(tmp)}), which ferkit refuses to open; convert them (e.g. str(path))") from None
+
+    return atomic_write(path, save_and_check)
