@@ -226,3 +226,19 @@ def test_pickled_classifier_failures_are_checkpoint_errors(tiny_files, tmp_path)
     torch.save({**payload, "classifier_pickle": pickle.dumps("not an estimator")[:5]}, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="cannot unpickle the classifier"):
         load_any(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("crops, message", [
+    (np.zeros((2, 48, 48, 3), np.uint8), r"gray face crops \(N, H, W\) uint8 in 0-255, got shape \(2, 48, 48, 3\) uint8"),
+    (np.full((2, 48, 48), 0.5, np.float32), r"got shape \(2, 48, 48\) float32"),
+    (torch.zeros(2, 48, 48, dtype=torch.uint8), "model_input_array takes a numpy ndarray, got Tensor; use to_model_input"),
+])
+def test_model_input_refuses_colour_float_and_other_array_kinds(crops, message):
+    """A colour batch came back 5-D and float crops in [0, 1] were divided by 255 again (all near -1), silently."""
+    from ferkit.artifacts.preprocess import model_input_array, to_model_input
+
+    with pytest.raises(ConfigError, match=message):
+        model_input_array(crops)
+    if isinstance(crops, np.ndarray):
+        with pytest.raises(ConfigError, match="to_model_input"):
+            to_model_input(torch.from_numpy(crops))
