@@ -155,3 +155,25 @@ def test_tiny_triplet_run_overfits() -> None:
         emb = model.forward_embedding(x).numpy()
     fitted = fit_classifiers(emb, labels.numpy(), ["svm_linear"])
     assert score_classifiers(fitted, emb, labels.numpy())["svm_linear"]["accuracy"] == 1.0
+
+
+def test_classifier_inputs_are_checked_not_silently_recast():
+    """Labels 0.9/1.8 were cast to 0/1 (three classes became two); NaN, string labels, a feature-count mismatch and
+    an unfitted estimator reached scikit-learn or numpy."""
+    from ferkit.classifiers import build_classifier, classifier_scores, fit_classifiers
+    from ferkit.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 8)), np.arange(30) % 3
+    with pytest.raises(ConfigError, match=r"labels must be class indices \(ints >= 0\), got float64 values such as \[0.0, 0.9, 1.8\]"):
+        fit_classifiers(x, y * 0.9, ["lda"])
+    with pytest.raises(ConfigError, match="got <U5 values"):
+        fit_classifiers(x, np.array(["happy", "sad", "fear"] * 10), ["lda"])
+    with pytest.raises(ConfigError, match=r"NaN or inf in 1 row\(s\) \(first: \[4\]\)"):
+        fit_classifiers(np.where(np.arange(30)[:, None] == 4, np.nan, x), y, ["lda"])
+    assert fit_classifiers(x, y.astype(float), ["lda"])["lda"].classes_.tolist() == [0, 1, 2]  # whole floats are fine
+    fitted = fit_classifiers(x, y, ["lda"])["lda"]
+    with pytest.raises(ConfigError, match="embeddings have 5 features; the classifier was fitted on 8"):
+        classifier_scores(fitted, x[:, :5], 3)
+    with pytest.raises(ConfigError, match="is not fitted"):
+        classifier_scores(build_classifier("lda"), x, 3)

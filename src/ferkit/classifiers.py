@@ -101,15 +101,26 @@ def build_classifier(name: str) -> Any:
     return CLASSIFIERS[name]()
 
 
-def _check_xy(embeddings: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _check_xy(embeddings: np.ndarray, labels: np.ndarray | None = None, *, features: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, D) finite float embeddings (D = ``features`` when a fitted classifier expects it) and (N,) integer class
+    indices >= 0. Labels 0.9 / 1.8 were cast to 0 / 1 (three classes became two) and string labels reached numpy."""
     x = np.asarray(embeddings)
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
         raise ConfigError(f"embeddings must be a (N, D) float array, got shape {x.shape} dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        raise ConfigError(f"embeddings hold NaN or inf in {len(rows)} row(s) (first: {rows[:5].tolist()}); the network that made them diverged?")
+    if features is not None and x.shape[1] != features:
+        raise ConfigError(f"embeddings have {x.shape[1]} features; the classifier was fitted on {features}")
     if labels is None:
         return x, None
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) != len(x):
         raise ConfigError(f"labels must be (N,) with N = {len(x)} embeddings, got shape {y.shape}")
+    integral = np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))
+    if y.dtype == bool or not integral or (y.size and y.min() < 0):
+        raise ConfigError(f"labels must be class indices (ints >= 0), got {y.dtype} values such as {y[:3].tolist()}; "
+                          "map class names to their index in class_names first")
     return x, y.astype(np.int64)
 
 
@@ -119,6 +130,10 @@ def fit_classifiers(train_embeddings: np.ndarray, train_labels: np.ndarray, name
     if len(np.unique(y)) < 2:  # type: ignore[arg-type]
         raise ConfigError(f"classifiers need at least 2 classes in the training labels, got {np.unique(y).tolist()}")  # type: ignore[arg-type]
     estimators = {name: build_classifier(name) for name in names}  # all names checked before any fit
+    neighbours = {name: est.n_neighbors for name, est in estimators.items() if hasattr(est, "n_neighbors")}
+    for name, k in neighbours.items():
+        if len(x) < k:
+            raise ConfigError(f"{name} looks at the {k} nearest training embeddings and got only {len(x)}; train it on more")
     return {name: est.fit(x, y) for name, est in estimators.items()}
 
 
@@ -126,12 +141,20 @@ def score_classifiers(fitted: dict[str, Any], embeddings: np.ndarray, labels: np
     """name -> {"accuracy", "macro_f1"} on (N, D) embeddings; macro-F1 over the classes present in labels or predictions."""
     from sklearn.metrics import f1_score
 
-    x, y = _check_xy(embeddings, labels)
     out = {}
     for name, est in fitted.items():
+        x, y = _check_xy(embeddings, labels, features=_fitted_features(est, name))
         pred = est.predict(x)
         out[name] = {"accuracy": float(np.mean(pred == y)) if len(y) else 0.0, "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)) if len(y) else 0.0}  # type: ignore[arg-type]
     return out
+
+
+def _fitted_features(estimator: Any, name: str) -> int:
+    """The embedding size ``estimator`` was fitted on; a ConfigError when it was never fitted."""
+    features = getattr(estimator, "n_features_in_", None)
+    if features is None:
+        raise ConfigError(f"{name} is not fitted; fit it with fit_classifiers first")
+    return int(features)
 
 
 def classifier_scores(fitted: Any, embeddings: np.ndarray, num_classes: int) -> np.ndarray:
@@ -139,7 +162,7 @@ def classifier_scores(fitted: Any, embeddings: np.ndarray, num_classes: int) -> 
 
     Classes the classifier never saw in training get a score below every other in their row.
     """
-    x, _ = _check_xy(embeddings)
+    x, _ = _check_xy(embeddings, features=_fitted_features(fitted, type(fitted).__name__))
     if hasattr(fitted, "predict_proba"):
         raw = fitted.predict_proba(x)
     else:
