@@ -212,3 +212,41 @@ def test_gallery_writes_a_png(tmp_path: Path) -> None:
 
 def test_regions_tuple() -> None:
     assert REGIONS == ("left_eye", "right_eye", "both_eyes", "nose", "mouth", "lower_face", "upper_face", "random")
+
+
+# --- arguments checked (an audit of the occlusion API; each case failed inside numpy/cv2 or misbehaved silently) -----
+
+def _small_dataset(n: int = 4) -> FaceDataset:
+    return FaceDataset(np.stack([FACE] * n), np.zeros(n, np.int64), ("anger",), tuple(str(i) for i in range(n)), None, "faces")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda rng: occlude(FACE, rng=rng, kind="custom", custom=np.zeros((8, 8, 4), np.uint8)), "wrap a single patch in a list"),
+    (lambda rng: occlude(FACE, rng=rng, kind="custom", custom=[np.zeros((0, 0, 4), np.uint8)]), r"custom occluder #0 is empty"),
+    (lambda rng: occlude(FACE, rng=rng, kind="custom", custom=[np.zeros((8, 8, 4), np.uint8)]), "fully transparent"),
+    (lambda rng: apply_occlusion(FACE, rng=rng, kind="sunglasses", region="natural", landmarks=np.full((5, 2), 24.0)), "both eyes at"),
+    (lambda rng: apply_occlusion(FACE, rng=rng, kind="sunglasses", region="natural", landmarks=CANONICAL_LANDMARKS * 48 + 500),
+     "no landmark lies inside the 48x48 image"),
+    (lambda rng: apply_occlusion(FACE, rng=rng, occlusion_ratio=0.3, tolerance=-0.01), r"tolerance .* must be a number in \[0, 1\)"),
+    (lambda rng: apply_occlusion(FACE, rng=rng, occlusion_ratio=0.3, tolerance=float("nan")), "tolerance"),
+    (lambda rng: draw_occluder("sunglasses", 0), "rng must be a numpy Generator"),
+    (lambda rng: RandomOcclusion(p=1.0).apply(np.stack([FACE]), 0), "rng must be a numpy Generator"),
+    (lambda rng: RandomOcclusion(p=1.0, tolerance=-1), "tolerance"),
+    (lambda rng: occlude_dataset(_small_dataset(), seed=-1), "seed must be an int >= 0"),
+    (lambda rng: occlude_dataset(_small_dataset(), seed=None), "seed must be an int >= 0"),
+    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=0.3), r"ratio_range must be \(low, high\)"),
+    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=(0.1, 0.2, 0.3)), r"ratio_range must be \(low, high\)"),
+])
+def test_occlusion_arguments_are_refused_by_name(call, message):
+    with pytest.raises(FerkitError, match=message):
+        call(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"p": -1}, r"p \(share of images to erase\)"), ({"area": (0.5, 3.0)}, "0 < low <= high <= 1"),
+                                             ({"area": (0.3, 0.1)}, "0 < low <= high <= 1"), ({"area": 0.2}, "area must be")])
+def test_erase_dataset_refuses_shares_outside_0_1(kwargs, message):
+    """p=-1 erased nothing and area=(0.5, 3.0) erased 99.7% of the pixels, silently."""
+    from ferkit.occlusion.erasing import erase_dataset
+
+    with pytest.raises(ConfigError, match=message):
+        erase_dataset(_small_dataset(), **kwargs)

@@ -15,9 +15,10 @@ import numpy as np
 
 from ferkit.data.dataset import FaceDataset
 from ferkit.errors import ConfigError
-from ferkit.occlusion.occluders import OCCLUDER_KINDS
+from ferkit.occlusion.custom import check_patches
+from ferkit.occlusion.occluders import OCCLUDER_KINDS, check_rng
 from ferkit.occlusion.batch import BatchOccluders
-from ferkit.occlusion.placement import CUSTOM, NATURAL, REGIONS, apply_occlusion, draw_occluder_layer
+from ferkit.occlusion.placement import CUSTOM, NATURAL, REGIONS, apply_occlusion, check_tolerance, draw_occluder_layer
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def occlude_dataset(
     if not 0.0 <= fraction <= 1.0:
         raise ConfigError(f"fraction (share of images to occlude) must be in [0, 1], got {fraction}")
     low, high = _check_ratio_range(ratio_range)
+    check_tolerance(tolerance)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an int >= 0 (the occluded copy is drawn from it reproducibly), got {seed!r}")
     n = len(dataset)
     chosen = np.sort(np.random.default_rng(seed).choice(n, size=int(round(fraction * n)), replace=False))
     images = dataset.images.copy()
@@ -114,6 +118,7 @@ class RandomOcclusion:
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"RandomOcclusion: p (probability to occlude an image) must be in [0, 1], got {p}")
         _check_choices(kinds, regions, custom)
+        check_tolerance(tolerance)
         self.p = p
         self.ratio_range = _check_ratio_range(ratio_range)
         self.kinds = list(kinds)
@@ -137,6 +142,7 @@ class RandomOcclusion:
         """The occluders of a batch of ``batch_size`` images of ``image_shape`` ((H, W) or (H, W, 3)),
         without the images: composite them with ``BatchOccluders.apply_numpy`` or, on the batch's
         device, ``ferkit.occlusion.batch.composite_on_device``. Same draws as ``apply``."""
+        check_rng(rng)
         rows = np.flatnonzero(rng.random(batch_size) < self.p)
         layers = [
             draw_occluder_layer(
@@ -153,13 +159,18 @@ class RandomOcclusion:
 
 
 def _check_ratio_range(ratio_range: tuple[float, float]) -> tuple[float, float]:
-    low, high = (float(v) for v in ratio_range)
+    try:
+        low, high = (float(v) for v in ratio_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"ratio_range must be (low, high) with 0 < low <= high <= 1, got {ratio_range!r}") from None
     if not 0.0 < low <= high <= 1.0:
         raise ConfigError(f"ratio_range must be (low, high) with 0 < low <= high <= 1, got {tuple(ratio_range)}")
     return low, high
 
 
 def _check_choices(kinds: Sequence[str], regions: Sequence[str], custom: Sequence[np.ndarray] | None) -> None:
+    if custom is not None:
+        check_patches(custom)
     valid_kinds = set(OCCLUDER_KINDS) | ({CUSTOM} if custom else set())
     bad = [k for k in kinds if k not in valid_kinds]
     if not kinds or bad:

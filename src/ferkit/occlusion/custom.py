@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.errors import DatasetError, ImageReadError
+from ferkit.errors import ConfigError, DatasetError, ImageReadError
 
 
 def load_occluder_folder(folder: str | os.PathLike) -> list[np.ndarray]:
@@ -52,8 +52,16 @@ def crop_to_alpha(patch: np.ndarray) -> np.ndarray:
 
 
 def check_patches(patches: list[np.ndarray] | tuple[np.ndarray, ...]) -> None:
-    """Validate user patches passed straight to ``occlude(custom=...)``."""
+    """Validate user patches passed straight to ``occlude(custom=...)``: a list (or tuple) of non-empty (h, w, 4)
+    uint8 RGBA arrays, each with some opaque pixels (a fully transparent patch silently covered nothing)."""
+    if not isinstance(patches, (list, tuple)):
+        raise ConfigError(f"custom must be a list of (h, w, 4) RGBA patches, got {type(patches).__name__}"
+                          + ("; wrap a single patch in a list: custom=[patch]" if isinstance(patches, np.ndarray) else ""))
     for i, patch in enumerate(patches):
         if not isinstance(patch, np.ndarray) or patch.dtype != np.uint8 or patch.ndim != 3 or patch.shape[2] != 4:
             desc = f"{patch.dtype} {patch.shape}" if isinstance(patch, np.ndarray) else type(patch).__name__
             raise ImageReadError(f"custom occluder #{i} must be an (h, w, 4) uint8 RGBA array, got {desc}; load PNGs with load_occluder_folder")
+        if min(patch.shape[:2]) < 1:
+            raise ImageReadError(f"custom occluder #{i} is empty ({patch.shape[0]}x{patch.shape[1]} pixels)")
+        if not patch[:, :, 3].any():
+            raise ImageReadError(f"custom occluder #{i} is fully transparent (alpha 0 everywhere): it would cover nothing")

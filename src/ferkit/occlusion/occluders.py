@@ -326,8 +326,15 @@ OCCLUDER_SPECS: dict[str, OccluderSpec] = {
 OCCLUDER_KINDS: tuple[str, ...] = tuple(OCCLUDER_SPECS)
 
 
+def check_rng(rng: object) -> None:
+    """A numpy Generator, as every occlusion draw takes (an int seed or None raised an AttributeError inside)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+
+
 def draw_occluder(kind: str, rng: np.random.Generator) -> np.ndarray:
     """One freshly drawn occluder of ``kind``: (h, w, 4) uint8 RGBA."""
+    check_rng(rng)
     if kind not in OCCLUDER_SPECS:
         raise ConfigError(f"unknown occluder kind {kind!r}; available: {', '.join(OCCLUDER_KINDS)} (or 'random', 'custom')")
     return OCCLUDER_SPECS[kind].draw(rng)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ferkit.errors import ConfigError
 from ferkit.occlusion.custom import check_patches
-from ferkit.occlusion.occluders import OCCLUDER_KINDS, OCCLUDER_SPECS, draw_occluder
+from ferkit.occlusion.occluders import OCCLUDER_KINDS, OCCLUDER_SPECS, check_rng, draw_occluder
 
 REGIONS: tuple[str, ...] = ("left_eye", "right_eye", "both_eyes", "nose", "mouth", "lower_face", "upper_face", "random")
 
@@ -120,6 +120,13 @@ class OccluderLayer:
     covered_ratio: float
 
 
+def check_tolerance(tolerance: object) -> None:
+    """How far the covered fraction may miss its target: a number in [0, 1). A negative or NaN tolerance made every
+    ratio fail with "cannot cover 0.30 of the face (closest: 0.30)"."""
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0.0 <= float(tolerance) < 1.0:
+        raise ConfigError(f"tolerance (how far the covered fraction may miss occlusion_ratio) must be a number in [0, 1), got {tolerance!r}")
+
+
 def draw_occluder_layer(
     image_hw: tuple[int, int],
     *,
@@ -134,13 +141,13 @@ def draw_occluder_layer(
     fallback_kinds: Sequence[str] | None = None,
 ) -> OccluderLayer:
     """The layer ``apply_occlusion`` composites onto an image of size ``image_hw``, with the same random draws."""
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    check_rng(rng)
+    check_tolerance(tolerance)
     if occlusion_ratio is not None and not 0.0 < occlusion_ratio <= 1.0:
         raise ConfigError(f"occlusion_ratio must be in (0, 1] or None, got {occlusion_ratio}")
     if min(image_hw) < 8:
         raise ConfigError(f"image is too small to occlude ({tuple(image_hw)}); faces of at least 8x8 pixels are needed")
-    if custom:
+    if custom is not None:
         check_patches(custom)
     available = list(OCCLUDER_KINDS) + ([CUSTOM] if custom else [])
     if kind == "random":
@@ -185,6 +192,11 @@ class FaceFrame:
             points = np.asarray(landmarks, np.float64)
             if points.shape != (5, 2) or not np.isfinite(points).all():
                 raise ConfigError(f"landmarks must be a (5, 2) array of pixel (x, y): left eye, right eye, nose, mouth left, mouth right; got shape {points.shape}")
+            if np.hypot(*(points[1] - points[0])) < 1.0:  # one point for both eyes: the frame collapses (the whole image was painted)
+                raise ConfigError(f"landmarks put both eyes at {points[0].tolist()}; give five distinct points (left eye, right eye, nose, mouth corners)")
+            inside = (points[:, 0] >= 0) & (points[:, 0] < w) & (points[:, 1] >= 0) & (points[:, 1] < h)
+            if not inside.any():
+                raise ConfigError(f"no landmark lies inside the {w}x{h} image (got {points.round(1).tolist()}); give them in this image's pixels")
             transform = _similarity(CANONICAL_LANDMARKS, points)
         else:
             bw, bh = box[2] - box[0], box[3] - box[1]
