@@ -35,6 +35,34 @@ def test_quantize_rejects_bad_calibration_input(tiny_checkpoint):
         quantize_onnx(graph, np.zeros((4, 48, 48), np.float32))
     with pytest.raises(ConfigError, match="non-empty"):
         quantize_onnx(graph, np.zeros((0, 48, 48), np.uint8))
+    # found by an audit: each failed inside protobuf, numpy, cv2 or onnxruntime
+    with pytest.raises(ConfigError, match="at least 8x8"):
+        quantize_onnx(graph, np.zeros((4, 0, 0), np.uint8))
+    with pytest.raises(ConfigError, match="takes the graph's bytes"):
+        quantize_onnx(str(tiny_checkpoint), np.zeros((4, 48, 48), np.uint8))
+    with pytest.raises(ConfigError, match="the bytes are not an ONNX graph"):
+        quantize_onnx(b"garbage", np.zeros((4, 48, 48), np.uint8))
+    with pytest.raises(ConfigError, match="in_chans=3, but the graph takes in_chans 1"):
+        quantize_onnx(graph, np.zeros((4, 48, 48), np.uint8), in_chans=3)
+
+
+def test_export_refuses_bad_opsets_and_models_that_are_not_networks(tmp_path, tiny_checkpoint):
+    from ferkit.artifacts import load_any
+    from ferkit.errors import ConfigError
+    from ferkit.export import export_model, onnx_backend, onnx_bytes
+
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"mine")
+    for opset in (99, "17", 3, True):
+        with pytest.raises(ConfigError, match="opset must be an int from 9 to 20"):
+            export_model(tiny_checkpoint, out, opset=opset, overwrite=True)
+    with pytest.raises(ConfigError, match=r"exists; pass overwrite=True \(ferkit export --overwrite\)"):
+        export_model(tiny_checkpoint, out)
+    assert out.read_bytes() == b"mine"
+    graph = tmp_path / "g.onnx"
+    graph.write_bytes(onnx_bytes(load_any(tiny_checkpoint)))
+    with pytest.raises(ConfigError, match="holds a model of kind .onnx., which does not export to ONNX: its file already is the ONNX graph"):
+        onnx_backend(load_any(graph))  # was a bare StopIteration
 
 
 def test_export_int8_writes_a_quantized_graph_that_loads_with_its_labels(tmp_path, tiny_checkpoint):

@@ -41,10 +41,12 @@ def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx"
         raise ConfigError(f"export format must be one of {EXPORT_FORMATS}, got {fmt!r}")
     if int8_calibration is not None and fmt != "onnx":
         raise ConfigError(f"int8 quantization writes ONNX graphs only, not {fmt!r}")
-    if Path(out_path).is_dir():
-        raise ConfigError(f"--out {out_path} is a directory; give a file name such as {Path(out_path) / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
-    if Path(out_path).exists() and not overwrite:
-        raise ConfigError(f"{out_path} exists; pass --overwrite to replace it")
+    check_opset(opset)
+    out_path = Path(out_path).expanduser()
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path} is a directory; give a file name such as {out_path / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
+    if out_path.exists() and not overwrite:
+        raise ConfigError(f"{out_path} exists; pass overwrite=True (ferkit export --overwrite) to replace it")
     loaded = load_model(checkpoint)
     if fmt == "torchscript":
         wrapper = _ProbabilityModel(loaded.model).eval()
@@ -62,12 +64,29 @@ def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx"
     return atomic_write(out_path, lambda tmp: Path(tmp).write_bytes(graph))
 
 
+# The opsets torch's TorchScript-based exporter writes (torch.onnx._constants); ONNX Runtime reads all of them.
+OPSETS = range(9, 21)
+
+
+def check_opset(opset: object) -> None:
+    """An int opset the exporter can write; a bad one failed inside torch (RuntimeError, TypeError, pages of IR)."""
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
+        raise ConfigError(f"opset must be an int from {OPSETS.start} to {OPSETS.stop - 1} (17, the default, suits ONNX Runtime), got {opset!r}")
+
+
 def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
-    """The model as a serialised ONNX graph (dynamic batch axis, softmax inside, ferkit metadata)."""
+    """The model as a serialised ONNX graph (dynamic batch axis, softmax inside, ferkit metadata).
+
+    Only PyTorch networks (checkpoints and ensembles) export: an ONNX model already is one (its file is the graph), and
+    an embedding pipeline's scikit-learn classifier has no ONNX form here."""
     import io
 
     import onnx
 
+    check_opset(opset)
+    if loaded.kind not in ("checkpoint", "ensemble") or not isinstance(loaded.model, torch.nn.Module):
+        hint = "its file already is the ONNX graph" if loaded.kind == "onnx" else "use the pipeline's own predict (its classifier is scikit-learn)"
+        raise ConfigError(f"{loaded.path} holds a model of kind {loaded.kind!r}, which does not export to ONNX: {hint}")
     device = next(loaded.model.parameters()).device
     wrapper = _ProbabilityModel(loaded.model).eval().cpu()  # moves loaded.model too: moved back below
     example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)

@@ -39,18 +39,41 @@ def calibration_faces(spec: str, size: int = DEFAULT_CALIBRATION_SIZE, *, seed: 
     return images[np.sort(rng.choice(len(images), min(size, len(images)), replace=False))]
 
 
-def quantize_onnx(model: bytes, calibration: np.ndarray, *, in_chans: int = 1, image_size: int = 48) -> bytes:
+def _input_format(key: str, given: int | None, metadata: dict[str, str], default: int) -> int:
+    """``given``, else the graph's ferkit metadata, else ``default``; a value the graph contradicts is refused."""
+    recorded = int(metadata[key]) if metadata.get(key, "").isdigit() else None
+    if given is None:
+        return recorded if recorded is not None else default
+    if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+        raise ConfigError(f"{key} must be a positive int or None (read from the graph), got {given!r}")
+    if recorded is not None and given != recorded:
+        raise ConfigError(f"{key}={given}, but the graph takes {key} {recorded}; leave it None to use the graph's own")
+    return given
+
+
+def quantize_onnx(model: bytes, calibration: np.ndarray, *, in_chans: int | None = None, image_size: int | None = None) -> bytes:
     """The fp32 ONNX graph ``model`` (as ``ferkit.export.onnx_bytes`` writes it) as a static int8 graph, its
-    activation ranges measured on ``calibration`` ((N, H, W) uint8 faces); ferkit's metadata is kept."""
+    activation ranges measured on ``calibration`` ((N, H, W) uint8 faces); ferkit's metadata is kept.
+
+    ``in_chans`` / ``image_size``: the graph's input format; None reads it from the graph's ferkit metadata (the
+    defaults 1 and 48 were used before, whatever the graph said)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from ferkit.artifacts import model_input_array
 
+    if not isinstance(model, (bytes, bytearray)):
+        raise ConfigError(f"quantize_onnx takes the graph's bytes (ferkit.export.onnx_bytes, or Path(file).read_bytes()), got {type(model).__name__}")
+    try:
+        metadata = {p.key: p.value for p in onnx.load_from_string(bytes(model)).metadata_props}
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise ConfigError(f"quantize_onnx: the bytes are not an ONNX graph ({type(exc).__name__})") from None
+    in_chans = _input_format("in_chans", in_chans, metadata, 1)
+    image_size = _input_format("image_size", image_size, metadata, 48)
     calibration = np.asarray(calibration)
-    if calibration.ndim != 3 or calibration.dtype != np.uint8 or len(calibration) == 0:
-        raise ConfigError(f"calibration faces must be a non-empty (N, H, W) uint8 array, got {calibration.shape} {calibration.dtype}")
+    if calibration.ndim != 3 or calibration.dtype != np.uint8 or len(calibration) == 0 or min(calibration.shape[1:]) < 8:
+        raise ConfigError(f"calibration faces must be a non-empty (N, H, W) uint8 array of faces at least 8x8, got {calibration.shape} {calibration.dtype}")
     inputs = model_input_array(calibration, in_chans, image_size)
 
     class Batches(CalibrationDataReader):
@@ -61,10 +84,9 @@ def quantize_onnx(model: bytes, calibration: np.ndarray, *, in_chans: int = 1, i
             batch = next(self.batches, None)
             return None if batch is None else {"input": batch}
 
-    metadata = {p.key: p.value for p in onnx.load_from_string(model).metadata_props}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        (tmp / "fp32.onnx").write_bytes(model)
+        (tmp / "fp32.onnx").write_bytes(bytes(model))
         quant_pre_process(str(tmp / "fp32.onnx"), str(tmp / "prepared.onnx"))  # shape inference + graph folding first
         # the softmax stays fp32: quantized, the probabilities would come in steps of 1/255 and not sum to 1
         softmax = [node.name for node in onnx.load(str(tmp / "prepared.onnx")).graph.node if node.op_type == "Softmax"]
