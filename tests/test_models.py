@@ -86,3 +86,14 @@ def test_pretrained_weights_in_the_torch_hub_cache_are_loaded_from_that_file(mon
     model = build_model("resnet18", num_classes=7, in_chans=3, pretrained=True)
     loaded = model.backbone.conv1.weight if hasattr(model, "backbone") else next(model.parameters())
     assert torch.equal(loaded, reference.conv1.weight)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"num_classes": -1}, "num_classes must be >= 1, got -1"), ({"in_chans": 0}, "in_chans must be >= 1"),
+    ({"embedding_dim": -4}, "embedding_dim must be >= 1 or None"), ({"dropout": 1.5}, r"dropout \(a probability\) must be a number in \[0, 1\)"),
+    ({"dropout": -0.3}, "dropout"), ({"drop_path_rate": 2.0}, "drop_path_rate"), ({"channels": (8, 8)}, "channels must be 4 positive ints"),
+])
+def test_numeric_model_options_are_checked_by_name(options, message):
+    """Failed inside torch, or silently built something else (no dropout, a 2-stage ResNet), before."""
+    with pytest.raises(ConfigError, match=message):
+        build_model("modified_resnet18", **{"num_classes": 7, "channels": (8, 8, 8, 8), **options})
