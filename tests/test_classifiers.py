@@ -177,3 +177,21 @@ def test_classifier_inputs_are_checked_not_silently_recast():
         classifier_scores(fitted, x[:, :5], 3)
     with pytest.raises(ConfigError, match="is not fitted"):
         classifier_scores(build_classifier("lda"), x, 3)
+
+
+def test_a_pipeline_that_could_not_predict_or_load_again_is_refused(tmp_path) -> None:
+    """A classifier fitted on other-sized embeddings, model_kwargs that do not rebuild the network, device="gpu" and a
+    folder as the file all failed later inside scikit-learn or torch (or wrote a file that never loaded)."""
+    pipe, _ = _pipeline()
+    eight_d = fit_classifiers(np.random.default_rng(0).standard_normal((12, 8)), np.arange(12) % 3, ["lda"])["lda"]
+    with pytest.raises(ConfigError, match="fitted on 8-D embeddings and the network makes 128-D ones"):
+        EmbeddingPipeline(pipe.model, eight_d, pipe.class_names, model_name="modified_resnet18", model_kwargs=MODEL_KWARGS)
+    with pytest.raises(ConfigError, match="device 'gpu'|device must be|no device"):
+        EmbeddingPipeline(pipe.model, pipe.classifier, pipe.class_names, model_name="modified_resnet18", model_kwargs=MODEL_KWARGS, device="gpu")
+    wrong = EmbeddingPipeline(pipe.model, pipe.classifier, pipe.class_names, model_name="modified_resnet18",
+                              model_kwargs={**MODEL_KWARGS, "channels": [16, 16, 16, 16]})
+    with pytest.raises(ConfigError, match="does not rebuild this network"):
+        wrong.save(tmp_path / "p.pt")
+    with pytest.raises(ConfigError, match="is a folder; give a file name"):
+        pipe.save(tmp_path, overwrite=True)
+    assert list(tmp_path.iterdir()) == []

@@ -182,6 +182,23 @@ def classifier_scores(fitted: Any, embeddings: np.ndarray, num_classes: int) -> 
 # --------------------------------------------------------------------------- pipeline
 
 
+def _embedding_size(model: nn.Module, model_kwargs: dict[str, Any], image_size: int) -> int | None:
+    """The size D of the (N, D) embeddings ``model`` makes: its ``embedding_dim``, else one zero image through it."""
+    size = getattr(model, "embedding_dim", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    was_training = model.training
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            probe = torch.zeros(1, int(model_kwargs.get("in_chans", 1)), int(image_size), int(image_size), device=device)
+            return int(model.eval().forward_embedding(probe).shape[1])
+    except Exception:  # noqa: BLE001 - a model that cannot embed one image says so when it is used
+        return None
+    finally:
+        model.train(was_training)
+
+
 class EmbeddingPipeline:
     """Embedding network + fitted scikit-learn classifier + label set + input format, as one predictor.
 
@@ -213,8 +230,14 @@ class EmbeddingPipeline:
         if not np.issubdtype(classes.dtype, np.integer) or classes.min() < 0 or classes.max() >= len(class_names):
             raise ConfigError(f"classifier was fitted on labels {classes.tolist()}, which are not indices into {len(class_names)} class_names")
         # device None keeps the model where it is (and its train/eval mode: embed() switches to eval and back)
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        from ferkit.devices import resolve_device
+
+        self.device = resolve_device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device)
+        fitted_on, makes = getattr(classifier, "n_features_in_", None), _embedding_size(model, model_kwargs, image_size)
+        if fitted_on is not None and makes is not None and int(fitted_on) != makes:
+            raise ConfigError(f"the classifier was fitted on {fitted_on}-D embeddings and the network makes {makes}-D ones; "
+                              "fit it on this network's embeddings")
         self.classifier = classifier
         self.class_names = tuple(class_names)
         self.model_name = model_name
@@ -274,9 +297,19 @@ class EmbeddingPipeline:
         input format and the pickled classifier."""
         from ferkit.artifacts import save_pipeline
 
+        from ferkit.artifacts.loaded import build_network
+        from ferkit.errors import CheckpointError
+
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder; give a file name for the pipeline (e.g. {path / 'pipeline.pt'})")
         if path.exists() and not overwrite:
             raise ConfigError(f"{path} already exists; pass overwrite=True or choose another path")
+        try:  # the file must load again: model_name and model_kwargs rebuild the network these weights fit
+            build_network(self.model_name, self.model_kwargs, {k: v.cpu() for k, v in self.model.state_dict().items()}, path)
+        except CheckpointError as exc:
+            raise ConfigError(f"not saving {path}: model_name={self.model_name!r} with model_kwargs {self.model_kwargs} does not rebuild "
+                              f"this network ({str(exc).split(': ', 1)[-1]})") from None
         return save_pipeline(path, self.model, self.classifier, model_name=self.model_name, model_kwargs=self.model_kwargs,
                              class_names=self.class_names, image_size=self.image_size, in_chans=self.in_chans, classifier_name=self.classifier_name)
 
