@@ -250,3 +250,18 @@ def test_erase_dataset_refuses_shares_outside_0_1(kwargs, message):
 
     with pytest.raises(ConfigError, match=message):
         erase_dataset(_small_dataset(), **kwargs)
+
+
+def test_load_occluder_png_names_a_missing_file_and_expands_home(tmp_path, monkeypatch):
+    """A missing file was reported as "cannot decode ... must be a valid PNG", and ~/x.png was never looked for."""
+    from ferkit.occlusion import load_occluder_png
+
+    with pytest.raises(ImageReadError, match="image file not found"):
+        load_occluder_png(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match="is a folder"):
+        load_occluder_png(tmp_path)
+    patch = np.zeros((10, 12, 4), np.uint8)
+    patch[2:8, 3:9] = (255, 0, 0, 255)
+    cv2.imwrite(str(tmp_path / "x.png"), patch)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_occluder_png("~/x.png").shape == (6, 6, 4)

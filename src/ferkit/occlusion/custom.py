@@ -28,10 +28,10 @@ def load_occluder_folder(folder: str | os.PathLike) -> list[np.ndarray]:
 
 def load_occluder_png(path: str | os.PathLike) -> np.ndarray:
     """One RGBA PNG -> (h, w, 4) uint8 RGBA; errors for unreadable files, missing alpha and empty alpha."""
-    path = Path(path)
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise ImageReadError(f"cannot decode occluder image {path}; it must be a valid PNG")
+    from ferkit.data.image_io import decode_file
+
+    path = Path(path).expanduser()
+    raw = decode_file(path, cv2.IMREAD_UNCHANGED)  # a missing file, a folder or undecodable bytes, each named as such
     if raw.ndim != 3 or raw.shape[2] != 4:
         channels = 1 if raw.ndim == 2 else raw.shape[2]
         raise ImageReadError(
