@@ -242,3 +242,27 @@ def test_model_input_refuses_colour_float_and_other_array_kinds(crops, message):
     if isinstance(crops, np.ndarray):
         with pytest.raises(ConfigError, match="to_model_input"):
             to_model_input(torch.from_numpy(crops))
+
+
+def test_small_api_mistakes_get_one_clear_line(tmp_path):
+    """None as a path, a single path as an ensemble's member list, non-numeric ONNX metadata, batch_size 0: each
+    raised a TypeError, a misleading "/ is a folder", a bare ValueError or a ValueError from range before."""
+    import onnx
+
+    from ferkit.artifacts import ensemble_checkpoint, load_model
+    from ferkit.evaluate.predict import predict_probabilities
+    from ferkit.export import onnx_bytes
+
+    for call in (lambda: load_model(None), lambda: load_checkpoint(None)):
+        with pytest.raises(ConfigError, match="path must be a str or Path, got NoneType"):
+            call()
+    with pytest.raises(ConfigError, match="paths must be a list of member checkpoint files, got 'a.pt'"):
+        ensemble_checkpoint("a.pt")
+    save_checkpoint(tmp_path / "m.pt", tiny_payload())
+    proto = onnx.load_from_string(onnx_bytes(load_any(tmp_path / "m.pt")))
+    next(p for p in proto.metadata_props if p.key == "in_chans").value = "x"
+    (tmp_path / "m.onnx").write_bytes(proto.SerializeToString())
+    with pytest.raises(CheckpointError, match="metadata in_chans='x'"):
+        load_any(tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
+        predict_probabilities(load_any(tmp_path / "m.pt").model, np.zeros((2, 48, 48), np.uint8), batch_size=0)

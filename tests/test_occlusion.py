@@ -265,3 +265,11 @@ def test_load_occluder_png_names_a_missing_file_and_expands_home(tmp_path, monke
     cv2.imwrite(str(tmp_path / "x.png"), patch)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert load_occluder_png("~/x.png").shape == (6, 6, 4)
+
+
+@pytest.mark.parametrize("kwargs, name, message", [({"faces": 0}, "g.png", "faces must be >= 1"), ({"size": 0}, "g.png", "size must be >= 16"),
+                                                   ({}, "g.jpg", "written as PNG; give a .png file name")])
+def test_gallery_refuses_empty_grids_and_misleading_names(tmp_path, kwargs, name, message):
+    with pytest.raises(ConfigError, match=message):
+        save_occluder_gallery(tmp_path / name, **kwargs)
+    assert list(tmp_path.iterdir()) == []

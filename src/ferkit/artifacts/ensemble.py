@@ -66,6 +66,8 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -
 
     ``storage``: fp32, fp16 or int8 weights (see ``storage.compress_weights``).
     """
+    if isinstance(paths, (str, Path)) or not all(isinstance(path, (str, Path)) for path in paths):
+        raise ConfigError(f"paths must be a list of member checkpoint files, got {paths!r}")
     if len(paths) < 2:
         raise ConfigError(f"an ensemble needs at least two member checkpoints, got {len(paths)}")
     payloads = [load_checkpoint(path) for path in paths]

@@ -48,8 +48,12 @@ class OnnxClassifier(nn.Module):
         if not meta.get("class_names"):
             raise CheckpointError(f"{path} has no ferkit metadata (class_names); export it with `ferkit export` so labels are known")
         self.class_names = tuple(meta["class_names"].split(","))
-        self.in_chans = int(meta.get("in_chans", 1))
-        self.image_size = int(meta.get("image_size", 48))
+        try:
+            self.in_chans = int(meta.get("in_chans", 1))
+            self.image_size = int(meta.get("image_size", 48))
+        except ValueError:
+            raise CheckpointError(f"{path}: its metadata in_chans={meta.get('in_chans')!r}, image_size={meta.get('image_size')!r} "
+                                  "are not numbers; export it with `ferkit export`") from None
         self.path = path
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,13 +9,14 @@ unpickled separately (``pipeline_file``).
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ferkit.errors import CheckpointError
+from ferkit.errors import CheckpointError, ConfigError
 from ferkit.io_utils import atomic_write
 
 # torch.save writes a zip archive; files written with _use_new_zipfile_serialization=False are a bare pickle (protocol 2).
@@ -36,9 +37,16 @@ def _numpy_globals() -> list[Any]:
             (multiarray.scalar, "numpy.core.multiarray.scalar"), (multiarray._reconstruct, "numpy.core.multiarray._reconstruct")]
 
 
+def as_path(path: object, what: str) -> Path:
+    """``path`` as a Path with ``~`` expanded; a ConfigError (not a TypeError from pathlib) for None or a number."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"a {what} path must be a str or Path, got {type(path).__name__} {path!r}")
+    return Path(path).expanduser()
+
+
 def file_header(path: str | Path, what: str = "model file") -> bytes:
     """The first bytes of ``path``, which tell a torch file from an ONNX one; CheckpointError when it is missing."""
-    path = Path(path).expanduser()
+    path = as_path(path, what)
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a {what}")
     if not path.is_file():
@@ -53,7 +61,7 @@ def is_torch_header(header: bytes) -> bool:
 
 def read_torch_file(path: str | Path, what: str = "checkpoint", *, map_location: str | torch.device = "cpu") -> Any:
     """The object stored by ``write_torch_file`` (or any ``torch.save``) at ``path``, read once and safely."""
-    path = Path(path).expanduser()
+    path = as_path(path, what)
     header = file_header(path, what)
     if not is_torch_header(header):
         raise CheckpointError(f"cannot read {what} {path}: not a PyTorch file (it starts with {header!r})")

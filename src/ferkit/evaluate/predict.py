@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ferkit.artifacts.preprocess import to_model_input
 from ferkit.constants import TTA_MODES
+from ferkit.checks import check_count
 from ferkit.errors import ConfigError
 
 
@@ -50,6 +51,7 @@ def predict_probabilities(
     """images (N, H, W) uint8 -> class probabilities (N, C) float32, averaged over TTA views."""
     if tta not in TTA_MODES:
         raise ConfigError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+    check_count("batch_size", batch_size, least=1)
     was_training = model.training
     model.eval()
     out = []
@@ -68,6 +70,7 @@ def predict_embeddings(model: nn.Module, images: np.ndarray, *, in_chans: int = 
     was_training = model.training
     model.eval()
     out = []
+    check_count("batch_size", batch_size, least=1)
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
         out.append(model.forward_embedding(to_model_input(batch, in_chans, image_size)).float().cpu().numpy())

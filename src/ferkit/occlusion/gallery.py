@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ferkit.constants import IMAGE_SUFFIXES
+from ferkit.errors import ConfigError
 from ferkit.io_utils import atomic_write_png
 from ferkit.occlusion.occluders import OCCLUDER_KINDS
 from ferkit.occlusion.placement import NATURAL, apply_occlusion
@@ -28,6 +29,12 @@ def save_occluder_gallery(
     folders) when it exists, else a synthetic face is drawn. Faces are upscaled to ``size`` px so
     the occluders' detail shows; the last column is grayscale, as the models see it.
     """
+    from ferkit.checks import check_count
+
+    check_count("faces", faces, least=1)
+    check_count("size", size, least=16)
+    if Path(out_path).suffix.lower() != ".png":
+        raise ConfigError(f"the gallery is written as PNG; give a .png file name, got {out_path}")
     crops = _load_faces(Path(face_dir), faces) if face_dir is not None and Path(face_dir).is_dir() else []
     if not crops:
         crops = [synthetic_face(48, shade=s) for s in np.linspace(0.55, 0.8, faces)]
@@ -59,6 +66,9 @@ def _load_faces(root: Path, count: int) -> list[np.ndarray]:
 
 def synthetic_face(size: int = 48, *, shade: float = 0.7) -> np.ndarray:
     """A plain drawn face (H, W) uint8 with eyes, nose and mouth at the canonical aligned positions."""
+    from ferkit.checks import check_count
+
+    check_count("size", size, least=8)
     s = 8  # draw large, then shrink for smooth edges
     big = size * s
     img = np.full((big, big), 40, np.uint8)
