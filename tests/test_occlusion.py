@@ -234,8 +234,8 @@ def _small_dataset(n: int = 4) -> FaceDataset:
     (lambda rng: RandomOcclusion(p=1.0, tolerance=-1), "tolerance"),
     (lambda rng: occlude_dataset(_small_dataset(), seed=-1), "seed must be an int >= 0"),
     (lambda rng: occlude_dataset(_small_dataset(), seed=None), "seed must be an int >= 0"),
-    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=0.3), r"ratio_range must be \(low, high\)"),
-    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=(0.1, 0.2, 0.3)), r"ratio_range must be \(low, high\)"),
+    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=0.3), r"ratio_range \(shares of the face an occluder covers\) must be \(low, high\)"),
+    (lambda rng: occlude_dataset(_small_dataset(), ratio_range=(0.1, 0.2, 0.3)), r"ratio_range \(shares of the face an occluder covers\) must be \(low, high\)"),
 ])
 def test_occlusion_arguments_are_refused_by_name(call, message):
     with pytest.raises(FerkitError, match=message):
@@ -243,7 +243,7 @@ def test_occlusion_arguments_are_refused_by_name(call, message):
 
 
 @pytest.mark.parametrize("kwargs, message", [({"p": -1}, r"p \(share of images to erase\)"), ({"area": (0.5, 3.0)}, "0 < low <= high <= 1"),
-                                             ({"area": (0.3, 0.1)}, "0 < low <= high <= 1"), ({"area": 0.2}, "area must be")])
+                                             ({"area": (0.3, 0.1)}, "0 < low <= high <= 1"), ({"area": 0.2}, r"area \(shares of the image one rectangle covers\) must be")])
 def test_erase_dataset_refuses_shares_outside_0_1(kwargs, message):
     """p=-1 erased nothing and area=(0.5, 3.0) erased 99.7% of the pixels, silently."""
     from ferkit.occlusion.erasing import erase_dataset

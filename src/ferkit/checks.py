@@ -34,3 +34,16 @@ def check_fraction(name: str, value: object, *, meaning: str = "") -> float:
     if not (math.isfinite(float(value)) and 0.0 < float(value) <= 1.0):
         raise ConfigError(f"{name}{about} must lie in (0, 1], got {value}")
     return float(value)
+
+
+def check_share_range(name: str, value: object, *, meaning: str = "") -> tuple[float, float]:
+    """``value`` as (low, high) with 0 < low <= high <= 1 (shares of an image or a face); a ConfigError naming
+    ``name`` for a single number, three numbers, a reversed or out-of-range pair."""
+    about = f" ({meaning})" if meaning else ""
+    try:
+        low, high = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}{about} must be (low, high) with 0 < low <= high <= 1, got {value!r}") from None
+    if not 0.0 < low <= high <= 1.0:
+        raise ConfigError(f"{name}{about} must be (low, high) with 0 < low <= high <= 1, got {value!r}")
+    return low, high

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ferkit.checks import check_share_range
 from ferkit.data.dataset import FaceDataset
 from ferkit.errors import ConfigError
 from ferkit.occlusion.custom import check_patches
@@ -159,13 +160,7 @@ class RandomOcclusion:
 
 
 def _check_ratio_range(ratio_range: tuple[float, float]) -> tuple[float, float]:
-    try:
-        low, high = (float(v) for v in ratio_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"ratio_range must be (low, high) with 0 < low <= high <= 1, got {ratio_range!r}") from None
-    if not 0.0 < low <= high <= 1.0:
-        raise ConfigError(f"ratio_range must be (low, high) with 0 < low <= high <= 1, got {tuple(ratio_range)}")
-    return low, high
+    return check_share_range("ratio_range", ratio_range, meaning="shares of the face an occluder covers")
 
 
 def _check_choices(kinds: Sequence[str], regions: Sequence[str], custom: Sequence[np.ndarray] | None) -> None:

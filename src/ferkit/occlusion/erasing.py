@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ferkit.data.dataset import FaceDataset
+from ferkit.checks import check_share_range
 from ferkit.errors import ConfigError
 
 
@@ -50,12 +51,7 @@ def erase_dataset(dataset: FaceDataset, *, p: float = 0.5, area: tuple[float, fl
     0 < low <= high <= 1 (p=-1 erased nothing and area=(0.5, 3.0) nearly everything, silently, before)."""
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
         raise ConfigError(f"p (share of images to erase) must be in [0, 1], got {p!r}")
-    try:
-        low, high = (float(v) for v in area)
-    except (TypeError, ValueError):
-        raise ConfigError(f"area must be (low, high) shares of the image, got {area!r}") from None
-    if not 0.0 < low <= high <= 1.0:
-        raise ConfigError(f"area must be (low, high) with 0 < low <= high <= 1 (shares of the image one rectangle covers), got {tuple(area)}")
+    check_share_range("area", area, meaning="shares of the image one rectangle covers")
     x = torch.from_numpy(dataset.images).float().div(255).unsqueeze(1) * 2 - 1
     erased = random_erasing(x, p, area, torch.Generator().manual_seed(seed))
     images = ((erased[:, 0] + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).numpy()
