@@ -142,7 +142,7 @@ def test_a_tag_defined_in_two_files_names_both(tmp_path):
 def test_the_registry_refuses_a_second_recipe_with_a_shipped_tag_and_lists_names():
     with pytest.raises(ConfigError, match="registered twice"):
         register_recipe(get_recipe("tiny-smoke-v1"))
-    with pytest.raises(ConfigError, match="unknown recipe 'tiny-smoke-v9'; available recipes: .*tiny-smoke-v1"):
+    with pytest.raises(ConfigError, match=r"unknown recipe 'tiny-smoke-v9'; did you mean 'tiny-smoke-v1'\?; available recipes: .*tiny-smoke-v1"):
         get_recipe("tiny-smoke-v9")
     assert "fer2013-cpu-long-modres18-kd-v1" in RECIPES and len(RECIPES) == len(list_recipes())
 
@@ -249,7 +249,7 @@ def test_a_path_that_does_not_exist_is_not_taken_for_a_recipe_name(tmp_path, mon
 def test_an_unknown_name_lists_the_recipes_and_the_file_form():
     from ferkit.train.recipes import resolve_recipe
 
-    with pytest.raises(ConfigError, match=r"unknown recipe 'tiny-smoke-v9'; available recipes: .*tiny-smoke-v1.*; or give a recipe file, path/to/file.toml\[:NAME\]"):
+    with pytest.raises(ConfigError, match=r"unknown recipe 'tiny-smoke-v9'; did you mean 'tiny-smoke-v1'\?; available recipes: .*tiny-smoke-v1.*; or give a recipe file, path/to/file.toml\[:NAME\]"):
         resolve_recipe("tiny-smoke-v9")
 
 

@@ -41,6 +41,13 @@ def test_unknown_name_lists_the_valid_ones():
         make_registry().build("circle")
 
 
+def test_a_near_miss_is_suggested():
+    with pytest.raises(ConfigError, match=r"unknown widget 'sqare'; did you mean 'square'\?; available widgets: broken, square"):
+        make_registry().build("sqare")
+    with pytest.raises(ConfigError, match=r"unknown widget 3; available"):  # not a string: no suggestion, no TypeError
+        make_registry().get(3)
+
+
 def test_wrong_option_is_a_config_error():
     with pytest.raises(ConfigError, match=r"bad options for widget 'square'.*colour"):
         make_registry().build("square", colour="red")

@@ -55,8 +55,17 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._entries:
-            raise ConfigError(f"unknown {self.kind} {name!r}; available {self.plural}: {', '.join(self.names()) or '(none)'}")
+            raise ConfigError(f"unknown {self.kind} {name!r}{self._suggestion(name)}; available {self.plural}: {', '.join(self.names()) or '(none)'}")
         return self._entries[name]
+
+    def _suggestion(self, name: object) -> str:
+        """"; did you mean 'resnet18'?" for a near miss (difflib), else nothing: long lists hide the one meant."""
+        import difflib
+
+        if not isinstance(name, str):
+            return ""
+        close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.75)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
     def metadata(self, name: str) -> dict[str, Any]:
         self.get(name)
