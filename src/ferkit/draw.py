@@ -30,9 +30,16 @@ def annotate(
 
     if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8 or image_bgr.ndim not in (2, 3):
         raise ImageReadError("image_bgr must be an (H, W, 3) or (H, W) uint8 numpy array")
+    if min(image_bgr.shape[:2]) < 1:
+        raise ImageReadError(f"image_bgr is empty ({image_bgr.shape})")
     for name, values in (("labels", labels), ("probabilities", probabilities)):
         if values is not None and len(values) != len(faces):
             raise ConfigError(f"{name} has {len(values)} entries but there are {len(faces)} faces; give one per face")
+    if probabilities is not None:
+        wrong = [p for p in probabilities if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer))
+                 or not 0.0 <= float(p) <= 1.0]
+        if wrong:  # 87 was drawn as "8700%"; None raised a TypeError
+            raise ConfigError(f"probabilities must be numbers in [0, 1] (one per face), got {wrong[0]!r}")
     canvas = image_bgr.copy()
     gray = canvas.ndim == 2 or canvas.shape[2] == 1
 

@@ -35,14 +35,14 @@ class FaceFollower:
     """
 
     def __init__(self, *, search: float = 0.35, template_size: int = 24, min_score: float = 0.7, keep_missed: int = 10) -> None:
-        if search <= 0:
-            raise ConfigError(f"search (window half-width as a fraction of the box) must be > 0, got {search}")
-        if template_size < 8:
-            raise ConfigError(f"template_size must be >= 8 pixels, got {template_size}")
-        if not -1.0 <= min_score <= 1.0:
-            raise ConfigError(f"min_score (normalised correlation) must lie in [-1, 1], got {min_score}")
-        if keep_missed < 0:
-            raise ConfigError(f"keep_missed (re-detections a followed face may be missed by) must be >= 0, got {keep_missed}")
+        if isinstance(search, bool) or not isinstance(search, (int, float)) or not 0 < search <= 10:
+            raise ConfigError(f"search (window half-width as a fraction of the box) must be a number in (0, 10], got {search!r}")
+        check_count("template_size (pixels)", template_size, least=8)
+        if template_size > 256:  # a huge template asked OpenCV for gigabytes per face
+            raise ConfigError(f"template_size must be at most 256 pixels, got {template_size}")
+        if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not -1.0 <= min_score <= 1.0:
+            raise ConfigError(f"min_score (normalised correlation) must lie in [-1, 1], got {min_score!r}")
+        check_count("keep_missed (re-detections a followed face may be missed by)", keep_missed, least=0)
         self.keep_missed = int(keep_missed)
         self.search = float(search)
         self.template_size = int(template_size)
@@ -56,6 +56,13 @@ class FaceFollower:
 
     def start(self, gray: np.ndarray, faces: list[Face]) -> None:
         """Remember ``faces`` (just detected in ``gray``, (H, W) uint8) and their appearance."""
+        gray = np.asarray(gray)
+        if gray.ndim != 2 or gray.dtype != np.uint8:
+            raise ConfigError(f"FaceFollower works on gray frames (H, W) uint8, got {gray.shape} {gray.dtype}")
+        height, width = gray.shape
+        outside = [face.box for face in faces if face.x >= width or face.y >= height or face.x + face.w <= 0 or face.y + face.h <= 0]
+        if outside:
+            raise ConfigError(f"face box {outside[0]} lies outside the {width}x{height} frame")
         self._tracks, self._missed = [], []
         for face in faces:
             self._tracks.append(self._track(gray, face))
@@ -91,6 +98,9 @@ class FaceFollower:
         patches stay those of the detection, so following does not drift with accumulated matching errors.
         """
         import cv2
+
+        if getattr(gray, "ndim", 0) != 2 or gray.dtype != np.uint8:
+            raise ConfigError(f"FaceFollower works on gray frames (H, W) uint8, got {getattr(gray, 'shape', type(gray).__name__)}")
 
         height, width = gray.shape[:2]
         kept, tracks, missed, lost = [], [], [], False

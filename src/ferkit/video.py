@@ -7,6 +7,7 @@ Frames are (H, W, 3) BGR uint8, as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -50,6 +51,8 @@ def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noq
     if isinstance(source, bool) or not isinstance(source, (str, os.PathLike, int)):
         raise VideoError(f"video source must be a file path or a camera index (int), got {type(source).__name__}")
     if isinstance(source, int):
+        if source < 0:  # OpenCV's capture crashes the whole process (segmentation fault) on a negative index here
+            raise VideoError(f"camera index must be >= 0 (0 is the first camera), got {source}")
         capture = cv2.VideoCapture(source)
         if not capture.isOpened():
             capture.release()
@@ -196,8 +199,8 @@ def frame_series(frames: Iterable[np.ndarray], *, sigma: float = 1.0) -> np.ndar
     """
     import cv2
 
-    if sigma <= 0:
-        raise ConfigError(f"sigma must be > 0, got {sigma}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
+        raise ConfigError(f"sigma must be a finite number > 0, got {sigma!r}")
     values = []
     for frame in frames:
         array = np.asarray(frame)
@@ -255,15 +258,17 @@ def select_representative_indices(
     values = np.asarray(series, dtype=np.float64)
     if values.ndim != 1:
         raise ConfigError(f"series must be 1-D, got shape {values.shape}")
-    if n < 1:
-        raise ConfigError(f"n (frames to keep) must be >= 1, got {n}")
-    if trim < 0:
-        raise ConfigError(f"trim must be >= 0, got {trim}")
+    if not np.isfinite(values).all():
+        raise ConfigError("the frame series holds NaN or inf (frames with NaN pixels?); frames must be finite")
+    check_count("n (frames to keep)", n, least=1)
+    check_count("trim", trim, least=0)
+    if isinstance(lags, (int, np.integer)) or not all(isinstance(lag, (int, np.integer)) and not isinstance(lag, bool) for lag in lags):
+        raise ConfigError(f"lags must be a sequence of positive int frame offsets such as (1, 2, 4, 8), got {lags!r}")
     lags = tuple(int(lag) for lag in lags)
     if not lags or min(lags) < 1:
         raise ConfigError(f"lags must be a non-empty set of positive frame offsets, got {lags}")
-    if mad_threshold is not None and mad_threshold <= 0:
-        raise ConfigError(f"mad_threshold must be > 0, got {mad_threshold}")
+    if mad_threshold is not None and (not isinstance(mad_threshold, (int, float)) or not math.isfinite(mad_threshold) or mad_threshold <= 0):
+        raise ConfigError(f"mad_threshold must be a finite number > 0 (or None to rank every frame), got {mad_threshold!r}")
     kept = values[trim : len(values) - trim]
     if len(kept) <= max(lags) + 1:
         raise ConfigError(
@@ -294,6 +299,8 @@ def representative_frames(
     ``source``: a video file path (decoded once, frames not kept) or a sequence / (N, H, W[, C]) array of
     frames. Indices count decoded frames from 0, as ``iter_frames`` does. See ``select_representative_indices``.
     """
+    if isinstance(source, (int, np.integer)):
+        raise ConfigError("representative_frames needs a whole video (a file or a sequence of frames), not a live camera index")
     if isinstance(source, (str, os.PathLike)):
         series = frame_series((frame for _, _, frame in iter_frames(source)), sigma=sigma)
     else:
@@ -362,6 +369,12 @@ class TemporalSmoother:
             raise ConfigError(
                 f"probabilities must have shape (N, C) with N = {len(boxes)} boxes, got {probabilities.shape}"
             )
+        if any(len(box) != 4 for box in boxes):
+            raise ConfigError(f"boxes must be (x, y, w, h), got {[box for box in boxes if len(box) != 4][0]}")
+        # one NaN frame spoiled its track for good, and rows that are no distribution were passed on as if they were
+        if probabilities.size and (not np.isfinite(probabilities).all() or probabilities.min() < 0
+                                   or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)):
+            raise ConfigError("probabilities must be finite, >= 0, and each row must sum to 1 (class probabilities per face)")
         track_ids = list(self._tracks)
         assigned: dict[int, int] = {}
         if boxes and track_ids:
@@ -429,12 +442,15 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         check_video_output(self.path, overwrite=overwrite)
-        if fps <= 0:
-            raise ConfigError(f"fps must be > 0, got {fps}")
-        width, height = (int(v) for v in frame_size)
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0 or fps > 1000:
+            raise ConfigError(f"fps must be a number in (0, 1000], got {fps!r}")  # fps=inf made OpenCV's writer hang
+        try:
+            width, height = (int(v) for v in frame_size)
+        except (TypeError, ValueError):
+            raise ConfigError(f"frame_size must be (width, height) in pixels, got {frame_size!r}") from None
         if width < 1 or height < 1:
             raise ConfigError(f"frame_size must be (width, height) with positive values, got {frame_size}")
-        if codec is not None and len(codec) != 4:
+        if codec is not None and (not isinstance(codec, str) or len(codec) != 4):
             raise ConfigError(f"codec must be a four-character code such as 'mp4v' or 'MJPG', got {codec!r}")
         self.frame_size = (width, height)
         self.fps = float(fps)
@@ -478,8 +494,11 @@ class VideoWriter:
         if self._writer is None:
             raise VideoError(f"VideoWriter for {self.path} is closed")
         frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
-            raise VideoError(f"frames must be (H, W, 3) or (H, W) uint8, got {frame.shape} {frame.dtype}")
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):
+            # (H, W, 2) frames were counted as written and left a video with no decodable frame
+            raise VideoError(f"frames must be (H, W, 3), (H, W, 4) or (H, W) uint8, got {frame.shape} {frame.dtype}")
         if (frame.shape[1], frame.shape[0]) != self.frame_size:
             raise VideoError(
                 f"frame is {frame.shape[1]}x{frame.shape[0]} but {self.path} was opened for "

@@ -27,6 +27,10 @@ class FaceDataset:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.images, np.ndarray) or not isinstance(self.labels, np.ndarray):
+            raise DatasetError(f"{self.name}: images and labels must be numpy arrays, got {type(self.images).__name__} and {type(self.labels).__name__}")
+        if self.labels.ndim != 1 or not (np.issubdtype(self.labels.dtype, np.integer) or (self.labels.size == 0)):
+            raise DatasetError(f"{self.name}: labels must be a 1-D array of class indices (ints), got {self.labels.shape} {self.labels.dtype}")
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
             raise DatasetError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
         n = len(self.images)
@@ -47,8 +51,19 @@ class FaceDataset:
         return {name: int(c) for name, c in zip(self.class_names, counts)}
 
     def subset(self, indices: np.ndarray | list[int], name: str | None = None) -> "FaceDataset":
-        """The samples at ``indices``, same label set."""
-        idx = np.asarray(indices, dtype=np.int64)
+        """The samples at ``indices`` (ints, or a boolean mask of length N), same label set.
+
+        A mask was read as the indices 0 and 1 and float indices were truncated, silently, before."""
+        raw = np.asarray(indices)
+        if raw.dtype == bool:
+            if raw.shape != (len(self),):
+                raise DatasetError(f"{self.name}: a boolean mask must have one entry per sample ({len(self)}), got shape {raw.shape}")
+            raw = np.flatnonzero(raw)
+        if raw.size and (raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer)):
+            raise DatasetError(f"{self.name}: subset takes 1-D integer indices or a boolean mask, got {raw.shape} {raw.dtype}")
+        idx = raw.astype(np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise DatasetError(f"{self.name}: indices must lie in 0..{len(self) - 1}, got {idx.min()}..{idx.max()}")
         return FaceDataset(
             images=self.images[idx],
             labels=self.labels[idx],
@@ -77,6 +92,14 @@ def concat_datasets(parts: list[FaceDataset], name: str) -> FaceDataset:
     groups = None
     if all(p.groups is not None for p in parts):
         groups = tuple(g for p in parts for g in p.groups)  # type: ignore[union-attr]
+    elif any(p.groups is not None for p in parts):
+        import warnings
+
+        from ferkit.errors import FerkitWarning
+
+        ungrouped = [p.name for p in parts if p.groups is None]
+        warnings.warn(f"{name}: {', '.join(ungrouped)} has no subject groups, so the joined dataset has none; splits of it are "
+                      "not subject-independent", FerkitWarning, stacklevel=2)
     return FaceDataset(
         images=np.concatenate([p.images for p in parts]),
         labels=np.concatenate([p.labels for p in parts]),

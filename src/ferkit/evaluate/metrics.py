@@ -6,7 +6,23 @@ from typing import Any
 
 import numpy as np
 
+from ferkit.errors import ConfigError
 from ferkit.labels import LabelMapping
+
+
+def _check_labels(y_true: object, y_pred: object, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """1-D integer arrays of one length with every value in 0..num_classes-1. An out-of-range true label was left out
+    of the confusion matrix but counted in n and accuracy (scored correct when the prediction matched it)."""
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if true.ndim != 1 or pred.ndim != 1 or len(true) != len(pred):
+        raise ConfigError(f"y_true and y_pred must be 1-D and of one length, got shapes {true.shape} and {pred.shape}")
+    for what, values in (("y_true", true), ("y_pred", pred)):
+        if values.size and not np.issubdtype(values.dtype, np.integer):
+            raise ConfigError(f"{what} must hold class indices (ints), got {values.dtype}")
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ConfigError(f"{what} holds class indices outside 0..{num_classes - 1} (from {values.min()} to {values.max()}) "
+                              f"for {num_classes} class names")
+    return true.astype(np.int64), pred.astype(np.int64)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -17,9 +33,15 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     """
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+    y_true, y_pred = _check_labels(y_true, y_pred, len(class_names))
     labels = np.arange(len(class_names))
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    if not len(y_true):  # scikit-learn refuses empty input: nothing scored is all zeros
+        cm = np.zeros((len(labels), len(labels)), np.int64)
+        precision = recall = f1 = np.zeros(len(labels))
+        support = np.zeros(len(labels), np.int64)
+    else:
+        cm = confusion_matrix(y_true, y_pred, labels=labels)
+        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     n = max(len(y_true), 1)
     per_class = {}
     for i, name in enumerate(class_names):
