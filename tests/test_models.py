@@ -90,7 +90,7 @@ def test_pretrained_weights_in_the_torch_hub_cache_are_loaded_from_that_file(mon
 
 @pytest.mark.parametrize("options, message", [
     ({"num_classes": -1}, "num_classes must be >= 1, got -1"), ({"in_chans": 0}, "in_chans must be >= 1"),
-    ({"embedding_dim": -4}, "embedding_dim must be >= 1 or None"), ({"dropout": 1.5}, r"dropout \(a probability\) must be a number in \[0, 1\)"),
+    ({"embedding_dim": -4}, "embedding_dim must be >= 1 or None"), ({"dropout": 1.5}, r"dropout \(a probability\) must lie in \[0, 1\), got 1.5"),
     ({"dropout": -0.3}, "dropout"), ({"drop_path_rate": 2.0}, "drop_path_rate"), ({"channels": (8, 8)}, "channels must be 4 positive ints"),
 ])
 def test_numeric_model_options_are_checked_by_name(options, message):

@@ -227,7 +227,7 @@ def _small_dataset(n: int = 4) -> FaceDataset:
     (lambda rng: apply_occlusion(FACE, rng=rng, kind="sunglasses", region="natural", landmarks=np.full((5, 2), 24.0)), "both eyes at"),
     (lambda rng: apply_occlusion(FACE, rng=rng, kind="sunglasses", region="natural", landmarks=CANONICAL_LANDMARKS * 48 + 500),
      "no landmark lies inside the 48x48 image"),
-    (lambda rng: apply_occlusion(FACE, rng=rng, occlusion_ratio=0.3, tolerance=-0.01), r"tolerance .* must be a number in \[0, 1\)"),
+    (lambda rng: apply_occlusion(FACE, rng=rng, occlusion_ratio=0.3, tolerance=-0.01), r"tolerance .* must lie in \[0, 1\), got -0.01"),
     (lambda rng: apply_occlusion(FACE, rng=rng, occlusion_ratio=0.3, tolerance=float("nan")), "tolerance"),
     (lambda rng: draw_occluder("sunglasses", 0), "rng must be a numpy Generator"),
     (lambda rng: RandomOcclusion(p=1.0).apply(np.stack([FACE]), 0), "rng must be a numpy Generator"),

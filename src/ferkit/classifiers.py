@@ -296,7 +296,6 @@ class EmbeddingPipeline:
         """Write one file atomically (``ferkit.artifacts.save_pipeline``): weights, model name/kwargs, label set,
         input format and the pickled classifier."""
         from ferkit.artifacts import save_pipeline
-
         from ferkit.artifacts.loaded import build_network
         from ferkit.errors import CheckpointError
 

@@ -129,6 +129,7 @@ def checkpoint_protocol(loaded, protocol: str | None, fold: int | None, split: s
         raise FerkitError(f"{loaded.path} was trained on fold {trained_fold}; scoring fold {fold}'s {split} split would include subjects it "
                           f"trained on. Omit --fold (or pass --fold {trained_fold})")
     recorded = loaded.recipe.get("protocol")
+    # ensemble.SEED_DRAWN_SPLIT less "holdout": an image folder's holdout is drawn under its only protocol, "auto"
     drawn = bool(loaded.split) and re.fullmatch(r"fold\d+|random\d+|grouped\d+", loaded.split) is not None
     if protocol and protocol != recorded and drawn and split in ("test", "val"):
         # A null protocol is the dataset's default: a single drawn split is named after it (random800 is not a default,

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ferkit.checks import check_number
 from ferkit.errors import ConfigError, ImageReadError
 from ferkit.faces.base import Face
 
@@ -35,11 +36,8 @@ def annotate(
     for name, values in (("labels", labels), ("probabilities", probabilities)):
         if values is not None and len(values) != len(faces):
             raise ConfigError(f"{name} has {len(values)} entries but there are {len(faces)} faces; give one per face")
-    if probabilities is not None:
-        wrong = [p for p in probabilities if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer))
-                 or not 0.0 <= float(p) <= 1.0]
-        if wrong:  # 87 was drawn as "8700%"; None raised a TypeError
-            raise ConfigError(f"probabilities must be numbers in [0, 1] (one per face), got {wrong[0]!r}")
+    for index, probability in enumerate(probabilities if probabilities is not None else []):  # 87 was drawn as "8700%"
+        check_number(f"probabilities[{index}]", probability, low=0.0, high=1.0, meaning="the probability of face's label")
     canvas = image_bgr.copy()
     gray = canvas.ndim == 2 or canvas.shape[2] == 1
 

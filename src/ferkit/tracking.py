@@ -18,7 +18,7 @@ import numpy as np
 
 from ferkit.errors import ConfigError
 from ferkit.faces.base import Face, clip_box
-from ferkit.checks import check_count
+from ferkit.checks import check_count, check_number
 
 
 class FaceFollower:
@@ -35,13 +35,11 @@ class FaceFollower:
     """
 
     def __init__(self, *, search: float = 0.35, template_size: int = 24, min_score: float = 0.7, keep_missed: int = 10) -> None:
-        if isinstance(search, bool) or not isinstance(search, (int, float)) or not 0 < search <= 10:
-            raise ConfigError(f"search (window half-width as a fraction of the box) must be a number in (0, 10], got {search!r}")
+        check_number("search", search, low=0.0, high=10.0, low_inclusive=False, meaning="window half-width as a fraction of the box")
         check_count("template_size (pixels)", template_size, least=8)
         if template_size > 256:  # a huge template asked OpenCV for gigabytes per face
             raise ConfigError(f"template_size must be at most 256 pixels, got {template_size}")
-        if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not -1.0 <= min_score <= 1.0:
-            raise ConfigError(f"min_score (normalised correlation) must lie in [-1, 1], got {min_score!r}")
+        check_number("min_score", min_score, low=-1.0, high=1.0, meaning="normalised correlation")
         check_count("keep_missed (re-detections a followed face may be missed by)", keep_missed, least=0)
         self.keep_missed = int(keep_missed)
         self.search = float(search)

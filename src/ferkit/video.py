@@ -7,7 +7,6 @@ Frames are (H, W, 3) BGR uint8, as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import tempfile
 import time
@@ -17,7 +16,7 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ferkit.checks import check_count, check_fraction
+from ferkit.checks import check_count, check_fraction, check_number
 from ferkit.errors import ConfigError, FerkitWarning, OutputError, VideoError
 from ferkit.io_utils import check_writable_file, copy_into, is_special_file
 
@@ -199,8 +198,7 @@ def frame_series(frames: Iterable[np.ndarray], *, sigma: float = 1.0) -> np.ndar
     """
     import cv2
 
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise ConfigError(f"sigma must be a finite number > 0, got {sigma!r}")
+    check_number("sigma", sigma, low=0.0, low_inclusive=False, meaning="of the Gaussian filter, in pixels")
     values = []
     for frame in frames:
         array = np.asarray(frame)
@@ -267,8 +265,8 @@ def select_representative_indices(
     lags = tuple(int(lag) for lag in lags)
     if not lags or min(lags) < 1:
         raise ConfigError(f"lags must be a non-empty set of positive frame offsets, got {lags}")
-    if mad_threshold is not None and (not isinstance(mad_threshold, (int, float)) or not math.isfinite(mad_threshold) or mad_threshold <= 0):
-        raise ConfigError(f"mad_threshold must be a finite number > 0 (or None to rank every frame), got {mad_threshold!r}")
+    if mad_threshold is not None:
+        check_number("mad_threshold", mad_threshold, low=0.0, low_inclusive=False, meaning="None ranks every frame")
     kept = values[trim : len(values) - trim]
     if len(kept) <= max(lags) + 1:
         raise ConfigError(
@@ -442,8 +440,7 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         check_video_output(self.path, overwrite=overwrite)
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0 or fps > 1000:
-            raise ConfigError(f"fps must be a number in (0, 1000], got {fps!r}")  # fps=inf made OpenCV's writer hang
+        check_number("fps", fps, low=0.0, high=1000.0, low_inclusive=False)  # fps=inf made OpenCV's writer hang
         try:
             width, height = (int(v) for v in frame_size)
         except (TypeError, ValueError):

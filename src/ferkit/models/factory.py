@@ -83,14 +83,13 @@ def classifier_builder(
 def _check_numbers(*, num_classes: Any, in_chans: Any, embedding_dim: Any, dropout: Any, drop_rate: Any, **backbone: Any) -> None:
     """The numeric model options in range, by name, before anything is built: a negative class count or embedding
     size failed inside torch, dropout=-0.3 silently meant none, channels=(8, 8) silently built a 2-stage ResNet."""
-    from ferkit.checks import check_count
+    from ferkit.checks import check_count, check_number
 
     check_count("num_classes", num_classes, least=1)
     check_count("in_chans", in_chans, least=1)
     check_count("embedding_dim", embedding_dim, least=1, optional=True)
     for name, value in (("dropout", dropout), ("drop_rate", drop_rate), ("drop_path_rate", backbone.get("drop_path_rate", 0.0))):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            raise ConfigError(f"{name} (a probability) must be a number in [0, 1), got {value!r}")
+        check_number(name, value, low=0.0, high=1.0, high_inclusive=False, meaning="a probability")
     if "channels" in backbone:
         channels = backbone["channels"]
         if not isinstance(channels, (list, tuple)) or len(channels) != 4 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from ferkit.data.dataset import FaceDataset
-from ferkit.checks import check_share_range
-from ferkit.errors import ConfigError
+from ferkit.checks import check_number, check_share_range
 
 
 def uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -49,8 +48,7 @@ def erase_dataset(dataset: FaceDataset, *, p: float = 0.5, area: tuple[float, fl
 
     ``p``: share of images erased, in [0, 1]; ``area``: (low, high) share of an image one rectangle covers, with
     0 < low <= high <= 1 (p=-1 erased nothing and area=(0.5, 3.0) nearly everything, silently, before)."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ConfigError(f"p (share of images to erase) must be in [0, 1], got {p!r}")
+    check_number("p", p, low=0.0, high=1.0, meaning="share of images to erase")
     check_share_range("area", area, meaning="shares of the image one rectangle covers")
     x = torch.from_numpy(dataset.images).float().div(255).unsqueeze(1) * 2 - 1
     erased = random_erasing(x, p, area, torch.Generator().manual_seed(seed))

@@ -24,6 +24,7 @@ from typing import Sequence, TypedDict, Unpack
 import cv2
 import numpy as np
 
+from ferkit.checks import check_number
 from ferkit.errors import ConfigError
 from ferkit.occlusion.custom import check_patches
 from ferkit.occlusion.occluders import OCCLUDER_KINDS, OCCLUDER_SPECS, check_rng, draw_occluder
@@ -123,8 +124,7 @@ class OccluderLayer:
 def check_tolerance(tolerance: object) -> None:
     """How far the covered fraction may miss its target: a number in [0, 1). A negative or NaN tolerance made every
     ratio fail with "cannot cover 0.30 of the face (closest: 0.30)"."""
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0.0 <= float(tolerance) < 1.0:
-        raise ConfigError(f"tolerance (how far the covered fraction may miss occlusion_ratio) must be a number in [0, 1), got {tolerance!r}")
+    check_number("tolerance", tolerance, low=0.0, high=1.0, high_inclusive=False, meaning="how far the covered fraction may miss occlusion_ratio")
 
 
 def draw_occluder_layer(
