@@ -10,6 +10,7 @@ from ferkit.data.dataset import FaceDataset, concat_datasets
 from ferkit.draw import annotate
 from ferkit.errors import FerkitError, FerkitWarning
 from ferkit.evaluate.metrics import classification_metrics
+from ferkit.evaluate.plots import confusion_matrix_plot
 from ferkit.faces import Face
 from ferkit.tracking import FaceFollower
 from ferkit.video import TemporalSmoother, VideoWriter, iter_frames, representative_frames
@@ -110,3 +111,31 @@ def test_annotate_refuses_probabilities_that_are_not_in_0_1():
     for value in (87, None, -0.1):
         with pytest.raises(FerkitError, match=r"probabilities\[0\] \(the probability of face's label\) must (be a number|lie) in \[0, 1\]"):
             annotate(image, [Face(5, 5, 30, 30, 0.9)], ["happiness"], [value])
+
+
+def test_a_face_with_nan_landmarks_or_score_is_refused_where_it_is_made():
+    points = np.arange(10, dtype=np.float32).reshape(5, 2) + 10
+    assert Face(5, 5, 30, 30, 0.9, points).landmarks.shape == (5, 2)
+    points[2, 0] = np.nan  # annotate raised "cannot convert float NaN to integer" inside cv2's drawing
+    with pytest.raises(FerkitError, match="landmarks must be finite"):
+        Face(5, 5, 30, 30, 0.9, points)
+    with pytest.raises(FerkitError, match="score must be a finite number"):
+        Face(5, 5, 30, 30, float("nan"))
+
+
+def test_confusion_matrix_plot_checks_the_table_against_the_class_names(tmp_path):
+    path = tmp_path / "cm.png"
+    good = [[3, 1], [0, 2]]
+    assert confusion_matrix_plot(good, ["a", "b"], path).stat().st_size > 0
+    for cm, names, message in (
+        (good, ["a", "b", "c"], r"must be 3x3 .* got shape \(2, 2\)"),  # drew a 2x2 table under three labels
+        ([[1, 2, 3], [4, 5, 6]], ["a", "b"], "must be 2x2"),
+        ([[1, float("nan")], [0, 2]], ["a", "b"], "finite counts"),  # int(NaN) inside the cell text
+        ([[1, -1], [0, 2]], ["a", "b"], "finite counts"),
+        ([["x", "y"], ["z", "w"]], ["a", "b"], "square table of counts"),
+        (good, "ab", "list of strings"),
+    ):
+        before = path.read_bytes()
+        with pytest.raises(FerkitError, match=message):
+            confusion_matrix_plot(cm, names, path)
+        assert path.read_bytes() == before  # the plot already written is kept

@@ -273,3 +273,30 @@ def test_gallery_refuses_empty_grids_and_misleading_names(tmp_path, kwargs, name
     with pytest.raises(ConfigError, match=message):
         save_occluder_gallery(tmp_path / name, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_width_search_measures_exactly_what_render_draws() -> None:
+    """``coverage`` renders the opacity alone (half the work of the RGBA render the width search used to do); any
+    difference in the last bit would move the chosen width, so it is checked bit for bit against ``render``."""
+    from ferkit.occlusion.occluders import OCCLUDER_KINDS, draw_occluder
+    from ferkit.occlusion.placement import FaceFrame, PatchRenderer
+
+    rng = np.random.default_rng(7)
+    for kind in OCCLUDER_KINDS:
+        patch = draw_occluder(kind, rng)
+        for image_hw in ((48, 48), (120, 90)):
+            frame = FaceFrame.build(image_hw, None, None)
+            layer = PatchRenderer(patch, (rng.uniform(10, 40), rng.uniform(10, 40)), rng.uniform(-30, 30), image_hw)
+            halves = [patch.shape[1] / k for k in (2, 3, 5) if patch.shape[1] % k == 0 and patch.shape[0] % k == 0]
+            for width in [*rng.uniform(2, 200, 6), *halves]:  # OpenCV shrinks by whole factors on its own path
+                alpha = layer.render(float(width))[..., 3]
+                assert np.array_equal(layer._placed(float(width), opacity_only=True)[..., 0], alpha), (kind, image_hw, width)
+                assert layer.coverage(float(width), frame) == frame.covered(alpha > 0.5)
+
+
+def test_texture_grids_give_every_pixel_its_mgrid_coordinates() -> None:
+    from ferkit.occlusion.textures import _pixel_grid
+
+    yy, xx = np.broadcast_arrays(*_pixel_grid(5, 7))
+    full_y, full_x = np.mgrid[0:5, 0:7].astype(np.float32)
+    assert np.array_equal(yy, full_y) and np.array_equal(xx, full_x) and yy.dtype == np.float32

@@ -110,6 +110,14 @@ def test_a_batch_answers_the_good_images_and_fails_the_bad_one_alone(client):
     assert results[0]["faces"] == single["faces"]
 
 
+def test_a_batch_takes_file_parts_under_any_field_name_in_the_order_sent(client):
+    """Form libraries name repeated file fields ``files[]`` or ``file``; docs/serve.md says every file part is taken."""
+    files = [("files[]", ("a.png", gray_png(), "image/png")), ("file", ("b.png", gray_png(), "image/png")), ("files", ("c.png", gray_png(), "image/png"))]
+    response = client.post("/v1/predict/batch", files=files, data={"note": "not a file"})
+    assert response.status_code == 200, response.text
+    assert [(r["index"], r["file"], r["status"]) for r in response.json()["results"]] == [(0, "a.png", 200), (1, "b.png", 200), (2, "c.png", 200)]
+
+
 def test_a_batch_over_the_file_limit_is_refused(client):
     response = client.post("/v1/predict/batch", files=[("files", (f"{i}.png", gray_png(50), "image/png")) for i in range(5)])
     assert response.status_code == 400 and "files" in response.json()["detail"].lower() and response.json()["code"] == "bad_request"

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ferkit.errors import ConfigError
 from ferkit.io_utils import atomic_write
 
 
@@ -28,9 +29,26 @@ def save_figure(fig, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
+def _checked_counts(cm: Any, class_names: Any) -> np.ndarray:
+    """``cm`` as a float (C, C) array of finite counts >= 0 with C = len(class_names); a ConfigError otherwise (a
+    mismatch used to mislabel the axes or fail inside matplotlib, a NaN cell inside ``int()``)."""
+    try:
+        counts = np.asarray(cm, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"the confusion matrix must be a square table of counts, got {type(cm).__name__}") from None
+    if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
+        raise ConfigError(f"class_names must be a list of strings, got {class_names!r}")
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(class_names):
+        raise ConfigError(f"the confusion matrix must be {len(class_names)}x{len(class_names)} (one row and column per class "
+                          f"name), got shape {counts.shape}")
+    if not np.isfinite(counts).all() or (counts < 0).any():
+        raise ConfigError("the confusion matrix must hold finite counts >= 0 (found NaN, infinite or negative cells)")
+    return counts
+
+
 def confusion_matrix_plot(cm: list[list[int]] | np.ndarray, class_names: list[str], path: str | Path, title: str = "") -> Path:
     """Row-normalised confusion matrix (recall on the diagonal), counts printed in each cell."""
-    cm = np.asarray(cm, dtype=np.float64)
+    cm = _checked_counts(cm, class_names)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     fig = _figure(1.0 + 0.75 * len(class_names), 0.8 + 0.7 * len(class_names))
     ax = fig.add_subplot(111)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from abc import ABC, abstractmethod
@@ -46,12 +47,16 @@ class Face:
         for name in ("x", "y", "w", "h"):
             object.__setattr__(self, name, int(getattr(self, name)))
         object.__setattr__(self, "score", float(self.score))
+        if not math.isfinite(self.score):
+            raise ConfigError(f"Face score must be a finite number, got {self.score}")
         if self.w <= 0 or self.h <= 0:
             raise ConfigError(f"Face box must have positive width and height, got w={self.w}, h={self.h}")
         if self.landmarks is not None:
             points = np.array(self.landmarks, dtype=np.float32).reshape(-1, 2)
             if points.shape != (5, 2):
                 raise ConfigError(f"Face landmarks must have shape (5, 2), got {np.shape(self.landmarks)}")
+            if not np.isfinite(points).all():  # a NaN point broke drawing and alignment far from here
+                raise ConfigError(f"Face landmarks must be finite numbers, got {points.tolist()}")
             points.setflags(write=False)
             object.__setattr__(self, "landmarks", points)
 

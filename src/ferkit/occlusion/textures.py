@@ -33,6 +33,12 @@ def dark_colour(rng: np.random.Generator) -> np.ndarray:
     return random_colour(rng, saturation=(0.0, 0.6), value=(0.02, 0.3))
 
 
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row (h, 1) and column (1, w) float32 pixel coordinates: broadcast, they give every pixel the value a full
+    ``np.mgrid`` would, without building two (h, w) arrays per occluder (a tenth of the drawing time)."""
+    return np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+
+
 def fill_texture(canvas: np.ndarray, colour: np.ndarray, texture: str, rng: np.random.Generator) -> np.ndarray:
     """Paint ``canvas`` (h, w, 3) with ``colour`` and a pattern of a second, contrasting colour."""
     h, w = canvas.shape[:2]
@@ -40,7 +46,7 @@ def fill_texture(canvas: np.ndarray, colour: np.ndarray, texture: str, rng: np.r
     if texture == "solid":
         return canvas
     second = np.clip(colour + rng.choice([-1, 1]) * rng.uniform(0.2, 0.45), 0, 1) if rng.random() < 0.5 else random_colour(rng)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = _pixel_grid(h, w)
     period = rng.uniform(0.06, 0.2) * max(h, w)
     angle = rng.uniform(0, np.pi)
     if texture == "stripes":
@@ -65,7 +71,7 @@ def fill_texture(canvas: np.ndarray, colour: np.ndarray, texture: str, rng: np.r
 def shade(canvas: np.ndarray, rng: np.random.Generator, strength: float = 0.25) -> np.ndarray:
     """A soft linear light gradient in a random direction, so flat shapes read as 3-D objects."""
     h, w = canvas.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = _pixel_grid(h, w)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (xx / max(w - 1, 1) - 0.5) * np.cos(angle) + (yy / max(h - 1, 1) - 0.5) * np.sin(angle)
     canvas *= (1.0 + strength * ramp)[..., None]
