@@ -4,8 +4,8 @@
 # (a single network when it matches; ties go to fewer members), stored in int8 and shipped to
 # src/ferkit/weights/ferkit-default.pt; then scored once on PrivateTest (an ensemble by score_checkpoint.py; a single
 # network's run already scored it) and with half / every face occluded; then the cross-dataset and speed tables.
-# The real-time tables (benchmarks/realtime.py --quiet-cpu) and the model card (benchmarks/report.py) are for the
-# session that reviews the choice and commits it. Then this core joins issue 16's queues. Waits for the long run if
+# Then the real-time tables and the generated docs (model card included), for the session that reviews the choice
+# and commits it; then both cores join issue 16's queues. Waits for the long run if
 # it is still training:
 #   nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
 set -u
@@ -32,7 +32,14 @@ for occ in "" 0.5 1.0; do
 done
 $PY benchmarks/cross_dataset.py
 $PY benchmarks/speed.py --baseline-model "$V5"  # the old default timed beside the new: the host's speed drifts
-echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json, run realtime.py --quiet-cpu and report.py, commit"
+# The real-time tables (issue 17) for the new default while nothing else trains (--quiet-cpu is then true): every
+# section on the benchmark video, the held-out videos, the covered-faces table; then every generated doc. About half
+# an hour; a failure is logged and the queues go on (the reviewing session reruns what failed).
+$PY benchmarks/realtime.py --quiet-cpu --sections crops tta detectors video camera breakdown || echo "FAILED: realtime.py"
+$PY benchmarks/realtime.py --quiet-cpu --sections heldout --heldout 1:3000 2:6000 4:6000 || echo "FAILED: realtime.py heldout"
+$PY benchmarks/occluder_recall.py || echo "FAILED: occluder_recall.py"
+$PY benchmarks/report.py || echo "FAILED: report.py"
+echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json and the regenerated docs, commit"
 # Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe
 # ablations and then issue 16's full-length FER2013 rows on the other (a step another process is running is left
 # to it).
