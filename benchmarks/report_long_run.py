@@ -76,7 +76,8 @@ def block_long_run() -> str:
              "PublicTest, last epoch | Status |",
              "|---|---|---|---|---|---|---|"]
     lines += [attempt_row(label, rows, recipe.epochs, finished and label == "current") for label, rows in found]
-    lines.append(f"\n`{run}`: {recipe.description}. Epoch times vary with the threads it was given, "
+    lines.append(f"\n`{run}`: {recipe.description} (the recipe's hours are the plan's estimate, the table's are measured). "
+                 "Epoch times vary with the threads it was given, "
                  "the host of the session and what shared the CPU. PublicTest mid-run is read under a one-cycle learning rate "
                  "that is still high: it is progress, not the run's result. Epoch times are wall clock and include the minutes the run was "
                  "paused (SIGSTOP) for benchmarks and test runs; CPU core-hours count only the time it computed, all threads together.")
