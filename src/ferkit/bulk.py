@@ -43,16 +43,33 @@ def is_video_path(item: Any) -> bool:
     return isinstance(item, (str, os.PathLike)) and Path(item).suffix.lower() in VIDEO_SUFFIXES
 
 
-def iter_input_paths(paths: Iterable[str | os.PathLike], *, skipped: list[Path] | None = None) -> Iterator[Path]:
+def iter_input_paths(paths: Iterable[str | os.PathLike], *, skipped: list[Path] | None = None,
+                     exclude: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
     """Files as given; folders walked recursively, each directory's entries sorted, for every file a single-file
     run takes: videos by suffix, images by content (.gif included). The folders' other files are appended to
-    ``skipped`` (when given) so that the caller reports them; nothing is dropped silently.
+    ``skipped`` (when given) so that the caller reports them; nothing is dropped silently. A folder reached again
+    through a symbolic link (a loop, or a second link to it) is walked once and the link is reported in ``skipped``;
+    the ``exclude`` folders (the run's own annotated copies) are not walked.
 
     Lazy, so a folder of a million files is never listed whole in memory at once (only one directory's names).
     """
     from ferkit.data.image_io import can_decode_image, is_image_file
 
+    walked: set[tuple[int, int]] = set()
+    excluded = {Path(folder).expanduser().resolve() for folder in exclude}  # may not exist yet: made during the walk
+
     def walk(folder: Path) -> Iterator[Path]:
+        if folder.resolve() in excluded:
+            return
+        try:
+            identity = _identity(folder)
+        except OSError:  # a broken link or a loop the OS refuses to follow
+            identity = None
+        if identity is None or identity in walked:
+            if skipped is not None and (identity is None or folder.is_symlink()):
+                skipped.append(folder)
+            return
+        walked.add(identity)
         with os.scandir(folder) as entries:
             names = sorted((entry.name, entry.is_dir(follow_symlinks=True)) for entry in entries)
         for name, is_dir in names:
@@ -70,6 +87,12 @@ def iter_input_paths(paths: Iterable[str | os.PathLike], *, skipped: list[Path] 
             yield from walk(path)
         else:
             yield path
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    """(device, inode) of the folder a path leads to: the same folder however it was reached."""
+    info = folder.stat()
+    return info.st_dev, info.st_ino
 
 
 @dataclass

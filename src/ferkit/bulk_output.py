@@ -50,6 +50,10 @@ class _Stream:
     def line_key(self, line: str) -> str:
         raise NotImplementedError
 
+    def record_complete(self, record: bytes) -> bool:
+        """Whether ``record`` (whole lines) is a whole row; a CSV row whose file name holds a newline spans lines."""
+        return True
+
     def lines(self, item: "ImagePrediction | FailedInput") -> list[str]:
         raise NotImplementedError
 
@@ -64,11 +68,16 @@ class _Stream:
                                   "resume with the same model, or write to another file")
             offset = len(head)
             header_end = offset
+            record = b""
             for number, raw in enumerate(f, start=2 if self.header else 1):
                 if not raw.endswith(b"\n"):
                     break
+                record += raw
+                if not self.record_complete(record):
+                    continue
+                raw, record = record, b""
                 try:
-                    key = self.line_key(raw.decode("utf-8"))
+                    key = self.line_key(raw.decode("utf-8", "surrogateescape"))
                 except (ValueError, KeyError, TypeError, IndexError, StopIteration):  # JSON/UTF-8 errors are ValueErrors
                     raise ConfigError(f"--resume: line {number} of {self.path} is not a ferkit predict {self.kind} row; resume "
                                       "only a file this command wrote, or write to another file") from None
@@ -88,10 +97,10 @@ class _Stream:
             if keep_until is None:
                 if not is_special_file(self.path):
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # as --json's atomic write does
-                self.file = open(self.path, "w", encoding="utf-8", newline="")
+                self.file = open(self.path, "w", encoding="utf-8", errors="surrogateescape", newline="")
                 self.file.write(self.header)
             else:
-                self.file = open(self.path, "r+", encoding="utf-8", newline="")
+                self.file = open(self.path, "r+", encoding="utf-8", errors="surrogateescape", newline="")
                 self.file.truncate(keep_until)
                 self.file.seek(keep_until)
             self.file.flush()
@@ -134,11 +143,16 @@ class CsvOutput(_Stream):
     @staticmethod
     def _format(values: list[Any]) -> str:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(values)
+        # csv quotes "\n" but not "\r" when rows end in "\n": a name holding "\r" would make the row unreadable
+        carriage_return = any(isinstance(v, str) and "\r" in v for v in values)
+        csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL).writerow(values)
         return buf.getvalue()
 
     def line_key(self, line: str) -> str:
-        return next(csv.reader([line]))[0]
+        return next(csv.reader(io.StringIO(line, newline="")))[0]
+
+    def record_complete(self, record: bytes) -> bool:
+        return record.count(b'"') % 2 == 0  # inside a quoted field until its quotes pair up ("" inside counts two)
 
     def lines(self, item: "ImagePrediction | FailedInput") -> list[str]:
         from ferkit.bulk import FailedInput
@@ -227,9 +241,10 @@ def open_streams(streams: list[_Stream], *, resume: bool) -> set[str]:
     scanned = [s.input_runs() for s in existing]
     keep = max(min(len(runs) for runs, _ in scanned) - 1, 0)  # the last input of the shortest may be incomplete
     done = [key for key, _ in scanned[0][0][:keep]]
-    for stream, (runs, header_end) in zip(existing, scanned):
+    for stream, (runs, _) in zip(existing, scanned):  # all checked before any is cut: a refusal leaves every file as it was
         if [key for key, _ in runs[:keep]] != done:
             raise ConfigError(f"--resume: {stream.path} and {existing[0].path} hold different inputs; resume each separately")
+    for stream, (runs, header_end) in zip(existing, scanned):
         stream.open(keep_until=runs[keep][1] if keep < len(runs) else header_end)
     return set(done)
 

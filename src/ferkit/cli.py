@@ -232,7 +232,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     recognizer = Recognizer(args.model, detector=args.detector, largest_only=args.largest_only, device=args.device,
                             detector_options=detector_options, backend=args.backend, alignment=args.alignment, **({"tta": args.tta} if args.tta else {}))
     skipped: list[Path] = []  # files in the input folders that are neither images nor videos
-    inputs = iter_input_paths(args.paths, skipped=skipped)
+    inputs = iter_input_paths(args.paths, skipped=skipped, exclude=[args.save_annotated] if args.save_annotated else [])
     first = next(inputs, None)
     if first is None and args.camera is None:
         raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
@@ -247,7 +247,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 outputs.write(result)
         todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
         stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
-                                every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir, overwrite=args.overwrite,
+                                every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir,
+                                overwrite=args.overwrite or args.resume,  # resume skips inputs done; one redone replaces its own copy
                                 video_options=video_options, annotated_roots=[p for p in args.paths if Path(p).is_dir()])
         for item in tqdm(stream, desc="predicting", unit=" results", disable=args.quiet, leave=False):
             with tqdm.external_write_mode(file=sys.stdout):  # the bar steps aside while table rows and errors print
@@ -261,7 +262,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     outputs.close()
     if skipped:
         shown = ", ".join(str(p) for p in skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        print(f"ferkit predict: skipped {len(skipped)} file(s) in the input folders that are neither images nor videos: {shown}", file=sys.stderr)
+        print(f"ferkit predict: skipped {len(skipped)} entries in the input folders that are neither images nor videos (or links to a "
+              f"folder walked already, or broken): {shown}", file=sys.stderr)
     if outputs.done:
         print(f"ferkit predict: --resume skipped {len(outputs.done)} inputs already in the output", file=sys.stderr)
     return 1 if errors else 0

@@ -18,6 +18,19 @@ def is_special_file(path: str | os.PathLike) -> bool:
     return target.exists() and not target.is_file() and not target.is_dir()
 
 
+def opencv_path(path: str | os.PathLike, what: str, error: type[Exception]) -> str:
+    """``path`` as the string OpenCV's file functions take. They take UTF-8 only: a Linux file name holding other bytes
+    (another locale's, kept by Python as surrogates) crashed the whole process inside OpenCV (segmentation fault),
+    so such a name is ``error`` naming the file instead."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise error(f"cannot open {what} {shown}: OpenCV reads only file names in UTF-8; rename the file") from None
+    return text
+
+
 def copy_into(source: Path, target: Path) -> None:
     with open(source, "rb") as src, open(target, "wb") as out:
         shutil.copyfileobj(src, out)
@@ -38,7 +51,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise OutputError(f"{target} is a folder; give a file name to write")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:48]}.", suffix=".tmp", dir=target.parent)  # a 240-character name fits, its temporary must too
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)

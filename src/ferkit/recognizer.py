@@ -66,6 +66,9 @@ def _pil_array(image: Any) -> np.ndarray:
         raise ImageReadError(f"PIL images of mode {image.mode!r} ({kind} pixels) have no fixed range to map to 8 bits; "
                              f"convert the image to mode 'L' or 'RGB' (or 'I;16' for 16-bit data) first")
     try:
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(image)  # OpenCV turns a path's EXIF-rotated JPEG upright; the same photo opened with PIL must match
         if image.mode in PIL_16BIT_MODES:
             return (np.asarray(image) >> 8).astype(np.uint8)
         return np.asarray(image.convert("RGB"))

@@ -18,7 +18,7 @@ import numpy as np
 
 from ferkit.checks import check_count, check_fraction, check_number
 from ferkit.errors import ConfigError, FerkitWarning, OutputError, VideoError
-from ferkit.io_utils import check_writable_file, copy_into, is_special_file
+from ferkit.io_utils import check_writable_file, copy_into, is_special_file, opencv_path
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noq
             raise VideoError(f"{path} is a folder, not a video file")
         if not path.is_file():
             raise VideoError(f"video file not found: {path}")
-        capture = cv2.VideoCapture(str(path))
+        capture = cv2.VideoCapture(opencv_path(path, "video", VideoError))
         if not capture.isOpened():
             capture.release()
             raise VideoError(f"cannot decode video {path}: the file is corrupt or its codec is not supported by OpenCV's FFmpeg")
@@ -463,7 +463,7 @@ class VideoWriter:
         """An empty file beside ``path`` (in the temp folder for a special file such as /dev/null) for the frames."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi",
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem[:48]}.", suffix=self.path.suffix or ".avi",
                                             dir=None if is_special_file(self.path) else self.path.parent)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
@@ -476,7 +476,7 @@ class VideoWriter:
 
         candidates = (codec,) if codec else CODECS_BY_SUFFIX.get(self.path.suffix.lower(), FALLBACK_CODECS)
         for fourcc in candidates:
-            writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, self.frame_size)
+            writer = cv2.VideoWriter(opencv_path(self._tmp, "the video output", OutputError), cv2.VideoWriter_fourcc(*fourcc), self.fps, self.frame_size)
             if writer.isOpened():
                 return writer, fourcc
             writer.release()

@@ -20,7 +20,15 @@ def can_decode_image(path: Path) -> bool:
     import cv2
 
     try:
-        return bool(cv2.haveImageReader(str(path)))
+        name = str(path)
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # OpenCV crashes on such a name: decode the bytes (rare, so the full decode is affordable)
+        try:
+            return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED) is not None
+        except (OSError, cv2.error):
+            return False
+    try:
+        return bool(cv2.haveImageReader(name))
     except cv2.error:
         return False
 

@@ -24,6 +24,7 @@ from ferkit.data.grouped import grouped_kfold_experiments, random_fraction_exper
 from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
 from ferkit.errors import ConfigError, DatasetError, VideoError
+from ferkit.io_utils import opencv_path
 from ferkit.labels import CANONICAL_LABELS, canonical_label
 
 CSV_COLUMNS = ("path", "label")
@@ -99,7 +100,7 @@ def choose_frames(clip: Path, n: int) -> tuple[list[int], str]:
 def count_frames(clip: Path) -> int:
     import cv2
 
-    capture = cv2.VideoCapture(str(clip))
+    capture = cv2.VideoCapture(opencv_path(clip, "video", VideoError))
     count = 0
     while capture.grab():
         count += 1
@@ -114,7 +115,7 @@ def read_frames(clip: Path, indices: list[int], size: tuple[int, int], crop: Cal
     import cv2
 
     wanted, out = set(indices), []
-    capture = cv2.VideoCapture(str(clip))
+    capture = cv2.VideoCapture(opencv_path(clip, "video", VideoError))
     index = 0
     while len(out) < len(wanted) and capture.grab():
         if index in wanted:
