@@ -262,7 +262,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     outputs.close()
     if skipped:
         shown = ", ".join(str(p) for p in skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        print(f"ferkit predict: skipped {len(skipped)} entries in the input folders that are neither images nor videos (or links to a "
+        print(f"ferkit predict: skipped {len(skipped)} file(s) in the input folders that are neither images nor videos (or links to a "
               f"folder walked already, or broken): {shown}", file=sys.stderr)
     if outputs.done:
         print(f"ferkit predict: --resume skipped {len(outputs.done)} inputs already in the output", file=sys.stderr)
