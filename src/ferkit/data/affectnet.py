@@ -9,7 +9,6 @@ validation set (500 per class) is the test split; our validation split is carved
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from ferkit.data.cache import cached_arrays, fingerprint
 from ferkit.data.dataset import FaceDataset
-from ferkit.data.folders import require_dir
+from ferkit.data.folders import manifest_rows, require_dir
 from ferkit.data.grouped import holdout_experiment
 from ferkit.data.image_io import read_gray
 from ferkit.data.inspect import ProblemLog, csv_header
@@ -66,12 +65,11 @@ def read_affectnet_manifest(
     class_names_for(num_classes)  # rejects a num_classes other than 7 or 8 before reading
     if not csv_path.is_file():
         raise DatasetError(f"AffectNet manifest not found: {csv_path} (expected training.csv and validation.csv in the root)")
-    with open(csv_path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing_cols = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing_cols:
-            raise DatasetError(f"{csv_path}: missing column(s) {missing_cols}; AffectNet manifests have {','.join(REQUIRED_COLUMNS)},...")
-        raw = list(reader)
+    reader = manifest_rows(csv_path)
+    missing_cols = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing_cols:
+        raise DatasetError(f"{csv_path}: missing column(s) {missing_cols}; AffectNet manifests have {','.join(REQUIRED_COLUMNS)},...")
+    raw = list(reader)
     image_dir = image_dir or find_image_dir(csv_path.parent, raw[0]["subDirectory_filePath"] if raw else None)
     rows: list[AffectNetRow] = []
     seen: set[str] = set()

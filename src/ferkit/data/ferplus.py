@@ -19,12 +19,12 @@ majority labels, as the authors evaluate.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ferkit.data.dataset import FaceDataset
+from ferkit.data.folders import manifest_rows
 from ferkit.data.fer2013 import load_fer2013_csv, normalise_split
 from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
@@ -88,25 +88,29 @@ def read_ferplus_votes(csv_path: Path, log: ProblemLog | None = None) -> tuple[l
     if not csv_path.is_file():
         raise DatasetError(f"FER+ vote file not found: {csv_path} (fer2013new.csv from github.com/microsoft/FERPlus)")
     usages, names, votes = [], [], []
-    with open(csv_path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{csv_path}: missing column(s) {missing}; expected header {','.join(CSV_COLUMNS)}")
-        seen: set[str] = set()
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                counts = [int(float(row[c])) for c in VOTE_COLUMNS]
-            except (TypeError, ValueError):
-                log.add(f"{csv_path} line {line_no}: vote counts must be integers")
-                counts = [0] * len(VOTE_COLUMNS)
-            name = (row["Image name"] or "").strip()
-            if name and name in seen:
-                log.add(f"{csv_path} line {line_no}: duplicate id {name!r}")
-            seen.add(name)
-            usages.append(row["Usage"])
-            names.append(name)
-            votes.append(counts)
+    reader = manifest_rows(csv_path)
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DatasetError(f"{csv_path}: missing column(s) {missing}; expected header {','.join(CSV_COLUMNS)}")
+    seen: set[str] = set()
+    for line_no, row in enumerate(reader, start=2):
+        try:
+            counts = [int(float(row[c])) for c in VOTE_COLUMNS]
+        except (TypeError, ValueError, OverflowError):  # a vote of "inf" raised OverflowError from int()
+            log.add(f"{csv_path} line {line_no}: vote counts must be integers")
+            counts = [0] * len(VOTE_COLUMNS)
+        name = (row["Image name"] or "").strip()
+        if name and name in seen:
+            log.add(f"{csv_path} line {line_no}: duplicate id {name!r}")
+        seen.add(name)
+        try:  # "training" or "Training " name the split as the FER2013 loader reads it; "Validation" is no split
+            usage = normalise_split((row["Usage"] or "").strip())
+        except DatasetError as exc:  # reported before as "not aligned row by row", far from the cause
+            log.add(f"{csv_path} line {line_no}: {exc}")
+            usage = ""
+        usages.append(usage)
+        names.append(name)
+        votes.append(counts)
     return usages, names, np.asarray(votes, np.int64).reshape(-1, len(VOTE_COLUMNS))
 
 
@@ -154,6 +158,8 @@ def ferplus_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int
     keep, targets = ferplus_targets(votes, "majority")
     counts: dict[str, dict[str, int]] = {}
     for usage, name, kept, target in zip(usages, names, keep, targets):
+        if not usage:  # a Usage that names no split: a problem in the log already
+            continue
         c = counts.setdefault(usage, {**{n: 0 for n in FERPLUS_LABELS}, "dropped": 0})
         c[FERPLUS_LABELS[int(target.argmax())] if kept and name else "dropped"] += 1
     return counts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -19,6 +21,23 @@ def require_dir(path: str | Path, what: str) -> Path:
     if not path.is_dir():
         raise DatasetError(f"{what} must be a directory: {path}")
     return path
+
+
+def read_manifest_text(path: Path) -> str:
+    """A label file or CSV manifest as text: UTF-8, a byte-order mark dropped (Excel writes one; it made the first
+    column's name "\ufeffpath", reported as a missing column). Other encodings are a DatasetError naming the line
+    (a UnicodeDecodeError traceback before)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DatasetError(f"{path} line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8") from None
+
+
+def manifest_rows(path: Path) -> "csv.DictReader":
+    """A CSV manifest's rows (``read_manifest_text``), each a dict keyed by the header's column names."""
+    return csv.DictReader(io.StringIO(read_manifest_text(path), newline=""))
 
 
 def visible_entries(folder: Path) -> list[Path]:

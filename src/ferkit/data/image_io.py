@@ -71,8 +71,10 @@ def read_gray(path: str | Path, size: tuple[int, int] | None = None, *, require_
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         else:
             raise ImageReadError(f"{path}: unsupported channel count {image.shape[2]} (expected 1, 3 or 4)")
-    if image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.dtype == np.uint16:  # the top 8 bits, as OpenCV and the Recognizer read 16-bit photos (a per-image
+        image = (image >> 8).astype(np.uint8)  # min-max stretch before gave 16-bit copies other pixels than 8-bit ones)
+    elif image.dtype != np.uint8:
+        raise ImageReadError(f"{path}: {image.dtype} pixels have no fixed range to map to 8 bits; save the image as 8- or 16-bit")
     if size is not None and image.shape[:2] != tuple(size):
         if require_size:
             raise ImageReadError(f"{path}: expected a {size[0]}x{size[1]} image, got {image.shape[0]}x{image.shape[1]}")

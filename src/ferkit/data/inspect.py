@@ -57,15 +57,9 @@ def csv_header(path: Path) -> list[str]:
 
 def inspect_dataset(path_or_spec: str | Path) -> InspectionReport:
     """Recognise the format (or take ``family:path``), count classes per split and list problems."""
-    from ferkit.data.registry import DATASETS, detect_family
+    from ferkit.data.registry import DATASETS, parse_spec
 
-    spec = str(path_or_spec)
-    family, _, rest = spec.partition(":")
-    if rest and family in DATASETS:
-        path = Path(rest).expanduser()
-    else:
-        path = Path(spec).expanduser()
-        family = detect_family(path)
+    family, path = parse_spec(str(path_or_spec))  # as training reads it: a misspelt family is named, not "path not found"
     log = ProblemLog(strict=False)
     try:
         splits = DATASETS.get(family).counter(path, log)

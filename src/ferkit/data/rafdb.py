@@ -13,7 +13,7 @@ import numpy as np
 
 from ferkit.data.cache import cached_arrays, fingerprint
 from ferkit.data.dataset import FaceDataset
-from ferkit.data.folders import decode_images, require_dir
+from ferkit.data.folders import decode_images, read_manifest_text, require_dir
 from ferkit.data.grouped import holdout_experiment
 from ferkit.data.inspect import ProblemLog
 from ferkit.data.registry import ExperimentSplit, register_dataset
@@ -61,7 +61,7 @@ def read_rafdb_labels(root: str | Path, *, aligned: bool | None = None, log: Pro
     entries: list[RafdbEntry] = []
     seen: set[str] = set()
     missing: list[str] = []
-    for line_no, line in enumerate(label_file.read_text().splitlines(), start=1):
+    for line_no, line in enumerate(read_manifest_text(label_file).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{label_file} line {line_no}"

@@ -11,7 +11,7 @@ never put frames of one clip (or subject) on both sides.
 
 from __future__ import annotations
 
-import csv
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -19,11 +19,11 @@ import numpy as np
 
 from ferkit.constants import VIDEO_SUFFIXES
 from ferkit.data.dataset import FaceDataset
-from ferkit.data.folders import require_dir
+from ferkit.data.folders import manifest_rows, require_dir
 from ferkit.data.grouped import grouped_kfold_experiments, random_fraction_experiment, stratified_holdout, subset_with_extra
 from ferkit.data.inspect import ProblemLog, csv_header
 from ferkit.data.registry import ExperimentSplit, register_dataset
-from ferkit.errors import ConfigError, DatasetError, VideoError
+from ferkit.errors import ConfigError, DatasetError, FerkitWarning, VideoError
 from ferkit.io_utils import opencv_path
 from ferkit.labels import CANONICAL_LABELS, canonical_label
 
@@ -39,42 +39,58 @@ def list_clips(path: str | Path, log: ProblemLog | None = None) -> list[tuple[Pa
     root = require_dir(path, "video dataset root")
     csvs = sorted(root.glob("*.csv"))
     if len(csvs) == 1:
-        return _clips_from_csv(csvs[0], log)
+        clips = _clips_from_csv(csvs[0], log)
+        listed = {clip for clip, _, _ in clips}
+        unlisted = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in VIDEO_SUFFIXES and p.resolve() not in listed and p.is_file()]
+        if unlisted:  # a manifest may list a subset on purpose, but the clips it leaves out are named, never ignored unseen
+            warnings.warn(f"{csvs[0]} lists {len(clips)} clip(s); {len(unlisted)} other clip(s) under {root} are not used, e.g. "
+                          f"{', '.join(str(p.relative_to(root)) for p in unlisted[:3])}", FerkitWarning, stacklevel=2)
+        return clips
+    if len(csvs) > 1:  # the class folders were read instead, and the subjects of the CSV lost, without a word
+        raise DatasetError(f"{root} holds {len(csvs)} CSV manifests ({', '.join(p.name for p in csvs[:4])}); keep one, or name it: "
+                           f"videos:{csvs[0]}")
     clips = []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            name = canonical_label(class_dir.name)
-        except Exception as exc:
-            log.add(f"{class_dir}: {exc}")
+    for entry in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not entry.is_dir():
+            log.add(f"{entry}: a file beside the class folders; clips go in {root}/<class>/<clip>.avi")
             continue
-        clips += [(p, name, None) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES]
+        try:
+            name = canonical_label(entry.name)
+        except Exception as exc:
+            log.add(f"{entry}: {exc}")
+            continue
+        for item in sorted(p for p in entry.iterdir() if not p.name.startswith(".")):
+            if item.is_file() and item.suffix.lower() in VIDEO_SUFFIXES:
+                clips.append((item, name, None))
+            else:
+                log.add(f"{item}: not a video clip ({'a folder' if item.is_dir() else 'suffix ' + (item.suffix or 'none')}); "
+                        f"clips are {root}/<class>/<clip>{{{','.join(sorted(VIDEO_SUFFIXES))}}}")
     if not clips:
         raise DatasetError(f"no clips under {root}: expected {root}/<class>/<clip>.avi or one CSV with columns path,label[,subject]")
     return clips
 
 
 def _clips_from_csv(csv_path: Path, log: ProblemLog) -> list[tuple[Path, str, str | None]]:
-    with open(csv_path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{csv_path}: missing column(s) {missing}; expected header path,label[,subject]")
-        clips, seen, absent = [], set(), []
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                name = canonical_label(row["label"] or "")
-            except Exception:
-                log.add(f"{csv_path} line {line_no}: unknown label {row['label']!r}")
-                continue
-            clip = (csv_path.parent / row["path"]).resolve()
-            if clip in seen:
-                log.add(f"{csv_path} line {line_no}: duplicate clip {row['path']!r}")
-                continue
-            seen.add(clip)
-            if not clip.is_file():
-                absent.append(row["path"])
-                continue
-            clips.append((clip, name, (row.get("subject") or "").strip() or None))
+    reader = manifest_rows(csv_path)
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DatasetError(f"{csv_path}: missing column(s) {missing}; expected header path,label[,subject]")
+    clips, seen, absent = [], set(), []
+    for line_no, row in enumerate(reader, start=2):
+        try:
+            name = canonical_label(row["label"] or "")
+        except Exception:
+            log.add(f"{csv_path} line {line_no}: unknown label {row['label']!r}")
+            continue
+        clip = (csv_path.parent / row["path"]).resolve()
+        if clip in seen:
+            log.add(f"{csv_path} line {line_no}: duplicate clip {row['path']!r}")
+            continue
+        seen.add(clip)
+        if not clip.is_file():
+            absent.append(row["path"])
+            continue
+        clips.append((clip, name, (row.get("subject") or "").strip() or None))
     if absent:
         log.add(f"{len(absent)} clip(s) listed in {csv_path} are missing, e.g. {', '.join(absent[:3])}")
     return clips

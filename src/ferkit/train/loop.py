@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from ferkit.data.registry import ExperimentSplit
@@ -122,6 +123,10 @@ def check_output(out: Path, recipe: Recipe, split: ExperimentSplit, *, resume: b
     check_run_dir(out, resume=resume)
     if resume and (out / "last.pt").exists():
         check_epochs_grow(out, recipe)
+    present = sorted({split.train.class_names[i] for i in np.unique(split.train.labels)})
+    if len(present) < 2:  # trained to "loss 0.0000, test accuracy 1.0000" on a one-class folder before
+        raise ConfigError(f"{split.name}: the training data holds {len(present)} class{'' if len(present) == 1 else 'es'} "
+                          f"({', '.join(present) or 'no images'}); an expression classifier needs images of at least 2 classes")
     if recipe.schedule == "plateau" and split.val is None:
         raise ConfigError(f"schedule 'plateau' needs a validation split, and {split.name} has none; use cosine, onecycle or step")
     if recipe.early_stop_patience is not None and split.val is None:

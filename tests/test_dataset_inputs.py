@@ -1,0 +1,101 @@
+"""Researchers' own datasets with odd files (an audit's findings: each raised a traceback, misreported the mistake or
+trained on wrong data without a word before)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ferkit.data.dataset import FaceDataset
+from ferkit.data.ferplus import CSV_COLUMNS, read_ferplus_votes
+from ferkit.data.folders import manifest_rows, read_manifest_text
+from ferkit.data.image_io import read_gray
+from ferkit.data.inspect import ProblemLog, inspect_dataset
+from ferkit.data.registry import ExperimentSplit
+from ferkit.errors import FerkitError
+from ferkit.train.config import Recipe
+from ferkit.train.loop import check_output
+
+
+def test_manifests_drop_a_byte_order_mark_and_name_the_line_that_is_not_utf8(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfpath,label\nclip.avi,happy\n")  # the first column was "\ufeffpath": "missing column(s) ['path']"
+    assert manifest_rows(bom).fieldnames == ["path", "label"]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("path,label\nclip.avi,happy\ncaf\u00e9.avi,sad\n".encode("latin-1"))
+    with pytest.raises(FerkitError, match=r"latin.csv line 3: not UTF-8 text \(byte 0xe9\)"):  # UnicodeDecodeError before
+        read_manifest_text(latin)
+
+
+def test_a_ferplus_vote_of_inf_is_a_problem_naming_its_line(tmp_path):
+    votes = tmp_path / "fer2013new.csv"
+    row = ["Training", "fer0000000.png", "10", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
+    bad = row[:2] + ["inf"] + row[3:]
+    votes.write_text("\n".join(",".join(r) for r in (CSV_COLUMNS, row, bad)) + "\n")
+    with pytest.raises(FerkitError, match="line 3: vote counts must be integers"):  # OverflowError from int() before
+        read_ferplus_votes(votes, ProblemLog(strict=True))
+
+
+def test_16_bit_images_keep_their_top_8_bits_like_8_bit_copies(tmp_path):
+    low8 = np.tile(np.linspace(100, 140, 48).astype(np.uint8), (48, 1))
+    cv2.imwrite(str(tmp_path / "low8.png"), low8)
+    cv2.imwrite(str(tmp_path / "low16.png"), low8.astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "flat16.png"), np.full((48, 48), 30000, np.uint16))
+    assert np.array_equal(read_gray(tmp_path / "low16.png"), read_gray(tmp_path / "low8.png"))  # was stretched to 0..255
+    assert (read_gray(tmp_path / "flat16.png") == 30000 >> 8).all()  # was all 0
+
+
+def test_a_one_class_training_set_is_refused_before_any_work(tmp_path):
+    one = FaceDataset(images=np.zeros((4, 48, 48), np.uint8), labels=np.zeros(4, np.int64), class_names=("happiness",),
+                      ids=tuple("abcd"), name="one")
+    recipe = Recipe(name="r", version=1, model="modified_resnet18")
+    with pytest.raises(FerkitError, match=r"holds 1 class \(happiness\); an expression classifier needs images of at least 2"):
+        check_output(tmp_path / "out", recipe, ExperimentSplit("one", one, None, one), resume=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_inspect_names_a_misspelt_family_as_training_does(tmp_path):
+    with pytest.raises(FerkitError, match="imagfolder.*did you mean 'imagefolder'"):  # "dataset path not found" before
+        inspect_dataset(f"imagfolder:{tmp_path}")
+
+
+def test_video_folders_name_what_they_do_not_use(tmp_path):
+    from ferkit.data.videos import list_clips
+    from ferkit.errors import FerkitWarning
+
+    root = tmp_path / "v"
+    for rel in ("happy/a.avi", "happy/b.avi", "sadness/c.avi"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"clip")
+    assert len(list_clips(root)) == 3
+    (root / "happy" / "subj1").mkdir()
+    (root / "happy" / "subj1" / "x.avi").write_bytes(b"clip")  # skipped without a word before
+    (root / "loose.avi").write_bytes(b"clip")
+    (root / "sadness" / "c.avi.bak").write_bytes(b"old")
+    log = ProblemLog(strict=False)
+    assert len(list_clips(root, log)) == 3
+    assert len(log.messages) == 3 and any("subj1: not a video clip (a folder)" in m for m in log.messages)
+    with pytest.raises(FerkitError, match="subj1: not a video clip"):  # strict (training): the first problem stops it
+        list_clips(root)
+    for extra in (root / "loose.avi", root / "sadness" / "c.avi.bak"):
+        extra.unlink()
+    (root / "list.csv").write_text("path,label,subject\nhappy/a.avi,happy,s1\nsadness/c.avi,sad,s2\n")
+    with pytest.warns(FerkitWarning, match=r"lists 2 clip\(s\); 2 other clip\(s\) under .* are not used"):
+        assert len(list_clips(root)) == 2
+    (root / "other.csv").write_text("path,label\n")  # the class folders were read instead, subjects lost
+    with pytest.raises(FerkitError, match="holds 2 CSV manifests"):
+        list_clips(root)
+
+
+def test_ferplus_usage_is_read_like_fer2013s_and_an_unknown_one_is_named(tmp_path):
+    votes = tmp_path / "fer2013new.csv"
+    rows = [CSV_COLUMNS] + [[usage, f"fer{i:07d}.png", "10", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
+                            for i, usage in enumerate(("Training", "training", "Training ", "PublicTest", "Holdout"))]
+    votes.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    log = ProblemLog(strict=False)
+    usages, _, _ = read_ferplus_votes(votes, log)
+    assert usages == ["Training", "Training", "Training", "PublicTest", ""]
+    assert len(log.messages) == 1 and "line 6: unknown FER2013 split 'Holdout'" in log.messages[0]
