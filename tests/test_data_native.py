@@ -329,9 +329,10 @@ def test_inspect_recognises_layouts_and_lists_problems(tmp_path):
     root = make_rafdb(tmp_path / "raf", lines, missing=("train_00003",))
     report = inspect_dataset(root)
     assert report.family == "rafdb" and report.splits["train"]["surprise"] == 0 and report.splits["train"]["fear"] == 1
-    assert len(report.problems) == 3 and any("missing" in p for p in report.problems)
+    assert len(report.problems) == 4 and any("missing" in p for p in report.problems)
+    assert "train_00009_aligned.jpg" in report.problems[-1]  # its line was refused (label 9): the image is named as unused
     text = format_report(report)
-    assert "3 problem(s)" in text and "train" in text
+    assert "4 problem(s)" in text and "train" in text
     assert detect_family(make_jaffe(tmp_path / "jaffe")) == "jaffe"
     assert detect_family(make_affectnet(tmp_path / "an", [1], [2])) == "affectnet"
     assert detect_family(make_videos(tmp_path / "vid")) == "videos"

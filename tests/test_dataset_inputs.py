@@ -99,3 +99,35 @@ def test_ferplus_usage_is_read_like_fer2013s_and_an_unknown_one_is_named(tmp_pat
     usages, _, _ = read_ferplus_votes(votes, log)
     assert usages == ["Training", "Training", "Training", "PublicTest", ""]
     assert len(log.messages) == 1 and "line 6: unknown FER2013 split 'Holdout'" in log.messages[0]
+
+
+def test_inspect_names_rafdb_images_the_label_file_leaves_out(tmp_path):
+    from test_data_native import RAF_LINES, make_rafdb, write_image
+
+    from ferkit.data import rafdb
+
+    root = make_rafdb(tmp_path / "basic", RAF_LINES)
+    log = ProblemLog(strict=False)
+    rafdb.rafdb_counts(root, log)
+    assert log.messages == []
+    write_image(root / "Image" / "aligned" / "train_09999_aligned.jpg", 50, (100, 100, 3))
+    rafdb.rafdb_counts(root, log)  # "no problems found" before
+    assert len(log.messages) == 1 and "1 image(s) in" in log.messages[0] and "are not used" in log.messages[0] and "train_09999_aligned.jpg" in log.messages[0]
+
+
+def test_a_gif_in_a_class_folder_is_an_image_as_in_a_prediction_run(tmp_path):
+    from PIL import Image
+
+    from ferkit.data.image_io import is_image_file
+
+    path = tmp_path / "face.gif"
+    Image.fromarray(np.full((48, 48), 90, np.uint8)).save(path)
+    assert is_image_file(path) and read_gray(path).shape == (48, 48) and int(read_gray(path)[0, 0]) == 90
+
+
+def test_train_refuses_a_fold_given_twice_before_any_work(tmp_path, capsys):
+    from ferkit.cli import main
+
+    out = tmp_path / "out"
+    assert main(["train", "--recipe", "tiny-smoke-v1", "--data", "ckplus48:/nonexistent", "--out", str(out), "--fold", "0", "0"]) != 0
+    assert "--fold names a fold twice (0 0)" in capsys.readouterr().err and not out.exists()

@@ -104,6 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.occluder_workers < 0:
         raise ConfigError(f"--occluder-workers must be >= 0 (0 draws the occluders in the training process), got {args.occluder_workers}")
+    if args.fold and len(set(args.fold)) != len(args.fold):  # trained the fold, then failed "already holds a run"
+        raise ConfigError(f"--fold names a fold twice ({' '.join(map(str, args.fold))}); give each fold once")
     check_writable_folder(args.out)  # refused before the data is read
     recipe = override(resolve_recipe(args.recipe), args.overrides)
     if args.protocol:

@@ -6,7 +6,7 @@ Torch-free and cv2-free on purpose: the CLI imports them to build its argument c
 from __future__ import annotations
 
 # Files ferkit reads as single images (folder datasets, bulk inference, occluder galleries).
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif")  # GIF: the first frame
 
 # Files ferkit decodes as videos (bulk inference and the ``videos`` dataset family): the containers
 # OpenCV's FFmpeg backend opens.

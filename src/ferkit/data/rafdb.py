@@ -15,6 +15,7 @@ from ferkit.data.cache import cached_arrays, fingerprint
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.folders import decode_images, read_manifest_text, require_dir
 from ferkit.data.grouped import holdout_experiment
+from ferkit.data.image_io import is_image_file
 from ferkit.data.inspect import ProblemLog
 from ferkit.data.registry import ExperimentSplit, register_dataset
 from ferkit.errors import DatasetError
@@ -108,8 +109,14 @@ def load_rafdb(root: str | Path, split: str, *, aligned: bool | None = None, siz
 def rafdb_counts(root: str | Path, log: ProblemLog) -> dict[str, dict[str, int]]:
     """Per-split class counts from the label file alone (no decoding), for ``ferkit datasets inspect``."""
     counts = {s: {c: 0 for c in RAFDB_LABELS} for s in RAFDB_SPLITS}
-    for e in read_rafdb_labels(root, log=log):
+    entries = read_rafdb_labels(root, log=log)
+    for e in entries:
         counts[e.split][RAFDB_LABELS[e.label]] += 1
+    for folder in sorted({e.path.parent for e in entries}):  # the label file decides what is data; the rest is named
+        listed = {e.path.name for e in entries if e.path.parent == folder}
+        unlisted = sorted(p.name for p in folder.iterdir() if is_image_file(p) and p.name not in listed)
+        if unlisted:
+            log.add(f"{len(unlisted)} image(s) in {folder} are not used (not in the label file, or on a line refused above), e.g. {', '.join(unlisted[:3])}")
     return counts
 
 
