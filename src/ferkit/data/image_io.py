@@ -8,6 +8,7 @@ import numpy as np
 
 from ferkit.constants import IMAGE_SUFFIXES
 from ferkit.errors import ImageReadError
+from ferkit.io_utils import opencv_path
 
 
 def is_image_file(path: Path) -> bool:
@@ -20,9 +21,8 @@ def can_decode_image(path: Path) -> bool:
     import cv2
 
     try:
-        name = str(path)
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # OpenCV crashes on such a name: decode the bytes (rare, so the full decode is affordable)
+        name = opencv_path(path, "image", ImageReadError)
+    except ImageReadError:  # OpenCV crashes on a name that is not UTF-8: decode the bytes (rare, so a full decode is affordable)
         try:
             return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED) is not None
         except (OSError, cv2.error):
