@@ -13,6 +13,7 @@ from ferkit.data.dataset import FaceDataset
 from ferkit.data.ferplus import CSV_COLUMNS, read_ferplus_votes
 from ferkit.data.folders import manifest_rows, read_manifest_text
 from ferkit.data.image_io import read_gray
+from ferkit.data.imagefolder import load_image_folder
 from ferkit.data.inspect import ProblemLog, inspect_dataset
 from ferkit.data.registry import ExperimentSplit
 from ferkit.errors import FerkitError
@@ -131,3 +132,36 @@ def test_train_refuses_a_fold_given_twice_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["train", "--recipe", "tiny-smoke-v1", "--data", "ckplus48:/nonexistent", "--out", str(out), "--fold", "0", "0"]) != 0
     assert "--fold names a fold twice (0 0)" in capsys.readouterr().err and not out.exists()
+
+
+def _write_faces(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        cv2.imwrite(str(folder / name), np.full((48, 48), 128, np.uint8))
+
+
+def test_inspect_counts_the_good_classes_beside_a_bad_class_folder(tmp_path):
+    root = tmp_path / "mine"
+    _write_faces(root / "train" / "happy", ["a.png", "b.png"])
+    _write_faces(root / "train" / "sad", ["c.png"])
+    (root / "train" / "sad" / "notes.txt").write_text("x")  # a stray file: named, sad still counted by its image
+    _write_faces(root / "train" / "smirk", ["d.png"])  # no such class
+    (root / "train" / "angry").mkdir()  # empty
+    _write_faces(root / "val" / "happy", ["e.png"])
+    _write_faces(root / "val" / "sad", ["f.png"])
+    report = inspect_dataset(f"imagefolder:{root}")
+    assert report.splits["train"] == {"anger": 0, "happiness": 2, "sadness": 1}  # every class showed 0 before
+    assert report.splits["val"] == {"happiness": 1, "sadness": 1}
+    problems = "\n".join(report.problems)
+    assert "smirk" in problems and "empty class folder" in problems and "notes.txt" in problems
+    with pytest.raises(FerkitError, match="smirk|empty class folder|notes.txt"):  # loading still refuses the tree
+        load_image_folder(root / "train")
+
+
+def test_inspect_counts_ckplus_classes_beside_an_unknown_folder(tmp_path):
+    root = tmp_path / "ck"
+    _write_faces(root / "happy", ["S005_001_00000011.png", "S010_006_00000015.png"])
+    _write_faces(root / "mystery", ["S011_001_00000016.png"])
+    report = inspect_dataset(f"ckplus48:{root}")
+    assert report.splits["all"] == {"happiness": 2}  # was {} before
+    assert any("mystery" in p for p in report.problems)

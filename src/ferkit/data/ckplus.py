@@ -30,7 +30,7 @@ def scan_ckplus(root: Path, log: ProblemLog) -> dict[str, list[Path]]:
     Problems go to ``log``: a class CK+ does not have (``neutral``), a file name without a subject id,
     and a frame in two class folders (one frame has one label; taking both would train on a contradiction).
     """
-    by_class = scan_class_folders(root)
+    by_class = scan_class_folders(root, log=log)
     unknown = sorted(set(by_class) - set(CKPLUS_LABELS))
     if unknown:
         log.add(f"{root}: classes {unknown} are not CK+ classes {list(CKPLUS_LABELS)}")

@@ -102,7 +102,7 @@ def scan_fer2013_folder(split_dir: Path, log: ProblemLog) -> dict[str, dict[str,
     A class FER2013 lacks, or a file whose name does not carry a Usage of this folder, goes to ``log``
     (loading: raises), never silently left out."""
     folder = split_dir.name
-    by_class = scan_class_folders(split_dir, allow_empty=True)
+    by_class = scan_class_folders(split_dir, allow_empty=True, log=log)
     unknown = sorted(set(by_class) - set(FER2013_LABELS))
     if unknown:
         log.add(f"{split_dir}: classes {unknown} are not FER2013 classes {list(FER2013_LABELS)}")

@@ -7,11 +7,16 @@ import io
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ferkit.data.image_io import is_image_file, read_gray
 from ferkit.errors import DatasetError
 from ferkit.labels import canonical_label
+
+if TYPE_CHECKING:
+    from ferkit.data.inspect import ProblemLog
 
 
 def require_dir(path: str | Path, what: str) -> Path:
@@ -51,48 +56,66 @@ def visible_entries(folder: Path) -> list[Path]:
     return entries
 
 
-def scan_class_folders(root: Path, *, allow_empty: bool = False) -> dict[str, list[Path]]:
+def scan_class_folders(root: Path, *, allow_empty: bool = False, log: ProblemLog | None = None) -> dict[str, list[Path]]:
     """Return {canonical class name: sorted image paths} for the class folders under ``root``.
 
-    Raises DatasetError for no class folders, images loose in ``root``, an empty class folder, an
-    unknown class name, or anything in a class folder that is not an image file (a sub-folder, a
-    broken link, a text file), naming it, so a broken tree fails before any decoding and no image is
-    left out without a word.
+    Problems: no class folders, images loose in ``root``, an empty class folder, an unknown class name, two
+    folders of one class, or anything in a class folder that is not an image file (a sub-folder, a broken link,
+    a text file), each named, so a broken tree fails before any decoding and no image is left out without a word.
+    Without ``log`` (loading) the first problem raises DatasetError. With a non-strict ``log`` (``datasets
+    inspect``) every problem is collected and the other classes are still counted: one bad folder no longer
+    blanks the whole split's counts (a class folder with a bad entry is counted by its image files).
     """
+    from ferkit.data.inspect import ProblemLog
+
+    log = log if log is not None else ProblemLog(strict=True)
     entries = visible_entries(root)
     loose = [p for p in entries if p.is_file() and is_image_file(p)]
     if loose:
-        raise DatasetError(f"{len(loose)} image file(s) directly in {root}, e.g. {loose[0].name}: images belong in class "
-                           f"folders ({root}/<class>/<image files>); move them into one")
+        log.add(f"{len(loose)} image file(s) directly in {root}, e.g. {loose[0].name}: images belong in class "
+                f"folders ({root}/<class>/<image files>); move them into one")
     class_dirs = [p for p in entries if p.is_dir()]
     if not class_dirs:
-        raise DatasetError(f"no class folders under {root}: expected {root}/<class>/<image files>")
+        log.add(f"no class folders under {root}: expected {root}/<class>/<image files>")
     found: dict[str, list[Path]] = {}
     for class_dir in class_dirs:
         try:
             name = canonical_label(class_dir.name)
         except Exception as exc:
-            raise DatasetError(f"{class_dir}: {exc}") from None
-        files = class_folder_images(class_dir)
+            log.add(f"{class_dir}: {exc}")
+            continue
+        files = class_folder_images(class_dir, log)
         if not files and not allow_empty:
-            raise DatasetError(f"empty class folder: {class_dir}")
+            log.add(f"empty class folder: {class_dir}")
         if name in found:
-            raise DatasetError(f"two folders under {root} map to class {name!r}")
+            log.add(f"two folders under {root} map to class {name!r}")
+            continue
         found[name] = files
     return found
 
 
-def class_folder_images(class_dir: Path) -> list[Path]:
-    """The image files of one class folder, sorted; anything else in it raises, naming it."""
-    files = visible_entries(class_dir)
-    for entry in files:
+def class_folder_images(class_dir: Path, log: ProblemLog | None = None) -> list[Path]:
+    """The image files of one class folder, sorted; anything else in it is a problem naming it (raised without
+    ``log``; with a non-strict one, collected and left out of the list)."""
+    from ferkit.data.inspect import ProblemLog
+
+    log = log if log is not None else ProblemLog(strict=True)
+    try:
+        entries = visible_entries(class_dir)
+    except DatasetError as exc:  # a broken link: named, and the folder's other files still listed
+        log.add(str(exc))
+        entries = sorted(p for p in class_dir.iterdir() if not p.name.startswith(".") and p.exists())
+    files = []
+    for entry in entries:
         if entry.is_dir():
-            raise DatasetError(f"folder inside a class folder: {entry} (a class folder holds image files only; "
-                               f"move its images up into {class_dir.name}/ or move the folder out of the dataset)")
-        if not entry.is_file():
-            raise DatasetError(f"not a regular file: {entry} (remove it from the class folder)")
-        if not is_image_file(entry):
-            raise DatasetError(f"not an image file: {entry} (remove it or move it out of the class folder)")
+            log.add(f"folder inside a class folder: {entry} (a class folder holds image files only; "
+                    f"move its images up into {class_dir.name}/ or move the folder out of the dataset)")
+        elif not entry.is_file():
+            log.add(f"not a regular file: {entry} (remove it from the class folder)")
+        elif not is_image_file(entry):
+            log.add(f"not an image file: {entry} (remove it or move it out of the class folder)")
+        else:
+            files.append(entry)
     return files
 
 

@@ -97,13 +97,14 @@ MAX_ROW_PROBLEMS = 20  # a CSV with one bad column value in every row would othe
 
 
 def _folder_counts(folder: Path, log: ProblemLog) -> dict[str, int]:
-    """Class counts of one image folder, with its loader's checks (``scan_class_folders``); no duplicate-name check:
-    an image folder's ids are ``class/name``, so one name in two class folders is two images."""
+    """Class counts of one image folder, with its loader's checks (``scan_class_folders``, problems collected and
+    the other classes still counted); no duplicate-name check: an image folder's ids are ``class/name``, so one
+    name in two class folders is two images."""
     from ferkit.data.folders import scan_class_folders
 
     try:
-        by_class = scan_class_folders(folder)
-    except DatasetError as exc:
+        by_class = scan_class_folders(folder, log=log)
+    except DatasetError as exc:  # the folder itself unreadable (a broken link at its top)
         log.add(str(exc))
         return {}
     return {name: len(files) for name, files in by_class.items()}
