@@ -1,12 +1,14 @@
-"""Shared by the benchmark scripts: provenance (device, commit, wall time) and atomic result files."""
+"""Shared by the benchmark scripts: provenance (device, commit, wall time), atomic result files, ensemble subset choice."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ferkit.io_utils import atomic_write_json
@@ -54,3 +56,14 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path = atomic_write_json(RESULTS / f"{name}.json", payload)
     print(f"wrote {path}")
     return path
+
+
+def choose_subset(probabilities: list[np.ndarray], labels: np.ndarray, max_members: int | None = None) -> tuple[tuple[int, ...], list[dict]]:
+    """Every non-empty subset's validation accuracy (up to max_members); the best one (fewest members on a tie)."""
+    scored = []
+    for size in range(1, min(len(probabilities), max_members or len(probabilities)) + 1):
+        for subset in itertools.combinations(range(len(probabilities)), size):
+            mean = np.mean([probabilities[i] for i in subset], axis=0)
+            scored.append({"members": list(subset), "val_accuracy": float((mean.argmax(1) == labels).mean())})
+    best = max(scored, key=lambda row: (row["val_accuracy"], -len(row["members"])))
+    return tuple(best["members"]), scored

@@ -47,4 +47,10 @@ done
 # TL-STN CE row with ties broken by the lower validation loss, reported beside the first-tie row, not instead of it.
 run ckplus-tlstn-ce-v2-fer2013init-e60-tieloss__kfold10 ckplus-tlstn-ce-v2 --data "$CK" --protocol kfold10 --erased-test --set init_weights=$START $E60 \
     --set select_ties=val_loss
+# The members above that keep their probabilities, ensembled fold by fold: the subset is chosen on the folds'
+# validation subjects pooled (benchmarks/ensemble_folds.py); the members were fixed here before any of them ran.
+run_named ckplus-ensemble-fer2013init__kfold10 benchmarks/ensemble_folds.py --name ckplus-ensemble-fer2013init__kfold10 \
+    ckplus-tlstn-triplet-v2-fer2013init-e60__kfold10 ckplus-occnet-double-v3-fer2013init-e60__kfold10 \
+    ckplus-occnet-single-v3-fer2013init-e60__kfold10 ckplus-loss-ce-v1-fer2013init__kfold10 ckplus-loss-center-v1-fer2013init__kfold10 \
+    ckplus-loss-weighted-cluster-v1-fer2013init__kfold10 ckplus-tlstn-ce-v2-fer2013init-e60-tieloss__kfold10
 echo "== $(date -u +%H:%M) done"

@@ -76,6 +76,9 @@ ROWS: tuple[PaperRow, ...] = (
              note="paper 004 reports AffectNet, not CK+"),
     PaperRow("004", "Two-stage transfer, CE + weighted-cluster loss", "CK+", None, "–", (), ("ckplus-loss-weighted-cluster-v1-fer2013init__kfold10",),
              note="paper 004 reports AffectNet, not CK+"),
+    PaperRow("ferkit", "Ensemble of the FER2013-initialised CK+ runs above that keep their probabilities", "CK+", None, "–", (),
+             ("ckplus-ensemble-fer2013init__kfold10",),
+             note="averaged probabilities; the subset chosen on the folds' validation subjects pooled, benchmarks/ensemble_folds.py"),
 )
 
 
@@ -102,6 +105,8 @@ def log_seconds(run_name: str) -> float | None:
 
 def start_weights(r: dict[str, Any]) -> tuple[str, str | None]:
     """(description, source run name or None) of a run's warm start."""
+    if r.get("recipe") == "ensemble of runs":
+        return "its members' (FER2013)", None
     cfg = r.get("recipe_config") or {}
     init = cfg.get("init_weights") or (cfg.get("recipe") or {}).get("init_weights")
     if not init:

@@ -6,7 +6,9 @@
 Runs are resumable (``runs/<recipe>/...``, last.pt every epoch). The result JSON holds per-fold
 and mean/std test accuracy without and with flip TTA, on the clean test split and on occluded
 copies (synthetic occluders on half / all of the faces; with --erased-test also randomly erased),
-plus recipe, seed, device, wall time and commit.
+plus recipe, seed, device, wall time and commit. The probabilities behind every score (and the validation
+split's) go to ``benchmarks/results/probabilities/<name>.npz``, so runs can be ensembled later
+(``benchmarks/ensemble_folds.py``) without their checkpoints.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 from common import REPO, provenance, write_result  # noqa: E402
 
 from ferkit.errors import FerkitError  # noqa: E402
+from ferkit.evaluate.predict import predict_probabilities  # noqa: E402
 from ferkit.evaluate.reports import evaluate_model  # noqa: E402
+from ferkit.io_utils import atomic_write  # noqa: E402
 from ferkit.occlusion import erase_dataset, occlude_dataset  # noqa: E402
 from ferkit.artifacts import load_model  # noqa: E402
 from ferkit.train.config import override  # noqa: E402
@@ -50,8 +55,9 @@ def result_name(recipe, args: argparse.Namespace) -> str:
     return name
 
 
-def score_fold(run: FoldRun, erased: bool, seed: int, *, early_stopping: bool = False) -> dict:
-    """One fold's row: test accuracy without and with flip TTA on the clean and occluded test sets.
+def score_fold(run: FoldRun, erased: bool, seed: int, *, early_stopping: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """One fold's row: test accuracy without and with flip TTA on the clean and occluded test sets, and the
+    probabilities behind it (validation split too), keyed ``<fold>__<set>_<tta>``, for ``ensemble_folds.py``.
 
     With ``early_stopping`` the row also says how many epochs the fold trained and why it stopped
     (rows of recipes without it keep the shape of earlier results)."""
@@ -61,26 +67,66 @@ def score_fold(run: FoldRun, erased: bool, seed: int, *, early_stopping: bool = 
     if early_stopping:
         row.update(epochs_trained=result.epochs_trained, stopped_early=result.stopped_early)
     row.update({"train_size": len(split.train), "test_size": len(split.test), "leaks_subjects": split.leaks_subjects, "test": {}})
-    for set_name, dataset in test_sets(split.test, erased, seed).items():
+    sets = test_sets(split.test, erased, seed)
+    arrays = fold_identity(split.name, {"test": split.test, **({"val": split.val} if split.val is not None else {})}, sets)
+    arrays["class_names"] = np.asarray(loaded.class_names, dtype=str)  # the probabilities' columns
+    arrays["data_class_names"] = np.asarray(split.test.class_names, dtype=str)  # what the labels index
+    for tta in ("none", "flip"):
+        if split.val is not None:
+            arrays[f"{split.name}__val_{tta}"] = predict(loaded, split.val, tta, result.torch_device)
+    for set_name, dataset in sets.items():
         for tta in ("none", "flip"):
-            metrics = evaluate_model(loaded, dataset, tta=tta, device=result.torch_device, out_dir=run.run_dir / "eval", tag=f"{set_name}_{tta}")
+            probs = predict(loaded, dataset, tta, result.torch_device)
+            arrays[f"{split.name}__{set_name}_{tta}"] = probs
+            metrics = evaluate_model(loaded, dataset, tta=tta, device=result.torch_device, out_dir=run.run_dir / "eval", tag=f"{set_name}_{tta}",
+                                     probabilities=probs)
             row["test"][f"{set_name}_{tta}"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}
             row["test"][f"{set_name}_{tta}"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
-    return row
+    return row, arrays
 
 
-def run_folds(recipe, args: argparse.Namespace) -> tuple[list[dict], str]:
-    """Train (or resume) every chosen fold under runs/<name>, scoring each as it finishes; rows and the device."""
+def predict(loaded, dataset, tta: str, device) -> np.ndarray:
+    return predict_probabilities(loaded.model, dataset.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=tta, device=device)
+
+
+def fold_identity(fold: str, splits: dict, sets: dict) -> dict[str, np.ndarray]:
+    """What makes two runs' probabilities comparable image by image: each split's ids and labels, and a hash of
+    every scored set's pixels (occluded copies depend on the recipe's seed)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, dataset in splits.items():
+        arrays[f"{fold}__{name}_ids"] = np.asarray(dataset.ids, dtype=str)
+        arrays[f"{fold}__{name}_labels"] = np.asarray(dataset.labels, dtype=np.int64)
+    for name, dataset in sets.items():
+        arrays[f"{fold}__{name}_sha1"] = np.asarray(hashlib.sha1(np.ascontiguousarray(dataset.images).tobytes()).hexdigest())
+    return arrays
+
+
+def write_probabilities(name: str, arrays: dict[str, np.ndarray]) -> Path:
+    """``benchmarks/results/probabilities/<name>.npz``: float16 probabilities, compressed (about 0.1 MB for CK+)."""
+    path = common.RESULTS / "probabilities" / f"{name}.npz"
+    packed = {k: (v.astype(np.float16) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to the temporary's name
+            np.savez_compressed(f, **packed)
+
+    return atomic_write(path, write)
+
+
+def run_folds(recipe, args: argparse.Namespace) -> tuple[list[dict], str, dict[str, np.ndarray]]:
+    """Train (or resume) every chosen fold under runs/<name>, scoring each as it finishes; rows, the device and
+    the folds' probabilities."""
     name = result_name(recipe, args)
-    folds, device = [], args.device
+    folds, device, arrays = [], args.device, {}
     for run in train_folds(recipe, args.data, Path(args.runs) / name, protocol=args.protocol, folds=args.folds, resume=None,
                            runs_dir=args.runs, device=args.device, progress=False):
-        row = score_fold(run, args.erased_test, recipe.seed, early_stopping=recipe.early_stop_patience is not None)
+        row, fold_arrays = score_fold(run, args.erased_test, recipe.seed, early_stopping=recipe.early_stop_patience is not None)
         folds.append(row)
+        arrays.update(fold_arrays)
         device = str(run.result.torch_device)
         stopped = f" (stopped early after epoch {run.result.epochs_trained})" if run.result.stopped_early else ""
         print(f"{name} {run.split.name}{stopped}: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in row["test"].items()), flush=True)
-    return folds, device
+    return folds, device, arrays
 
 
 def main() -> int:
@@ -100,7 +146,7 @@ def main() -> int:
     try:
         protocol = [f"protocol={args.protocol}"] if args.protocol else []  # recorded in each checkpoint, so evaluate finds the same folds
         recipe = resolve_warm_start(override(get_recipe(args.recipe), args.overrides + protocol), args.runs)  # run:NAME/best.pt in --runs
-        folds, device = run_folds(recipe, args)
+        folds, device, arrays = run_folds(recipe, args)
     except FerkitError as exc:
         raise SystemExit(f"run_recipe: {exc}") from None
     summary = {}
@@ -115,6 +161,7 @@ def main() -> int:
                         if recipe.early_stop_patience is not None else ""),
         "overrides": args.overrides, "summary": summary, "folds": folds, **provenance(device, started),
     }
+    write_probabilities(result_name(recipe, args), arrays)
     write_result(result_name(recipe, args), payload)
     return 0
 

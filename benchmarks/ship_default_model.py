@@ -18,7 +18,6 @@ options, label set, input format, recipe, and where it came from. No optimizer s
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -26,24 +25,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, git_commit, provenance, write_result  # noqa: E402
+from common import REPO, choose_subset, git_commit, provenance, write_result  # noqa: E402
 
 from ferkit.artifacts import WEIGHT_STORAGES, compress_weights, load_checkpoint, load_model, model_state, save_checkpoint  # noqa: E402
 
 KEEP = ("model_name", "model_kwargs", "in_chans", "image_size", "class_names", "recipe", "split", "train_size", "epoch", "val_metric",
         "selected_on", "members")
 MAX_CANDIDATES = 8  # 255 subsets; each is a cheap average of stored probabilities
-
-
-def choose_subset(probabilities: list[np.ndarray], labels: np.ndarray, max_members: int | None = None) -> tuple[tuple[int, ...], list[dict]]:
-    """Every non-empty subset's validation accuracy (up to max_members); the best one (fewest members on a tie)."""
-    scored = []
-    for size in range(1, min(len(probabilities), max_members or len(probabilities)) + 1):
-        for subset in itertools.combinations(range(len(probabilities)), size):
-            mean = np.mean([probabilities[i] for i in subset], axis=0)
-            scored.append({"members": list(subset), "val_accuracy": float((mean.argmax(1) == labels).mean())})
-    best = max(scored, key=lambda row: (row["val_accuracy"], -len(row["members"])))
-    return tuple(best["members"]), scored
 
 
 def ship(payload: dict, source: str, out: Path, storage: str) -> None:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,6 +85,19 @@ def test_run_recipe_resumes_a_run_written_before_recipes_were_files(tmp_path, mo
     assert sorted(row["test"]) == ["clean_flip", "clean_none", "occ_all_flip", "occ_all_none", "occ_half_flip", "occ_half_none"]
     assert result["summary"]["clean_none"]["mean_accuracy"] == row["test"]["clean_none"]["accuracy"]
     assert result["summary"]["clean_none"]["n_folds"] == 1
+    # The probabilities behind the scores are kept (for ensemble_folds.py): the best checkpoint's, image by image.
+    from ferkit.artifacts import load_model
+    from ferkit.evaluate.predict import predict_probabilities
+
+    with np.load(tmp_path / "results" / "probabilities" / f"{run_dir.name}.npz") as kept:
+        fold = row["split"]
+        assert list(kept["class_names"]) == list(split.test.class_names)
+        assert list(kept[f"{fold}__test_ids"]) == list(split.test.ids) and list(kept[f"{fold}__val_ids"]) == list(split.val.ids)
+        loaded = load_model(run_dir / "best.pt")
+        for name, images in (("clean_flip", split.test.images), ("val_none", split.val.images)):
+            fresh = predict_probabilities(loaded.model, images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=name.split("_")[-1])
+            assert np.allclose(kept[f"{fold}__{name}"].astype(np.float32), fresh, atol=2e-3)
+        assert sorted(k[len(fold) + 2:] for k in kept.files if k.endswith("_sha1")) == ["clean_sha1", "occ_all_sha1", "occ_half_sha1"]
 
 
 def _row(split: str, accuracy: float) -> dict:

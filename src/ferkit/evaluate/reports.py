@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ferkit.artifacts.loaded import LoadedModel
 from ferkit.data.dataset import FaceDataset
 from ferkit.evaluate.metrics import mapped_metrics
@@ -23,20 +25,28 @@ def evaluate_model(
     device: str = "cpu",
     out_dir: str | Path | None = None,
     tag: str | None = None,
+    probabilities: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Score ``loaded`` on ``dataset``; classes the model lacks are reported as unmapped, not guessed.
 
-    With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically).
+    With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically). ``probabilities``
+    (N, classes), when the caller already predicted them (to keep them, e.g. for an ensemble of runs), are
+    scored instead of predicting again.
     """
     mapping = map_labels(dataset.class_names, loaded.class_names)
     t0 = time.perf_counter()
-    probs = predict_probabilities(loaded.model, dataset.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=tta, device=device)
+    if probabilities is None:
+        probs = predict_probabilities(loaded.model, dataset.images, in_chans=loaded.in_chans, image_size=loaded.image_size, tta=tta, device=device)
+    else:
+        probs = np.asarray(probabilities)
+        if probs.shape != (len(dataset), len(loaded.class_names)):
+            raise ValueError(f"probabilities of shape {probs.shape} for {len(dataset)} images and {len(loaded.class_names)} classes")
     seconds = time.perf_counter() - t0
     result = mapped_metrics(dataset.labels, probs, mapping)
     result.update({
         "dataset": dataset.name, "checkpoint": str(loaded.path), "model": loaded.model_name, "tta": tta,
         "recipe": loaded.recipe.get("name"), "recipe_version": loaded.recipe.get("version"),
-        "inference_seconds": seconds, "device": str(device),
+        "inference_seconds": seconds if probabilities is None else None, "device": str(device),
     })
     if out_dir is not None:
         tag = tag or dataset.name.replace("/", "_")
