@@ -84,3 +84,35 @@ def test_cli_train_refuses_a_badly_typed_override_in_one_line(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert code == 2 and err == f"ferkit train: error: {message}\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("assignment,message", [
+    ("lr=NaN", "recipe field 'lr' must be a finite number, got nan"),  # NaN passed every range check
+    ("lr=1e999", "recipe field 'lr' must be a finite number, got inf"),  # trained NaN weights, saved as best.pt
+    ("augment.rotation_deg=NaN", "recipe field 'augment.rotation_deg' must be a finite number"),  # trained on blank images
+    ('model_kwargs={"dropout": NaN}', "recipe field 'model_kwargs.dropout' must hold finite numbers"),
+    ("momentum=-1", "momentum must be in [0, 1)"),  # ValueError from torch.optim before
+    ("weight_decay=-1", "weight_decay must be >= 0"),
+    ("seed=-1", "seed must be an integer in [0, 2**32)"),  # ValueError from numpy's generator
+    ("image_size=0", "image_size must be at least 8 pixels"),  # RuntimeError in interpolate, after recipe.json was written
+    ('loss_kwargs={"label_smoothing": 5}', "loss_kwargs.label_smoothing must be a number in [0, 1)"),  # RuntimeError at batch 1
+    ('schedule_kwargs={"pct_start": 5}', "schedule_kwargs.pct_start must be a number in (0, 1)"),
+    ("name=fer2013-ce-modres18", "override 'name': a recipe's name and version say which recipe trained a run"),
+    ("version=0", "override 'version'"),
+])
+def test_values_torch_would_refuse_deep_inside_are_refused_with_the_field(assignment, message):
+    with pytest.raises(ConfigError) as info:
+        override(Recipe(name="x", schedule="onecycle"), [assignment])
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("schedule,options,message", [
+    ("plateau", {"factor": 2}, "schedule_kwargs.factor must be a number in (0, 1)"),
+    ("step", {"step_epochs": "x"}, "schedule_kwargs.step_epochs must be an integer >= 1"),  # TypeError after a whole epoch before
+    ("step", {"step_epochs": 2.5}, "schedule_kwargs.step_epochs must be an integer >= 1"),
+    ("step", {"gamma": 0}, "schedule_kwargs.gamma must be a number in (0, 1]"),
+    ("cosine", {"eta_min": -1}, "schedule_kwargs.eta_min must be a number >= 0"),
+])
+def test_schedule_options_are_checked_when_the_recipe_is_read(schedule, options, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+        override(Recipe(name="x"), [f"schedule={schedule}", "schedule_kwargs=" + json.dumps(options)])

@@ -179,3 +179,25 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path):
 
     with pytest.raises(TrainingDivergedError, match="training loss became nan at epoch 1.*lower the learning rate"):
         train(tiny_recipe(epochs=2), ExperimentSplit("tiny", data, data, data), tmp_path / "run", progress=False, log=lambda s: None, model_init=poison)
+
+
+def test_weights_that_overflow_in_an_epoch_are_never_saved_as_best(tmp_path, monkeypatch):
+    """lr=1e30 left every batch's loss finite and the weights at inf/NaN after epoch 1; best.pt kept that model."""
+    from ferkit.errors import TrainingDivergedError
+    from ferkit.train import loop
+
+    real_epoch = loop.train_one_epoch
+
+    def overflowing(run, state, epoch, **kwargs):
+        row = real_epoch(run, state, epoch, **kwargs)
+        if epoch == 1:
+            next(run.model.parameters()).data.fill_(float("inf"))
+        return row
+
+    monkeypatch.setattr(loop, "train_one_epoch", overflowing)
+    data = tiny_dataset(4)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError, match=r"after epoch 2 \d+ weight tensor\(s\) are not finite.*lower the learning rate"):
+        train(tiny_recipe(epochs=3), ExperimentSplit("tiny", data, data, data), out, progress=False, log=lambda s: None)
+    assert torch.load(out / "last.pt", weights_only=False)["epoch"] == 1  # epoch 1 kept, epoch 2 never written
+    assert all(torch.isfinite(t).all() for t in load_model(out / "best.pt").model.state_dict().values() if t.is_floating_point())

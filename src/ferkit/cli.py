@@ -408,9 +408,27 @@ INTERRUPTED = {"train": "interrupted; a resumable last.pt is kept in the run dir
                "predict": "interrupted; rows streamed to --jsonl/--csv are kept (--resume continues them), a --json document is not written"}
 
 
+def interrupted_message(args: argparse.Namespace) -> str:
+    """What an interrupted command kept; for ``train``, whether there is a last.pt to resume at all."""
+    if args.command == "train":
+        out = Path(args.out)
+        if not (out / "last.pt").is_file() and not any(out.glob("fold*/last.pt")):
+            return "interrupted before its first epoch finished: no last.pt to resume; run the same command again without --resume"
+    return INTERRUPTED.get(args.command, "interrupted")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) ends a command as Ctrl-C does: files closed, temporaries removed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    handles_term = args.command != "serve" and threading.current_thread() is threading.main_thread()  # uvicorn handles its own
+    previous = signal.signal(signal.SIGTERM, _interrupt) if handles_term else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", FerkitWarning)
@@ -424,8 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ferkit {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"ferkit {args.command}: {INTERRUPTED.get(args.command, 'interrupted')}", file=sys.stderr)
+        print(f"ferkit {args.command}: {interrupted_message(args)}", file=sys.stderr)
         return 130
+    finally:
+        if handles_term:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _warning_printer(command: str):

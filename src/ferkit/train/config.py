@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -90,9 +91,20 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "plateau", "step", "none")
 
 
+MIN_IMAGE_SIZE = 8  # below this the networks' downsampling leaves nothing to pool
 SELECT_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 SELECT_TIES = ("first", "val_loss")
 SCHEDULE_OPTIONS = {"onecycle": ("pct_start",), "cosine": ("eta_min",), "step": ("step_epochs", "gamma"), "plateau": ("factor", "patience"), "none": ()}
+# Each option's kind and allowed range, checked when the recipe is read: torch raised a bare ValueError or
+# TypeError when it built the scheduler, after the run folder was written (and for "step", after an epoch).
+SCHEDULE_OPTION_RANGES: dict[str, tuple[type, str, Any]] = {
+    "pct_start": (float, "a number in (0, 1): the share of steps spent warming up", lambda v: 0 < v < 1),
+    "eta_min": (float, "a number >= 0: the lowest learning rate", lambda v: v >= 0),
+    "step_epochs": (int, "an integer >= 1: epochs between learning-rate drops", lambda v: v >= 1),
+    "gamma": (float, "a number in (0, 1]: the factor of each drop", lambda v: 0 < v <= 1),
+    "factor": (float, "a number in (0, 1): the factor of each drop", lambda v: 0 < v < 1),
+    "patience": (int, "an integer >= 0: epochs without improvement before a drop", lambda v: v >= 0),
+}
 
 
 def validate_augment(aug: AugmentConfig) -> None:
@@ -128,6 +140,12 @@ def validate_recipe(recipe: Recipe) -> Recipe:
     unknown = set(recipe.schedule_kwargs) - set(SCHEDULE_OPTIONS[recipe.schedule])
     if unknown:
         raise ConfigError(f"schedule_kwargs {sorted(unknown)} are not options of schedule {recipe.schedule!r}; valid: {list(SCHEDULE_OPTIONS[recipe.schedule])}")
+    for key, value in recipe.schedule_kwargs.items():
+        kind, meaning, ok = SCHEDULE_OPTION_RANGES[key]
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or (kind is int and not isinstance(value, int)) or not math.isfinite(value) or not ok(value):
+            raise ConfigError(f"schedule_kwargs.{key} must be {meaning}, got {value!r}")
+    check_training_numbers(recipe)
     validate_augment(recipe.augment)
     check_mixup(recipe.mixup, recipe.loss)
     if recipe.val_classifier not in ("head", "nearest_centroid"):
@@ -136,6 +154,25 @@ def validate_recipe(recipe: Recipe) -> Recipe:
         raise ConfigError(f"in_chans must be 1 or 3, got {recipe.in_chans}")
     check_sampler_for_loss(recipe.sampler, recipe.loss)
     return recipe
+
+
+def check_training_numbers(recipe: Recipe) -> None:
+    """Ranges torch would otherwise refuse with a bare ValueError deep in the optimizer, the run seed or the first
+    batch (after the run folder was written), or silently ignore."""
+    if not 0 <= recipe.momentum < 1:
+        raise ConfigError(f"momentum must be in [0, 1), got {recipe.momentum}")
+    if recipe.weight_decay < 0:
+        raise ConfigError(f"weight_decay must be >= 0, got {recipe.weight_decay}")
+    if not 0 <= recipe.seed < 2**32:
+        raise ConfigError(f"seed must be an integer in [0, 2**32), got {recipe.seed}")
+    if recipe.image_size < MIN_IMAGE_SIZE:
+        raise ConfigError(f"image_size must be at least {MIN_IMAGE_SIZE} pixels, got {recipe.image_size}")
+    for name in ("backbone_lr_mult", "input_transform_lr_mult"):
+        if getattr(recipe, name) < 0:
+            raise ConfigError(f"{name} must be >= 0 (0 freezes those weights), got {getattr(recipe, name)}")
+    smoothing = recipe.loss_kwargs.get("label_smoothing", 0.0)
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+        raise ConfigError(f"loss_kwargs.label_smoothing must be a number in [0, 1) (0.1 is usual), got {smoothing!r}")
 
 
 def check_early_stop(recipe: Recipe) -> None:
@@ -173,12 +210,15 @@ def convert_field(value: Any, expected: Any, where: str) -> Any:
             return value
     elif expected is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # NaN passed every range check (comparisons with NaN are false) and inf trained NaN weights
+                raise ConfigError(f"{where} must be a finite number, got {value!r}")
             return float(value)
     elif expected is str:
         if isinstance(value, str):
             return value
     elif origin is dict:
         if isinstance(value, dict):
+            check_finite(value, where)
             return dict(value)
     elif origin is tuple:
         item_types = typing.get_args(expected)
@@ -188,6 +228,18 @@ def convert_field(value: Any, expected: Any, where: str) -> Any:
         raise ConfigError(f"{where}: fields of type {expected} cannot be set from data")
     got = "null" if value is None else f"{type(value).__name__} {value!r}"
     raise ConfigError(f"{where} must be {_type_name(expected)}, got {got}")
+
+
+def check_finite(value: Any, where: str) -> None:
+    """No NaN or infinity anywhere in a table (model_kwargs, loss_kwargs...): they pass range checks silently."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where} must hold finite numbers, got {value!r}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{where[:-1]}.{key}'" if where.endswith("'") else f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_finite(item, where)
 
 
 def _type_name(expected: Any) -> str:
@@ -241,5 +293,8 @@ def override(recipe: Recipe, assignments: list[str]) -> Recipe:
             target = target[part]
         if len(parts) == 1 and parts[0] not in target:
             raise ConfigError(f"override {key!r}: unknown recipe field; valid: {sorted(target)}")
+        if key in ("name", "version"):  # the tag says which recipe made a run; an overridden run keeps its recipe's tag
+            raise ConfigError(f"override {key!r}: a recipe's name and version say which recipe trained a run and cannot be "
+                              f"overridden; write a recipe file with its own name (extends = \"{recipe.tag}\") for a variant")
         target[parts[-1]] = value
     return recipe_from_dict(data)

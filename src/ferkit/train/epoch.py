@@ -96,6 +96,17 @@ def checked_loss_value(run: TrainingRun, loss: torch.Tensor, parts: dict[str, fl
     return loss_value
 
 
+def check_finite_weights(run: TrainingRun, epoch: int) -> None:
+    """Refuse to validate or save a model whose weights overflowed in the epoch's last steps (a learning rate far too
+    high can leave every batch's loss finite and the weights at inf/NaN, which best.pt kept before)."""
+    tensors = list(run.model.named_parameters()) + [(n, b) for n, b in run.model.named_buffers() if b.is_floating_point()]
+    bad = [name for name, tensor in tensors if not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise TrainingDivergedError(
+            f"recipe {run.recipe.tag}: after epoch {epoch + 1} {len(bad)} weight tensor(s) are not finite (e.g. {bad[0]}); "
+            f"lower the learning rate. {run.last_path} still holds the last finished epoch")
+
+
 class EpochTotals:
     """Sums of the loss parts per batch and correct predictions, kept on the device (no sync per batch)."""
 

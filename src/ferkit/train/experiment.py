@@ -10,6 +10,7 @@ train``: the test split scored once per fold and, over several folds, ``folds_su
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,8 @@ def plan_fold_runs(recipe: Recipe, out: str | Path, splits: Sequence[ExperimentS
     chosen fold: without one it would quietly start a new run (e.g. CK+ folds beside a FER2013 run).
     """
     check_fold_layout(Path(out), fold_dirs=len(splits) > 1)
+    if len(splits) > 1:
+        check_sibling_folds(recipe, Path(out), splits, chosen)
     runs = {}
     for k in chosen:
         run_dir = fold_run_dir(out, splits, splits[k])
@@ -86,6 +89,60 @@ def plan_fold_runs(recipe: Recipe, out: str | Path, splits: Sequence[ExperimentS
         where = "" if len(splits) == 1 else " in " + ", ".join(str(run_dir) for run_dir, _ in runs.values())
         raise ConfigError(f"nothing to resume in {out}: no last.pt{where}; drop --resume to start a new run")
     return runs
+
+
+def check_out_beside_data(out: str | Path, data: str) -> None:
+    """Refuse a run folder inside a dataset folder: its recipe.json, checkpoints and curves.png would become files of the
+    dataset, which every later read (this run's --resume included) refuses as files that are not images."""
+    root = Path(parse_spec(data)[1]).expanduser()
+    if not root.is_dir():
+        return  # a CSV or pack file: its folder is not scanned
+    target, root = Path(out).expanduser().resolve(), root.resolve()
+    if target == root or root in target.parents:
+        raise ConfigError(f"--out {out} lies inside the dataset folder {root}: the run's files would become part of the dataset "
+                          "and break every later read of it; choose an --out outside it")
+
+
+def check_sibling_folds(recipe: Recipe, out: Path, splits: Sequence[ExperimentSplit], chosen: Sequence[int]) -> None:
+    """Folds of ``out`` this call does not train must belong to the same experiment, checked before any fold trains.
+
+    Why: ``--fold 0`` today and ``--fold 1 --set lr=0.05`` (or another seed, which redraws the subjects of every fold,
+    or other data) tomorrow into one --out were averaged into one folds_summary.json without a word; a summary of
+    another recipe was refused only after the new fold had trained. The recipe is compared field by field (epochs
+    aside: a fold may be resumed to grow), the data through the fingerprint each fold's checkpoint records of its
+    training split, which the same data split the same way reproduces."""
+    from ferkit.artifacts import load_checkpoint
+    from ferkit.train.resume import check_same_data, differences
+
+    summary = out / "folds_summary.json"
+    if summary.is_file():
+        try:
+            summarised = json.loads(summary.read_text()).get("recipe")
+        except (OSError, ValueError, AttributeError):
+            summarised = None
+        if summarised is not None and summarised != recipe.tag:
+            raise ConfigError(f"{summary} summarises recipe {summarised!r}, not {recipe.tag!r}; give another --out")
+    by_name = {split.name: split for split in splits}
+    training = {splits[k].name for k in chosen}
+    siblings = sorted(sub for sub in out.iterdir() if sub.is_dir() and sub.name not in training and (sub / "recipe.json").is_file()) if out.is_dir() else []
+    current = recipe.to_dict()
+    for sub in siblings:
+        if sub.name not in by_name:
+            raise ConfigError(f"{sub} is not a fold of this protocol ({len(splits)} folds: {splits[0].name}..{splits[-1].name}); "
+                              "it belongs to another experiment: give another --out")
+        recorded = recorded_recipe(sub) or {}
+        saved = {key: recorded.get(key, value) for key, value in Recipe(name="").to_dict().items() if key in current}
+        mine = keep_recorded_warm_start(recipe, sub).to_dict()
+        for fields in (saved, mine):
+            for key in ("epochs", "protocol"):  # epochs may grow by resuming; the protocol is checked through the data below
+                fields.pop(key, None)
+        changes = differences(json.loads(json.dumps(saved)), json.loads(json.dumps(mine)))
+        if changes:
+            raise ConfigError(f"{sub} was trained with other settings than this run ({'; '.join(changes[:4])}); a fold summary would "
+                              "average folds of different experiments: use the same recipe and --set values, or another --out")
+        checkpoint = next((sub / name for name in ("last.pt", "best.pt") if (sub / name).is_file()), None)
+        if checkpoint is not None:
+            check_same_data(load_checkpoint(checkpoint), by_name[sub.name], checkpoint)
 
 
 def train_folds(
@@ -112,6 +169,7 @@ def train_folds(
     resolved in ``runs_dir`` before the first fold trains. Under torchrun every rank trains and
     rank 0 alone receives the folds.
     """
+    check_out_beside_data(out, data)
     recipe = resolve_warm_start(recipe if protocol is None else dataclasses.replace(recipe, protocol=protocol), runs_dir)
     splits = experiment_splits(data, recipe.protocol, recipe.seed)
     chosen = choose_folds(folds, len(splits))

@@ -25,10 +25,10 @@ from ferkit.train import distributed
 from ferkit.artifacts import load_checkpoint, save_checkpoint
 from ferkit.train.config import Recipe, validate_recipe
 from ferkit.train.early_stop import early_stop, stop_line
-from ferkit.train.epoch import train_one_epoch
+from ferkit.train.epoch import check_finite_weights, train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler
 from ferkit.train.report import epoch_line, quiet_unless_main, start_lines, write_metrics_log, write_run_end
-from ferkit.train.resume import check_epochs_grow, check_resumable, check_run_dir, created_folder
+from ferkit.train.resume import RunLock, check_epochs_grow, check_resumable, check_run_dir, created_folder, sweep_temporaries
 from ferkit.train.setup import TrainingRun, build_run
 from ferkit.train.state import TrainState, checkpoint_payload, run_meta
 from ferkit.train.validate import select, validation_metrics
@@ -77,9 +77,19 @@ def train(
     dev = distributed.rank_device(ctx, resolve_device(device))
     for line in start_lines(recipe, split, dev, ctx, sync_batchnorm=sync_batchnorm):
         log(line)
+    lock = RunLock(out)
     with created_folder(out):  # a run refused while it is built (e.g. a missing init_weights file) leaves no empty --out
-        run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
-                               occluder_workers=occluder_workers)
+        if ctx.is_main:
+            lock.acquire()
+        try:
+            check_run_dir(out, resume=resume)  # again under the lock: another process may have written here since check_output
+            if ctx.is_main:
+                sweep_temporaries(out)
+            run, state = build_run(recipe, split, out, dev, ctx, log=log, model_init=model_init, sync_batchnorm=sync_batchnorm,
+                                   occluder_workers=occluder_workers)
+        except BaseException:
+            lock.release()
+            raise
     try:
         if resume and run.last_path.exists():
             resume_state(run, state, log)
@@ -94,6 +104,7 @@ def train(
         for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
             teacher_seconds = run.teacher.forward_seconds if run.teacher is not None else 0.0
             row = train_one_epoch(run, state, epoch, progress=progress)
+            check_finite_weights(run, epoch)
             if run.teacher is not None and epoch == start_epoch:
                 row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
             if run.teacher is not None and run.teacher.mode == "online":  # part of epoch_time_s, split out for per-minute comparisons
@@ -111,6 +122,7 @@ def train(
                            epochs_trained=state.epoch, stopped_early=stop)
     finally:
         run.close()  # the occluder workers, if any
+        lock.release()
 
 
 ANNEALED_OVER_EPOCHS = ("onecycle", "cosine")  # schedules whose learning rate reaches its floor only at the last epoch

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -58,10 +59,14 @@ def run_results(out: Path) -> list[str]:
 
 
 def check_run_dir(out: Path, *, resume: bool) -> None:
-    """Refuse to start a run over another: over its last.pt without ``resume``, or over its results when no last.pt is left."""
+    """Refuse to start a run over another: over its last.pt without ``resume``, or over its results when no last.pt is left;
+    and to resume a run whose best.pt is gone (it trained every remaining epoch, then failed to score or left no model)."""
     if (out / "last.pt").exists():
         if not resume:
             raise ConfigError(f"{out} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+        if not (out / "best.pt").is_file() and metrics_rows(out / "metrics.jsonl"):
+            raise ConfigError(f"{out} holds last.pt but its best.pt is missing (every finished epoch writes best.pt first, so it was "
+                              "moved or deleted); put best.pt back to resume, or start a new run in another --out")
         return
     held = run_results(out)
     if held:  # e.g. a finished run whose last.pt was deleted: nothing to continue, and its results must not be overwritten
@@ -96,6 +101,45 @@ def check_fold_layout(out: Path, *, fold_dirs: bool) -> None:
     if folds:
         raise ConfigError(f"{out} holds k-fold runs ({', '.join(f'{name}/' for name in folds)}); a single-split protocol trains in the "
                           "directory itself and would mix two experiments in one directory; choose another --out")
+
+
+class RunLock:
+    """An exclusive lock on a run directory while a process trains in it (``fcntl.flock`` on the folder).
+
+    Why: two ``ferkit train`` into one --out both passed the checks before either wrote last.pt, then overwrote
+    each other's checkpoints epoch by epoch (best.pt of one run beside last.pt of the other). The second is refused."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.handle = out, None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        handle = os.open(self.out, os.O_RDONLY)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise ConfigError(f"another process is training in {self.out} now; wait for it to finish (or stop it), "
+                              "or choose another --out") from None
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            os.close(self.handle)  # closing the descriptor drops the lock
+            self.handle = None
+
+
+RUN_WRITES = ("last.pt", "best.pt", "metrics.jsonl", "recipe.json", "curves.png", "train_summary.json", "test.json")
+
+
+def sweep_temporaries(out: Path) -> list[Path]:
+    """Remove the temporary files of a run's atomic writes that a killed process left (``.last.pt.<random>.tmp``:
+    up to a checkpoint's size each, piling up with every kill). Called under the run's lock, so none is in use."""
+    stale = [p for p in out.glob(".*.tmp") if any(p.name.startswith(f".{name}.") for name in RUN_WRITES)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 @contextlib.contextmanager
