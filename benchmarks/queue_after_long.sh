@@ -27,7 +27,7 @@ if $PY -c "import sys, torch; sys.exit(torch.load('src/ferkit/weights/ferkit-def
   $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v6 || exit 1
 fi
 for occ in "" 0.5 1.0; do
-  .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} \
+  .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --overwrite \
       --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean} || exit 1
 done
 $PY benchmarks/cross_dataset.py

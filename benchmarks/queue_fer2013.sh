@@ -61,7 +61,7 @@ run $PY benchmarks/ship_default_model.py --ensemble runs/fer2013-default-modres1
     runs/fer2013-default-member-seed1-v1/best.pt runs/fer2013-default-member-seed2-v1/best.pt runs/fer2013-default-member-seed3-v1/best.pt
 run $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble
 for occ in "" 0.5 1.0; do
-  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
+  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --overwrite --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
 done
 run $PY benchmarks/cross_dataset.py
 run $PY benchmarks/speed.py
@@ -81,7 +81,7 @@ run $PY benchmarks/ship_default_model.py --ensemble --max-members 3 \
     runs/fer2013-default-continued-seed0-v2/best.pt runs/fer2013-default-continued-seed3-v2/best.pt
 run $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v5
 for occ in "" 0.5 1.0; do
-  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
+  run .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --overwrite --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean}
 done
 run $PY benchmarks/cross_dataset.py
 run $PY benchmarks/speed.py

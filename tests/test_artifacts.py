@@ -266,3 +266,43 @@ def test_small_api_mistakes_get_one_clear_line(tmp_path):
         load_any(tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
         predict_probabilities(load_any(tmp_path / "m.pt").model, np.zeros((2, 48, 48), np.uint8), batch_size=0)
+
+
+def test_a_torchscript_export_is_named_with_what_to_pass_instead_and_no_torch_warning(tiny_files, tmp_path):
+    """Found by an audit: ferkit's own TorchScript export was "damaged or truncated", behind a torch UserWarning."""
+    import warnings
+
+    from ferkit.export import export_model
+
+    scripted = export_model(tiny_files["checkpoint"], tmp_path / "a.pt", "torchscript")
+    source = str(Path(tiny_files["checkpoint"]).resolve())
+    readers = (load_any, load_model, load_checkpoint, read_init_weights, lambda path: ensemble_checkpoint([path, tiny_files["member1"]]))
+    for read in readers:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # torch's "looks like a TorchScript archive" warning must not reach the user
+            with pytest.raises(CheckpointError) as info:
+                read(scripted)
+        message = str(info.value)
+        assert "is a TorchScript export (`ferkit export --format torchscript`)" in message and "damaged" not in message
+        assert f"pass the checkpoint it was exported from ({source}), or, to predict or evaluate, an ONNX export" in message
+
+
+def test_an_onnx_file_given_where_a_pytorch_file_is_needed_says_so(tiny_files):
+    """Found by an audit: export, evaluate and ensemble said "not a PyTorch file (it starts with b'\\x08\\x08...')"."""
+    for read in (load_model, load_checkpoint, read_init_weights, lambda path: ensemble_checkpoint([path, tiny_files["member1"]])):
+        with pytest.raises(CheckpointError, match=r"model\.onnx is an ONNX model \(as `ferkit export` writes\), not a PyTorch .*: "
+                                                  r"pass the PyTorch checkpoint \(\.pt\) it was exported from"):
+            read(tiny_files["onnx"])
+
+
+def test_an_onnx_export_keeps_the_checkpoints_split_and_training_record(tmp_path):
+    from ferkit.export import export_model
+
+    record = {"train_size": 3, "data_fingerprint": {"class_names": list(CLASSES), "samples": "ab" * 32, "images": "cd" * 32, "image_means": "00" * 12}}
+    payload = tiny_payload(split="fold3", **record)
+    payload["recipe"].update(protocol="kfold10", seed=5)
+    checkpoint = save_checkpoint(tmp_path / "m.pt", payload)
+    exported = load_any(export_model(checkpoint, tmp_path / "m.onnx"))
+    assert (exported.kind, exported.split, exported.recipe) == ("onnx", "fold3", {"name": "tiny", "version": 1, "protocol": "kfold10", "seed": 5})
+    assert exported.trained_on == {"train_size": 3, "data_fingerprint": {key: record["data_fingerprint"][key] for key in ("class_names", "samples", "images")}}
+    assert load_any(checkpoint).trained_on == record

@@ -143,3 +143,80 @@ def test_train_takes_a_recipe_file_of_ones_own_and_recipes_prints_it(tmp_path, c
     assert main(["train", "--recipe", str(mine), "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--no-test"]) == 0
     assert json.loads((out / "recipe.json").read_text())["name"] == "my-smoke"
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_evaluate_scores_an_onnx_export_as_its_checkpoint_and_an_int8_one(tiny_checkpoint, tmp_path):
+    """Found by an audit: evaluate refused ONNX files ("not a PyTorch file"), so an int8 export's accuracy could not be measured."""
+    data = write_fer2013_folder(tmp_path / "fer", per_class=3)
+    onnx, int8 = tmp_path / "m.onnx", tmp_path / "m8.onnx"
+    assert main(["export", str(tiny_checkpoint), "--out", str(onnx)]) == 0
+    assert main(["export", str(tiny_checkpoint), "--out", str(int8), "--int8", "--calibration", f"fer2013:{data}", "--calibration-size", "16"]) == 0
+    scored = {}
+    for name, model in (("pt", tiny_checkpoint), ("onnx", onnx), ("int8", int8)):
+        assert main(["evaluate", str(model), "--data", f"fer2013:{data}", "--tta", "flip", "--out", str(tmp_path / name)]) == 0
+        scored[name] = json.loads((tmp_path / name / "fer2013_PrivateTest.json").read_text())
+    assert scored["onnx"]["n"] == scored["pt"]["n"] == 21 and scored["onnx"]["recipe"] == scored["pt"]["recipe"] == "tiny-smoke"
+    assert scored["onnx"]["accuracy"] == pytest.approx(scored["pt"]["accuracy"], abs=1 / 21)  # same network, ONNX Runtime's arithmetic
+    assert scored["onnx"]["checkpoint"] == str(onnx) and 0.0 <= scored["int8"]["accuracy"] <= 1.0
+
+
+def test_export_ensemble_and_predict_name_an_export_given_as_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
+    """Found by an audit: an ONNX file was "not a PyTorch file (it starts with b'\\x08\\x08...')" and ferkit's own TorchScript
+    export "damaged or truncated" (after a torch warning)."""
+    onnx, scripted = tmp_path / "m.onnx", tmp_path / "m.pt"
+    assert main(["export", str(tiny_checkpoint), "--out", str(onnx)]) == 0
+    assert main(["export", str(tiny_checkpoint), "--format", "torchscript", "--out", str(scripted)]) == 0
+    capsys.readouterr()
+    for argv in (["export", str(onnx), "--out", str(tmp_path / "again.onnx")], ["ensemble", str(onnx), str(tiny_checkpoint), "--out", str(tmp_path / "e.pt")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is an ONNX model (as `ferkit export` writes), not a PyTorch checkpoint: pass the PyTorch checkpoint (.pt)" in err and "starts with" not in err
+    for argv in (["evaluate", str(scripted), "--data", "fer2013:/nowhere"], ["export", str(scripted), "--out", str(tmp_path / "x.onnx")],
+                 ["predict", str(tmp_path), "--detector", "none", "--model", str(scripted)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is a TorchScript export" in err and "Warning" not in err and "damaged" not in err, err
+    assert not (tmp_path / "again.onnx").exists() and not (tmp_path / "e.pt").exists()
+
+
+def test_evaluate_refuses_to_replace_earlier_results_without_overwrite(tiny_checkpoint, tmp_path, capsys):
+    """Found by an audit: a second evaluate into the same --out (another checkpoint, another TTA) replaced the first."""
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    out = tmp_path / "eval"
+    first = ["evaluate", str(tiny_checkpoint), "--data", f"fer2013:{data}", "--tta", "none", "--out", str(out)]
+    assert main(first) == 0
+    result = out / "fer2013_PrivateTest.json"
+    kept = result.read_text()
+    for tta in ("flip", "none"):
+        assert main([*first[:-4], "--tta", tta, "--out", str(out)]) == 2
+        assert f"{result} exists; pass --overwrite to replace it" in capsys.readouterr().err
+        assert result.read_text() == kept
+    assert main([*first[:-4], "--tta", "flip", "--out", str(out), "--overwrite"]) == 0
+    assert json.loads(result.read_text())["tta"] == "flip"
+    assert main([*first, "--occlude", "0.5"]) == 0  # occluded results have their own name (occ-...) beside the clean ones
+    assert main([*first, "--occlude", "1.0"]) == 2 and "occ-fer2013_PrivateTest.json exists" in capsys.readouterr().err
+
+
+def test_evaluate_result_names_of_image_folders_hold_no_colon(tiny_checkpoint, tmp_path):
+    data = write_fer2013_folder(tmp_path / "faces", per_class=2)  # train/<class>/ + test/<class>/: an image folder too
+    assert main(["evaluate", str(tiny_checkpoint), "--data", f"imagefolder:{data}", "--out", str(tmp_path / "e")]) == 0
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["imagefolder_test.json", "imagefolder_test_confusion.png"]
+
+
+def test_evaluate_help_lists_every_split_it_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "train|val|test of the checkpoint's fold, or all: every image of the data once" in help_text and "--overwrite" in help_text
+
+
+def test_a_runs_recipe_json_given_as_a_recipe_says_recipe_files_are_toml(tmp_path, capsys, monkeypatch):
+    """Found by an audit: a run's recipe.json passed as --recipe was "not valid TOML", with no hint."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "recipe.json").write_text(json.dumps({"name": "tiny-smoke", "version": 1, "epochs": 1}))
+    monkeypatch.chdir(tmp_path / "run")
+    for recipe in (str(tmp_path / "run" / "recipe.json"), "recipe.json"):  # a bare file name too (was "unknown recipe")
+        assert main(["train", "--recipe", recipe, "--data", "fer2013:/nowhere", "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert "recipe.json is JSON, but recipe files are TOML (docs/recipes.md)" in err and "(tiny-smoke-v1: its shipped tag" in err
+        assert "--resume" in err and "Traceback" not in err

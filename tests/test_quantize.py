@@ -119,3 +119,35 @@ def test_int8_shipped_network_keeps_its_publictest_accuracy(tmp_path):
     assert load_any(out).kind == "onnx"
     assert abs((int8 == labels).mean() - (fp32 == labels).mean()) <= 0.01
     assert (int8 == fp32).mean() >= 0.95
+
+
+def test_export_int8_checks_the_output_and_checkpoint_before_decoding_calibration_data(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    """Found by an audit: an existing --out was refused only after the calibration set was decoded (about 12 s on FER2013)."""
+    import ferkit.quantize
+
+    def not_yet(*args, **kwargs):
+        raise AssertionError("calibration data read before the output and checkpoint were checked")
+
+    monkeypatch.setattr(ferkit.quantize, "calibration_faces", not_yet)
+    kept = tmp_path / "kept.onnx"
+    kept.write_bytes(b"mine")
+    argv = ["--int8", "--calibration", "fer2013:/nowhere"]
+    assert main(["export", str(tiny_checkpoint), "--out", str(kept), *argv]) == 2
+    assert f"{kept} exists; pass overwrite=True (ferkit export --overwrite)" in capsys.readouterr().err and kept.read_bytes() == b"mine"
+    assert main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "new.onnx"), *argv]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_calibration_decodes_the_training_split_alone(tmp_path, monkeypatch):
+    """Found by an audit: calibration_faces decoded PublicTest and PrivateTest too, to use Training only."""
+    from ferkit.data import registry
+    from ferkit.quantize import calibration_faces
+
+    data = write_fer2013_folder(tmp_path / "fer", per_class=2)
+    read = []
+    original = registry.load_fer2013
+    monkeypatch.setattr(registry, "load_fer2013", lambda path, split, **kwargs: read.append(split) or original(path, split, **kwargs))
+    assert len(calibration_faces(f"fer2013:{data}", size=5)) == 5
+    assert read == ["Training"]
+    train = registry.load_split(f"fer2013:{data}", "train")  # the same images as the experiment split's training part
+    np.testing.assert_array_equal(train.images, registry.experiment_splits(f"fer2013:{data}")[0].train.images)

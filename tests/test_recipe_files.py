@@ -268,3 +268,19 @@ def test_a_recipe_file_with_a_typo_or_a_shipped_tag_is_refused_naming_the_file(t
     (tmp_path / "folder.toml").mkdir()
     with pytest.raises(ConfigError, match="is a directory, not a .toml file"):
         resolve_recipe(str(tmp_path / "folder.toml"))
+
+
+@pytest.mark.parametrize("name, text, tag", [
+    ("recipe.json", json.dumps(get_recipe("tiny-smoke-v1").to_dict(), indent=2), "tiny-smoke-v1"),  # a run's recipe.json
+    ("printed.txt", '{"name": "mine", "version": 3}', "mine-v3"),  # `ferkit recipes NAME` output saved under another suffix
+    ("half.json", '{"name": "tiny-smoke", ', "NAME-vN"),  # a .json file cut short
+])
+def test_a_json_file_given_as_a_recipe_file_says_recipe_files_are_toml(tmp_path, name, text, tag):
+    """Found by an audit: a run's recipe.json was only "not valid TOML"."""
+    path = write(tmp_path / name, text)
+    with pytest.raises(ConfigError) as info:
+        load_recipes([path])
+    message = str(info.value)
+    assert message.startswith(f"{path} is JSON, but recipe files are TOML (docs/recipes.md)") and "not valid TOML" not in message
+    assert f"give the recipe it names ({tag}: its shipped tag, or the .toml file that defined it) with --resume and the run's --out" in message
+    assert f'extends = "{tag}"' in message

@@ -40,16 +40,19 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a checkpoint on a dataset split")
-    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt (default: the shipped model)")
+    p = sub.add_parser("evaluate", help="score a checkpoint or ONNX export on a dataset split")
+    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint .pt, ensemble, or exported .onnx, int8 too (default: the shipped model)")
     p.add_argument("--data", required=True)
-    p.add_argument("--split", default="test", help="train|val|test (FER2013 also Training|PublicTest|PrivateTest)")
+    p.add_argument("--split", default="test",
+                   help="train|val|test of the checkpoint's fold, or all: every image of the data once (fold 0's three parts), "
+                        "for a model trained on other data (FER2013 also Training|PublicTest|PrivateTest)")
     p.add_argument("--fold", type=int, default=None, help="k-fold protocols: default = the fold the checkpoint was trained on")
     p.add_argument("--protocol", default=None, help="default: the checkpoint's recipe protocol")
     p.add_argument("--tta", default="none", choices=TTA_CHOICES)
     p.add_argument("--occlude", type=float, default=None, metavar="FRACTION", help="score an occluded copy where this fraction of faces is occluded")
     p.add_argument("--occlusion-seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="directory for the metrics JSON and confusion-matrix PNG")
+    p.add_argument("--out", default=None, help="directory for the metrics JSON and confusion-matrix PNG (<dataset>.json, e.g. fer2013_PrivateTest.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluate of the same data in --out")
     p.add_argument("--device", default="cpu")
 
 
@@ -147,10 +150,35 @@ def checkpoint_protocol(loaded, protocol: str | None, fold: int | None, split: s
     return protocol or own, int(loaded.recipe.get("seed", 0)), fold if fold is not None else (trained_fold or 0)
 
 
+def evaluated_model(path: str | Path, device: str):
+    """A checkpoint, ensemble or ONNX export (an int8 one too: its accuracy is measured as the checkpoint's); an
+    embedding pipeline is refused, as its network yields embeddings, not class scores."""
+    from ferkit.artifacts import load_any
+    from ferkit.artifacts.torchfile import file_header
+
+    file_header(path, "checkpoint")  # "checkpoint not found: PATH", as the argument is called
+    loaded = load_any(path, device=device)
+    if loaded.kind == "pipeline":
+        raise ConfigError(f"{path} is an embedding pipeline (a network and a scikit-learn classifier over its embeddings); ferkit evaluate "
+                          "scores checkpoints, ensembles and ONNX exports; score a pipeline with its own predict (ferkit.classifiers)")
+    return loaded
+
+
+def evaluation_data(loaded, args: argparse.Namespace, protocol: str | None, seed: int, fold: int):
+    """The split to score; a fold's test or validation split rebuilt from data other than the model was trained on is
+    refused (``ferkit.train.trained_on``), as it may hold the model's training subjects."""
+    from ferkit.data.registry import experiment_split, load_split, split_part
+    from ferkit.train.trained_on import check_trained_on
+
+    if args.split not in ("test", "val"):
+        return load_split(args.data, args.split, protocol=protocol, seed=seed, fold=fold)
+    split = experiment_split(args.data, protocol=protocol, seed=seed, fold=fold)
+    check_trained_on(loaded, split, args.split, args.data)
+    return split_part(split, args.split)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ferkit.artifacts import load_model
-    from ferkit.data import load_split
-    from ferkit.evaluate.reports import evaluate_model
+    from ferkit.evaluate.reports import evaluate_model, result_files, result_tag
 
     checkpoint = args.checkpoint
     if checkpoint is None:
@@ -159,17 +187,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         checkpoint = default_model_path()
     if args.out is not None:
         check_writable_folder(args.out)  # refused now, not after the whole split is scored
-    loaded = load_model(checkpoint, device=args.device)
+    loaded = evaluated_model(checkpoint, args.device)
     protocol, seed, fold = checkpoint_protocol(loaded, args.protocol, args.fold, args.split)
-    dataset = load_split(args.data, args.split, protocol=protocol, seed=seed, fold=fold)
+    dataset = evaluation_data(loaded, args, protocol, seed, fold)
+    name = dataset.name if args.occlude is None else f"occ-{dataset.name}"
+    held = [path for path in result_files(args.out, result_tag(name)) if path.exists()] if args.out is not None else []
+    if held and not args.overwrite:  # refused before the split is scored (or occluded)
+        raise ConfigError(f"{held[0]} exists; pass --overwrite to replace it")
     if args.occlude is not None:
         from ferkit.occlusion import occlude_dataset
 
-        dataset, _ = occlude_dataset(dataset, fraction=args.occlude, seed=args.occlusion_seed)
+        dataset, _ = occlude_dataset(dataset, fraction=args.occlude, seed=args.occlusion_seed, name=name)
     result = evaluate_model(loaded, dataset, tta=args.tta, device=args.device, out_dir=args.out)
     print(f"{dataset.name}: accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  balanced {result['balanced_accuracy']:.4f}  (n={result['n']}, tta={args.tta})")
-    for name, row in result["per_class"].items():
-        print(f"  {name:<10} recall {row['recall']:.3f}  precision {row['precision']:.3f}  f1 {row['f1']:.3f}  n={row['support']}")
+    for label, row in result["per_class"].items():
+        print(f"  {label:<10} recall {row['recall']:.3f}  precision {row['precision']:.3f}  f1 {row['f1']:.3f}  n={row['support']}")
     if result["unmapped_classes"]:
         print(f"  unmapped (model has no such class): {', '.join(result['unmapped_classes'])} ({result['unmapped_samples']} samples left out)")
     return 0
@@ -272,24 +304,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ferkit.export import export_model
+    """The output and the checkpoint are checked before --int8 decodes its calibration data (seconds on FER2013)."""
+    from ferkit.artifacts import load_model
+    from ferkit.export import check_export_path, export_model
 
     checkpoint = args.checkpoint
     if checkpoint is None:
         from ferkit.weights import default_model_path
 
         checkpoint = default_model_path()
+    if args.int8 and args.calibration is None:
+        raise ConfigError("--int8 needs --calibration DATA: training faces (e.g. fer2013:PATH) whose activation ranges set the int8 scales")
+    if args.calibration is not None and not args.int8:
+        raise ConfigError("--calibration is used only with --int8")
+    if args.int8 and args.format != "onnx":
+        raise ConfigError(f"--int8 writes ONNX graphs only; drop --format {args.format} (or --int8)")
+    check_writable_file(args.out)  # refused now, not after the export
+    check_export_path(args.out, args.format, overwrite=args.overwrite)
+    loaded = load_model(checkpoint)
     calibration = None
     if args.int8:
         from ferkit.quantize import calibration_faces
 
-        if args.calibration is None:
-            raise ConfigError("--int8 needs --calibration DATA: training faces (e.g. fer2013:PATH) whose activation ranges set the int8 scales")
         calibration = calibration_faces(args.calibration, args.calibration_size)
-    elif args.calibration is not None:
-        raise ConfigError("--calibration is used only with --int8")
-    check_writable_file(args.out)  # refused now, not after the export
-    path = export_model(checkpoint, args.out, args.format, overwrite=args.overwrite, int8_calibration=calibration)
+    path = export_model(loaded, args.out, args.format, overwrite=args.overwrite, int8_calibration=calibration)
     print(f"wrote {path}" + (f" (int8, calibrated on {len(calibration)} training faces of {args.calibration})" if calibration is not None else ""))
     return 0
 

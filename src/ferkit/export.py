@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 
 from ferkit.artifacts import LoadedModel, OnnxClassifier, load_model
+from ferkit.artifacts.onnx_model import TRAINING_KEY, training_metadata
+from ferkit.artifacts.schema import TORCHSCRIPT_SOURCE
 from ferkit.errors import ConfigError
 from ferkit.io_utils import atomic_write
 
@@ -31,9 +33,10 @@ class _ProbabilityModel(nn.Module):
         return torch.softmax(self.model(x), dim=1)
 
 
-def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17, overwrite: bool = False,
+def export_model(checkpoint: str | Path | LoadedModel, out_path: str | Path, fmt: str = "onnx", *, opset: int = 17, overwrite: bool = False,
                  int8_calibration: np.ndarray | None = None) -> Path:
-    """Write ``checkpoint`` as ONNX (with a dynamic batch axis) or TorchScript; class names go in the metadata.
+    """Write ``checkpoint`` (a file, or a checkpoint already loaded with ``load_model``) as ONNX (with a dynamic
+    batch axis) or TorchScript; class names go in the metadata, and in ONNX the split and training-set record.
 
     ``int8_calibration`` ((N, H, W) uint8 training faces) writes a static int8 ONNX graph instead of fp32
     (``ferkit.quantize``): about twice as fast on a CPU, probabilities no longer equal PyTorch's."""
@@ -42,19 +45,11 @@ def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx"
     if int8_calibration is not None and fmt != "onnx":
         raise ConfigError(f"int8 quantization writes ONNX graphs only, not {fmt!r}")
     check_opset(opset)
-    out_path = Path(out_path).expanduser()
-    if out_path.is_dir():
-        raise ConfigError(f"{out_path} is a directory; give a file name such as {out_path / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
-    if out_path.exists() and not overwrite:
-        raise ConfigError(f"{out_path} exists; pass overwrite=True (ferkit export --overwrite) to replace it")
-    loaded = load_model(checkpoint)
+    out_path = check_export_path(out_path, fmt, overwrite=overwrite)
+    loaded = checkpoint if isinstance(checkpoint, LoadedModel) else load_model(checkpoint)
+    check_exportable(loaded)
     if fmt == "torchscript":
-        wrapper = _ProbabilityModel(loaded.model).eval()
-        example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)
-        with torch.no_grad():
-            traced = torch.jit.trace(wrapper, example)
-        extra = {"class_names": ",".join(loaded.class_names)}
-        return atomic_write(out_path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
+        return _write_torchscript(loaded, out_path)
 
     graph = onnx_bytes(loaded, opset=opset)
     if int8_calibration is not None:
@@ -62,6 +57,26 @@ def export_model(checkpoint: str | Path, out_path: str | Path, fmt: str = "onnx"
 
         graph = quantize_onnx(graph, int8_calibration, in_chans=loaded.in_chans, image_size=loaded.image_size)
     return atomic_write(out_path, lambda tmp: Path(tmp).write_bytes(graph))
+
+
+def check_export_path(out_path: str | Path, fmt: str, *, overwrite: bool = False) -> Path:
+    """``out_path`` as a Path, refused when it is a folder or exists (without ``overwrite``): checked before any work."""
+    out_path = Path(out_path).expanduser()
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path} is a directory; give a file name such as {out_path / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
+    if out_path.exists() and not overwrite:
+        raise ConfigError(f"{out_path} exists; pass overwrite=True (ferkit export --overwrite) to replace it")
+    return out_path
+
+
+def _write_torchscript(loaded: LoadedModel, out_path: Path) -> Path:
+    """A traced archive for other runtimes; it records the checkpoint it came from, which ferkit names when given it."""
+    wrapper = _ProbabilityModel(loaded.model).eval()
+    example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)
+    with torch.no_grad():
+        traced = torch.jit.trace(wrapper, example)
+    extra = {"class_names": ",".join(loaded.class_names), TORCHSCRIPT_SOURCE: str(Path(loaded.path).resolve())}
+    return atomic_write(out_path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
 
 
 # The opsets torch's TorchScript-based exporter writes (torch.onnx._constants); ONNX Runtime reads all of them.
@@ -74,6 +89,13 @@ def check_opset(opset: object) -> None:
         raise ConfigError(f"opset must be an int from {OPSETS.start} to {OPSETS.stop - 1} (17, the default, suits ONNX Runtime), got {opset!r}")
 
 
+def check_exportable(loaded: LoadedModel) -> None:
+    """Only PyTorch networks (checkpoints and ensembles) export."""
+    if loaded.kind not in ("checkpoint", "ensemble") or not isinstance(loaded.model, torch.nn.Module):
+        hint = "its file already is the ONNX graph" if loaded.kind == "onnx" else "use the pipeline's own predict (its classifier is scikit-learn)"
+        raise ConfigError(f"{loaded.path} holds a model of kind {loaded.kind!r}, which does not export to ONNX: {hint}")
+
+
 def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
     """The model as a serialised ONNX graph (dynamic batch axis, softmax inside, ferkit metadata).
 
@@ -84,9 +106,7 @@ def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
     import onnx
 
     check_opset(opset)
-    if loaded.kind not in ("checkpoint", "ensemble") or not isinstance(loaded.model, torch.nn.Module):
-        hint = "its file already is the ONNX graph" if loaded.kind == "onnx" else "use the pipeline's own predict (its classifier is scikit-learn)"
-        raise ConfigError(f"{loaded.path} holds a model of kind {loaded.kind!r}, which does not export to ONNX: {hint}")
+    check_exportable(loaded)
     device = next(loaded.model.parameters()).device
     wrapper = _ProbabilityModel(loaded.model).eval().cpu()  # moves loaded.model too: moved back below
     example = torch.zeros(1, loaded.in_chans, loaded.image_size, loaded.image_size)
@@ -94,7 +114,8 @@ def onnx_bytes(loaded: LoadedModel, *, opset: int = 17) -> bytes:
     torch.onnx.export(wrapper, (example,), buffer, input_names=["input"], output_names=["probabilities"],
                       dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset, dynamo=False)
     proto = onnx.load_from_string(buffer.getvalue())
-    for key, value in (("class_names", ",".join(loaded.class_names)), ("in_chans", str(loaded.in_chans)), ("image_size", str(loaded.image_size))):
+    for key, value in (("class_names", ",".join(loaded.class_names)), ("in_chans", str(loaded.in_chans)), ("image_size", str(loaded.image_size)),
+                       (TRAINING_KEY, training_metadata(loaded))):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     loaded.model.to(device)

@@ -19,9 +19,9 @@ from typing import Any, Callable
 import torch
 
 from ferkit.artifacts.loaded import LoadedModel, model_from_payload
-from ferkit.artifacts.onnx_model import ONNX_FIRST_BYTE, load_onnx
+from ferkit.artifacts.onnx_model import load_onnx
 from ferkit.artifacts.pipeline_file import pipeline_from_payload
-from ferkit.artifacts.schema import payload_kind
+from ferkit.artifacts.schema import ONNX_FIRST_BYTE, payload_kind
 from ferkit.artifacts.torchfile import file_header, is_torch_header, read_torch_file
 from ferkit.errors import CheckpointError, ConfigError
 

@@ -61,6 +61,12 @@ def check_same_split(paths: Sequence[str | Path], payloads: Sequence[dict[str, A
     return recorded
 
 
+def _common_fingerprint(payloads: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The members' training-data fingerprint when they all recorded the same one (evaluation compares it with the data)."""
+    fingerprints = [payload.get("data_fingerprint") for payload in payloads]
+    return fingerprints[0] if fingerprints[0] and all(f == fingerprints[0] for f in fingerprints) else None
+
+
 def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -> dict[str, Any]:
     """One checkpoint payload from member checkpoints; refuses members whose labels, input format or split differ.
 
@@ -95,6 +101,7 @@ def ensemble_checkpoint(paths: Sequence[str | Path], *, storage: str = "fp32") -
         "recipe": {"name": "ensemble(" + " + ".join(tags) + ")", **split_recipe},
         "split": first.get("split"),
         "train_size": first.get("train_size"),
+        "data_fingerprint": _common_fingerprint(payloads),
         "selected_on": first.get("selected_on"),
         "members": members_meta,
         "model": weights,

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from ferkit.artifacts.checkpoint import load_checkpoint
+from ferkit.artifacts.schema import TRAINING_RECORD
 from ferkit.artifacts.storage import model_state
 from ferkit.errors import CheckpointError, FerkitError
 
@@ -20,6 +21,8 @@ class LoadedModel:
 
     ``model`` maps (B, in_chans, image_size, image_size) float in [-1, 1] (``preprocess.to_model_input``) to
     logits; for a pipeline it is the embedding network and ``classifier`` the fitted scikit-learn estimator.
+    ``trained_on``: the training set's ``train_size`` and ``data_fingerprint`` as the file recorded them (older
+    files: fewer or none), so that evaluation can tell the data it was trained on from other data.
     """
 
     model: nn.Module
@@ -34,6 +37,7 @@ class LoadedModel:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     classifier: Any = None
     classifier_name: str = ""
+    trained_on: dict[str, Any] = field(default_factory=dict)
 
 
 def build_network(model_name: str, model_kwargs: dict[str, Any], state: dict[str, torch.Tensor], path: str | Path, **build_kwargs: Any) -> nn.Module:
@@ -58,7 +62,8 @@ def model_from_payload(payload: dict[str, Any], path: str | Path, device: torch.
     model.to(device).eval()
     kind = "ensemble" if payload["model_name"] == "ensemble" else "checkpoint"
     return LoadedModel(model, tuple(payload["class_names"]), int(payload["in_chans"]), int(payload["image_size"]), payload["model_name"],
-                       payload.get("recipe") or {}, Path(path), payload.get("split"), kind, dict(payload["model_kwargs"]))
+                       payload.get("recipe") or {}, Path(path), payload.get("split"), kind, dict(payload["model_kwargs"]),
+                       trained_on={key: payload[key] for key in TRAINING_RECORD if payload.get(key) is not None})
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:

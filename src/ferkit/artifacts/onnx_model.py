@@ -1,22 +1,23 @@
 """Read ONNX models written by ``ferkit export``: an ONNX Runtime session behind a torch-model call.
 
 The graph takes (B, C, S, S) float32 input as ``preprocess.to_model_input`` makes it and returns class
-probabilities; ferkit's metadata (class_names, in_chans, image_size) travels in the file.
+probabilities; ferkit's metadata (class_names, in_chans, image_size, and ``training``: what the checkpoint
+recorded of its split and training set) travels in the file.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ferkit.artifacts.loaded import LoadedModel
+from ferkit.artifacts.schema import TRAINING_RECORD
 from ferkit.errors import CheckpointError
-
-# Every serialised ONNX ModelProto starts with field 1 (ir_version) as a varint: the byte 0x08.
-ONNX_FIRST_BYTE = b"\x08"
 
 
 class OnnxClassifier(nn.Module):
@@ -65,7 +66,43 @@ class OnnxClassifier(nn.Module):
         return self.session.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
+TRAINING_KEY = "training"  # metadata key: JSON of what the exported checkpoint recorded of its training
+RECIPE_KEYS = ("name", "version", "protocol", "seed")  # what evaluation needs to rebuild the split and name the model
+FINGERPRINT_KEYS = ("class_names", "samples", "images")  # the data fingerprint less its per-image means (kB per thousand images)
+
+
+def training_metadata(loaded: LoadedModel) -> str:
+    """The ``training`` metadata of an export of ``loaded``: its split, recipe protocol and seed, and training-set
+    record, so that ``ferkit evaluate`` of the ONNX file scores the fold a checkpoint would and refuses other data."""
+    fingerprint = loaded.trained_on.get("data_fingerprint") or {}
+    record = {
+        "split": loaded.split,
+        "recipe": {key: loaded.recipe[key] for key in RECIPE_KEYS if key in loaded.recipe},
+        "train_size": loaded.trained_on.get("train_size"),
+        "data_fingerprint": {key: fingerprint[key] for key in FINGERPRINT_KEYS if key in fingerprint} or None,
+    }
+    return json.dumps(record)
+
+
+def _read_training(metadata: dict[str, str], path: str | Path) -> dict[str, Any]:
+    """The ``training`` record of an export ({} for files exported before it was written)."""
+    text = metadata.get(TRAINING_KEY)
+    if not text:
+        return {}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("recipe") or {}, dict):
+        raise CheckpointError(f"{path}: its {TRAINING_KEY!r} metadata is not the JSON object `ferkit export` writes; export it again")
+    return record
+
+
 def load_onnx(path: str | Path, *, threads: int | None = None) -> LoadedModel:
-    """An ONNX model wrapped like a checkpoint, for the Recognizer and ``evaluate_model``."""
+    """An ONNX model wrapped like a checkpoint, for the Recognizer and ``evaluate_model`` (split and training record
+    as the exported checkpoint had them)."""
     model = OnnxClassifier(path, threads=threads)
-    return LoadedModel(model, model.class_names, model.in_chans, model.image_size, "onnx", {}, Path(path), kind="onnx")
+    record = _read_training(model.session.get_modelmeta().custom_metadata_map, path)
+    trained_on = {key: record[key] for key in TRAINING_RECORD if record.get(key) is not None}
+    return LoadedModel(model, model.class_names, model.in_chans, model.image_size, "onnx", record.get("recipe") or {}, Path(path),
+                       record.get("split"), kind="onnx", trained_on=trained_on)

@@ -6,6 +6,9 @@
   a resumable ``last.pt`` adds optimizer, scheduler, criterion and RNG state and the metric history.
 - ``ferkit-embedding-pipeline`` (``version`` 1): an embedding network plus a fitted scikit-learn classifier.
 - ONNX files written by ``ferkit export`` (no tag: told apart by their first byte; see ``load_any``).
+- TorchScript archives written by ``ferkit export --format torchscript``, for other runtimes: ferkit never reads
+  them back; ``torchfile`` recognises one (its ``constants.pkl``) to say so, naming the checkpoint recorded in
+  its extra file ``TORCHSCRIPT_SOURCE``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ PIPELINE_VERSION = 1
 FORMAT_NAMES = {CHECKPOINT_FORMAT: "checkpoint", PIPELINE_FORMAT: "embedding pipeline"}
 ARTIFACT_KINDS = ("checkpoint", "ensemble", "pipeline", "onnx")
 CHECKPOINT_KEYS = ("model", "model_name", "model_kwargs", "class_names", "in_chans", "image_size")
+TRAINING_RECORD = ("train_size", "data_fingerprint")  # what a checkpoint records of its training set (older ones: either may be missing)
 PIPELINE_KEYS = ("model_name", "model_kwargs", "state_dict", "class_names", "image_size", "classifier_pickle")
+# Every serialised ONNX ModelProto starts with field 1 (ir_version) as a varint: the byte 0x08.
+ONNX_FIRST_BYTE = b"\x08"
+TORCHSCRIPT_SOURCE = "source_checkpoint"  # extra file of a TorchScript export: the checkpoint it was exported from
 
 
 def _missing(payload: dict[str, Any], keys: tuple[str, ...]) -> list[str]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ferkit.artifacts.schema import ONNX_FIRST_BYTE, TORCHSCRIPT_SOURCE
 from ferkit.errors import CheckpointError, ConfigError
 from ferkit.io_utils import atomic_write
 
@@ -63,6 +65,7 @@ def read_torch_file(path: str | Path, what: str = "checkpoint", *, map_location:
     """The object stored by ``write_torch_file`` (or any ``torch.save``) at ``path``, read once and safely."""
     path = as_path(path, what)
     header = file_header(path, what)
+    check_not_an_export(path, header, what)
     if not is_torch_header(header):
         raise CheckpointError(f"cannot read {what} {path}: not a PyTorch file (it starts with {header!r})")
     try:
@@ -73,6 +76,39 @@ def read_torch_file(path: str | Path, what: str = "checkpoint", *, map_location:
                               f"ferkit files never do, so it was not written by ferkit") from None
     except Exception as exc:  # a truncated or damaged archive: torch raises RuntimeError, EOFError, OSError...
         raise CheckpointError(f"cannot read {what} {path}: the file is damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def check_not_an_export(path: Path, header: bytes, what: str) -> None:
+    """Refuse an ONNX or TorchScript export of ``ferkit export`` by name, saying what to pass instead: ONNX read as
+    a torch file was "not a PyTorch file", and TorchScript "damaged or truncated" behind a torch warning."""
+    if looks_like_onnx(header):
+        raise CheckpointError(f"{path} is an ONNX model (as `ferkit export` writes), not a PyTorch {what}: pass the PyTorch checkpoint "
+                              "(.pt) it was exported from")
+    source = torchscript_source(path) if header.startswith(TORCH_MAGICS[0]) else None
+    if source is not None:
+        exported_from = f" ({source})" if source else ""
+        raise CheckpointError(f"{path} is a TorchScript export (`ferkit export --format torchscript`), which ferkit writes for other runtimes "
+                              f"and cannot load back as a {what}: pass the checkpoint it was exported from{exported_from}, or, to predict "
+                              "or evaluate, an ONNX export of that checkpoint (`ferkit export --format onnx`)")
+
+
+def looks_like_onnx(header: bytes) -> bool:
+    """An ONNX ModelProto: field 1 (ir_version) first, a small varint (ONNX has had IR versions 1 to about 11)."""
+    return header.startswith(ONNX_FIRST_BYTE) and len(header) > 1 and 1 <= header[1] <= 32
+
+
+def torchscript_source(path: Path) -> str | None:
+    """For a TorchScript archive (``torch.jit.save``, told by its top-level ``constants.pkl``): the checkpoint ferkit
+    exported it from, "" when it records none; None for any other file (a damaged zip included: torch.load says so)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if not any(name.count("/") == 1 and name.endswith("/constants.pkl") for name in names):
+                return None
+            source = next((name for name in names if name.endswith(f"/extra/{TORCHSCRIPT_SOURCE}")), None)
+            return archive.read(source).decode("utf-8", "replace") if source else ""
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
 
 
 def _unsafe_globals(path: Path) -> str:

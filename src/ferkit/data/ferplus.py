@@ -177,7 +177,7 @@ def looks_like_ferplus(path: Path) -> bool:
     "ferplus", FERPLUS_MODES,
     layout="fer2013new.csv (Usage,Image name,neutral,...,contempt,unknown,NF) beside the original fer2013.csv", spec="ferplus:/data/FERPlus",
     notes="8 classes; majority or soft (extra['soft_labels'], (N, 8)) training labels; val/test use majority labels",
-    counter=ferplus_counts, detect=looks_like_ferplus,
+    counter=ferplus_counts, detect=looks_like_ferplus, train_only=lambda path, protocol, seed: load_ferplus(path, "Training", mode=protocol),
 )
 def _ferplus_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     """Training in the chosen label mode; PublicTest (val) and PrivateTest (test) with majority labels."""

@@ -42,6 +42,7 @@ class ExperimentSplit:
 
 
 SplitBuilder = Callable[[Path, str, int], list[ExperimentSplit]]
+TrainLoader = Callable[[Path, str, int], FaceDataset]
 SplitCounter = Callable[[Path, ProblemLog], dict[str, dict[str, int]]]
 
 
@@ -52,7 +53,8 @@ class DatasetFamily:
     ``detect(path)`` says whether a bare path has this layout. Families are tried in increasing
     ``detect_rank``, then by name: specific layouts (a manifest, a folder name) have rank 0, loose
     ones that would also match other families' files rank higher (any CSV is FER2013's, rank 1; any
-    folder is an image folder, rank 2).
+    folder is an image folder, rank 2). ``train_only(path, protocol, seed)``, where a family has one,
+    reads the training split without decoding the others (``load_split(spec, "train")``: int8 calibration).
     """
 
     name: str
@@ -64,6 +66,7 @@ class DatasetFamily:
     counter: SplitCounter
     detect: Callable[[Path], bool]
     detect_rank: int = 0
+    train_only: TrainLoader | None = None
 
     @property
     def default_protocol(self) -> str:
@@ -83,13 +86,14 @@ def register_dataset(
     counter: SplitCounter,
     detect: Callable[[Path], bool],
     detect_rank: int = 0,
+    train_only: TrainLoader | None = None,
 ) -> Callable[[SplitBuilder], SplitBuilder]:
     """Decorate a family's split builder; the keywords are its ``DatasetFamily`` fields."""
     if not protocols:
         raise ConfigError(f"dataset family {name!r} must declare at least one protocol")
 
     def wrap(fn: SplitBuilder) -> SplitBuilder:
-        DATASETS.register(name, DatasetFamily(name, fn, tuple(protocols), layout, spec, notes, counter, detect, detect_rank))
+        DATASETS.register(name, DatasetFamily(name, fn, tuple(protocols), layout, spec, notes, counter, detect, detect_rank, train_only))
         return fn
 
     return wrap
@@ -151,35 +155,57 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     return detect_family(path), path
 
 
-def experiment_splits(spec: str, protocol: str | None = None, seed: int = 0) -> list[ExperimentSplit]:
-    """Build the (train, val, test) splits of a dataset under a named protocol."""
+def _family_protocol(spec: str, protocol: str | None) -> tuple[DatasetFamily, Path, str]:
+    """The family, path and protocol (default: the family's) of ``spec``; an undefined protocol is refused."""
     name, path = parse_spec(spec)
     family = DATASETS.get(name)
     protocol = protocol or family.default_protocol
     if protocol not in family.protocols:
         raise ConfigError(f"protocol {protocol!r} is not defined for {name}; choose from {', '.join(family.protocols)}")
+    return family, path, protocol
+
+
+def experiment_splits(spec: str, protocol: str | None = None, seed: int = 0) -> list[ExperimentSplit]:
+    """Build the (train, val, test) splits of a dataset under a named protocol."""
+    family, path, protocol = _family_protocol(spec, protocol)
     return family.splits(path, protocol, seed)
 
 
+def experiment_split(spec: str, *, protocol: str | None = None, seed: int = 0, fold: int = 0) -> ExperimentSplit:
+    """Fold ``fold``'s (train, val, test) of a dataset: evaluation compares its training part with a model's record."""
+    splits = experiment_splits(spec, protocol, seed)
+    if not 0 <= fold < len(splits):
+        raise ConfigError(f"fold must be in 0..{len(splits) - 1}, got {fold}")
+    return splits[fold]
+
+
+def split_part(split: ExperimentSplit, part: str) -> FaceDataset:
+    """``split.train``, ``.val`` or ``.test``; a DatasetError for a part the data does not have (FER2013 pack: no test)."""
+    chosen = getattr(split, part)
+    if chosen is None:
+        raise DatasetError(f"{split.name} has no {part} split")
+    return chosen
+
+
 def load_split(spec: str, split: str, *, protocol: str | None = None, seed: int = 0, fold: int = 0) -> FaceDataset:
-    """One split (``train``, ``val``, ``test``, or ``all`` images) of fold ``fold`` of a dataset."""
+    """One split (``train``, ``val``, ``test``, or ``all`` images) of fold ``fold`` of a dataset.
+
+    The training split of a family with a ``train_only`` loader (official splits) is read alone."""
     if split not in ("train", "val", "test", "all"):
         if parse_spec(spec)[0] == "fer2013":
             return load_fer2013(parse_spec(spec)[1], split)
         raise ConfigError(f"split must be train, val, test or all, got {split!r}")
-    splits = experiment_splits(spec, protocol, seed)
+    if split == "train" and fold == 0:
+        family, path, protocol = _family_protocol(spec, protocol)
+        if family.train_only is not None:
+            return family.train_only(path, protocol, seed)
     if split == "all":  # every image once (e.g. cross-dataset evaluation): fold 0's three parts together
         from ferkit.data.dataset import concat_datasets
 
-        first = splits[0]
+        first = experiment_splits(spec, protocol, seed)[0]
         parts = [p for p in (first.train, first.val, first.test) if p is not None]
         return concat_datasets(parts, name=spec.split(":", 1)[0] if ":" in spec else first.name)
-    if not 0 <= fold < len(splits):
-        raise ConfigError(f"fold must be in 0..{len(splits) - 1}, got {fold}")
-    chosen = getattr(splits[fold], split)
-    if chosen is None:
-        raise DatasetError(f"{splits[fold].name} has no {split} split")
-    return chosen
+    return split_part(experiment_split(spec, protocol=protocol, seed=seed, fold=fold), split)
 
 
 def looks_like_fer2013(path: Path) -> bool:
@@ -195,7 +221,7 @@ def looks_like_fer2013(path: Path) -> bool:
     "fer2013", ("official",),
     layout="train/<class>/Training_*.jpg + test/<class>/{PublicTest,PrivateTest}_*.jpg, or the Kaggle fer2013.csv (emotion,pixels,Usage)",
     spec="fer2013:/data/fer2013", notes="train = Training, val = PublicTest, test = PrivateTest",
-    counter=fer2013_counts, detect=looks_like_fer2013, detect_rank=1,
+    counter=fer2013_counts, detect=looks_like_fer2013, detect_rank=1, train_only=lambda path, protocol, seed: load_fer2013(path, "Training"),
 )
 def _fer2013_splits(path: Path, protocol: str, seed: int) -> list[ExperimentSplit]:
     from ferkit.data.fer2013_pack import is_fer2013_pack

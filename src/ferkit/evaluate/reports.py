@@ -17,6 +17,18 @@ from ferkit.io_utils import atomic_write_json
 from ferkit.labels import map_labels
 
 
+def result_tag(dataset_name: str) -> str:
+    """The file-name stem of a dataset's results: ``fer2013/PrivateTest`` -> ``fer2013_PrivateTest``; the ``:`` of an
+    image folder's name (``imagefolder:test``) becomes ``_`` too, as a ``:`` is not allowed in Windows file names."""
+    return dataset_name.replace("/", "_").replace(":", "_")
+
+
+def result_files(out_dir: str | Path, tag: str) -> tuple[Path, Path]:
+    """The metrics JSON and confusion-matrix PNG ``evaluate_model`` writes for ``tag`` in ``out_dir``."""
+    out = Path(out_dir)
+    return out / f"{tag}.json", out / f"{tag}_confusion.png"
+
+
 def evaluate_model(
     loaded: LoadedModel,
     dataset: FaceDataset,
@@ -29,7 +41,8 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score ``loaded`` on ``dataset``; classes the model lacks are reported as unmapped, not guessed.
 
-    With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically). ``probabilities``
+    With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically; ``result_files``), replacing
+    earlier ones: callers that must not (``ferkit evaluate`` without --overwrite) check first. ``probabilities``
     (N, classes), when the caller already predicted them (to keep them, e.g. for an ensemble of runs), are
     scored instead of predicting again.
     """
@@ -49,9 +62,8 @@ def evaluate_model(
         "inference_seconds": seconds if probabilities is None else None, "device": str(device),
     })
     if out_dir is not None:
-        tag = tag or dataset.name.replace("/", "_")
-        out = Path(out_dir)
-        atomic_write_json(out / f"{tag}.json", result)
-        confusion_matrix_plot(result["confusion_matrix"], result["class_names"], out / f"{tag}_confusion.png",
+        json_path, png_path = result_files(out_dir, tag or result_tag(dataset.name))
+        atomic_write_json(json_path, result)
+        confusion_matrix_plot(result["confusion_matrix"], result["class_names"], png_path,
                               title=f"{loaded.recipe.get('name', loaded.model_name)} on {dataset.name} (tta={tta}) acc={result['accuracy']:.4f}")
     return result

@@ -17,6 +17,7 @@ and the key, raised when the files are read, not when a run starts.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 from pathlib import Path
@@ -51,11 +52,13 @@ def read_recipe_file(path: str | Path) -> list[RecipeTable]:
     """The recipe tables of one TOML file, in file order (not yet resolved or checked)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read recipe file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError(json_recipe_hint(path, text) or f"{path} is not valid TOML: {exc}") from None
     tables = []
     for tag, keys in data.items():
         if not isinstance(keys, dict):
@@ -64,6 +67,22 @@ def read_recipe_file(path: str | Path) -> list[RecipeTable]:
             raise ConfigError(f"{path}: recipe table [{tag}] must be named name-vN (lower case, e.g. fer2013-ce-modres18-v1)")
         tables.append(RecipeTable(tag, path, keys))
     return tables
+
+
+def json_recipe_hint(path: Path, text: str) -> str:
+    """For a JSON file given as a recipe file (a run's ``recipe.json``, ``ferkit recipes NAME`` output): what to give
+    instead; "" for other text. Why: "not valid TOML" alone did not say that recipe files are TOML."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) and path.suffix.lower() != ".json":
+        return ""
+    named = isinstance(data, dict) and isinstance(data.get("name"), str) and isinstance(data.get("version"), int)
+    tag = f"{data['name']}-v{data['version']}" if named else "NAME-vN"
+    return (f"{path} is JSON, but recipe files are TOML (docs/recipes.md). A run's recipe.json records the recipe it resolved: to continue "
+            f"that run, give the recipe it names ({tag}: its shipped tag, or the .toml file that defined it) with --resume and the run's --out; "
+            f"to train it again, give the same, or a TOML file with a table [my-recipe-v1] holding extends = \"{tag}\" and the fields to change")
 
 
 def load_recipes(paths: Iterable[str | Path], *, known: Mapping[str, Recipe] | None = None) -> dict[str, Recipe]:

@@ -42,14 +42,15 @@ def resolve_recipe(name_or_path: str) -> Recipe:
 
     ``path/to/file.toml`` must hold one recipe; ``path/to/file.toml:TAG`` picks one of several. The file
     may extend shipped recipes by tag, and its errors name the file. A value that looks like a path (ends
-    in .toml or holds a path separator) is never taken for a misspelt recipe name.
+    in .toml or .json, or holds a path separator) is never taken for a misspelt recipe name: a run's
+    ``recipe.json`` is read as a file, whose error says that recipe files are TOML.
     """
     path_text, tag = name_or_path, None
     head, colon, tail = name_or_path.rpartition(":")
     if colon and head.lower().endswith(".toml"):
         path_text, tag = head, tail
     separators = [sep for sep in (os.sep, os.altsep, "/") if sep]
-    if not path_text.lower().endswith(".toml") and not any(sep in path_text for sep in separators):
+    if not path_text.lower().endswith((".toml", ".json")) and not any(sep in path_text for sep in separators):
         try:
             return RECIPES.get(name_or_path)
         except ConfigError as exc:
