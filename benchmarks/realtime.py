@@ -259,6 +259,7 @@ def score_video(results: list, truth: list[list[dict]]) -> dict[str, float]:
     total = {True: 0, False: 0}
     false_positives = 0
     seen: dict[int, list[bool]] = {}  # per true face (by id, when the truth has one): found in each of its frames
+    covered: dict[int, bool] = {}  # per true face: occluded in any of its frames
     for result in results:
         faces = truth[result.frame_index]
         matched = match(faces, [f.box for f in result.faces])
@@ -267,18 +268,20 @@ def score_video(results: list, truth: list[list[dict]]) -> dict[str, float]:
             total[occluded] += 1
             if "face_id" in face:
                 seen.setdefault(face["face_id"], []).append(t in matched)
+                covered[face["face_id"]] = covered.get(face["face_id"], False) or occluded
             if t in matched:
                 found[occluded] += 1
                 correct[occluded] += result.faces[matched[t]].label == face["label"]
         false_positives += len(result.faces) - len(matched)
     n = total[True] + total[False]
-    never = [frames for frames in seen.values() if not any(frames)]
+    never = [face_id for face_id, frames in seen.items() if not any(frames)]
     return {"accuracy": round((correct[True] + correct[False]) / max(1, n), 4), "accuracy_clean": round(correct[False] / max(1, total[False]), 4),
             "accuracy_occluded": round(correct[True] / max(1, total[True]), 4), "recall": round((found[True] + found[False]) / max(1, n), 4),
             "recall_clean": round(found[False] / max(1, total[False]), 4), "recall_occluded": round(found[True] / max(1, total[True]), 4),
             "faces": n, "false_positives_per_frame": round(false_positives / max(1, len(results)), 3),
             "missed_before_first_found": sum(frames.index(True) for frames in seen.values() if any(frames)),
-            "faces_never_found": len(never), "missed_in_faces_never_found": sum(len(frames) for frames in never)}
+            "faces_never_found": len(never), "occluded_faces_never_found": sum(covered[face_id] for face_id in never),
+            "missed_in_faces_never_found": sum(len(seen[face_id]) for face_id in never)}
 
 
 # name, model, backend, tta, detector, detect_every, detect_scale, read_ahead, write annotated video

@@ -100,3 +100,6 @@ def test_score_video_counts_misses_as_wrong_and_says_where_they_lie():
     assert score["recall_occluded"] == round(2 / 3, 4) and score["recall_clean"] == 0 and score["faces"] == 6
     assert score["false_positives_per_frame"] == round(1 / 3, 3)
     assert score["missed_before_first_found"] == 1 and score["faces_never_found"] == 1 and score["missed_in_faces_never_found"] == 3
+    assert score["occluded_faces_never_found"] == 0  # the face never found is the clean one
+    covered = dict(face1, occluded=True)
+    assert realtime.score_video(results, [[face0, covered]] * 3)["occluded_faces_never_found"] == 1
