@@ -220,3 +220,12 @@ def test_a_runs_recipe_json_given_as_a_recipe_says_recipe_files_are_toml(tmp_pat
         err = capsys.readouterr().err
         assert "recipe.json is JSON, but recipe files are TOML (docs/recipes.md)" in err and "(tiny-smoke-v1: its shipped tag" in err
         assert "--resume" in err and "Traceback" not in err
+
+
+def test_python_dash_m_ferkit_is_the_ferkit_command():
+    """``python -m ferkit`` failed with "No module named ferkit.__main__"."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ferkit", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("ferkit ")

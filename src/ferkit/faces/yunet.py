@@ -32,7 +32,7 @@ def resolve_yunet_path(model_path: str | Path | None = None) -> Path:
             f"YuNet face detector weights not found at {path}. ferkit does not download them: get "
             f"{YUNET_FILENAME} from the OpenCV Zoo (github.com/opencv/opencv_zoo, models/face_detection_yunet) "
             f"and either place it at {cache_dir() / YUNET_FILENAME} (set $FERKIT_CACHE_DIR to change the "
-            f"directory) or pass model_path=; or use the offline detector build_detector('haar')"
+            f"directory) or pass model_path= (on the command line: --detector-model FILE); or use the offline detector build_detector('haar')"
         )
     return path
 
