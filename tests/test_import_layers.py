@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("recognizer",),
     ("bulk_output", "ray_data", "serve"),
     ("cli", "__root__"),
+    ("__main__",),  # ``python -m ferkit``: the command line
 )
 LAYER_OF = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 TRAIN_IMPORTERS = {"train", "cli"}
