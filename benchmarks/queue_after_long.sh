@@ -5,39 +5,58 @@
 # src/ferkit/weights/ferkit-default.pt; then scored once on PrivateTest (an ensemble by score_checkpoint.py; a single
 # network's run already scored it) and with half / every face occluded; then the cross-dataset and speed tables.
 # Then the real-time tables and the generated docs (model card included), for the session that reviews the choice
-# and commits it; then both cores join issue 16's queues. Waits for the long run if
-# it is still training:
+# and commits it; then both cores join issue 16's queues. Waits for the long run if it is still training:
 #   nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
+# Each step that succeeds leaves a marker in runs/after_long/ (STEPS), so a queue cut off mid-way (a session that
+# ends) takes up at the first step not done; choosing the default again clears the markers of the steps after it.
 set -u
 cd "$(dirname "$0")/.."
 source benchmarks/queue_lib.sh  # PY, FER, THREADS defaults
-LONG=fer2013-cpu-long-modres18-kd-v1
+FERKIT=${FERKIT:-.venv/bin/ferkit}
+LONG=${LONG:-fer2013-cpu-long-modres18-kd-v1}
 V5=runs/teachers/ferkit-default-v5.pt
+STEPS=${STEPS:-runs/after_long}
+# step NAME COMMAND...: runs COMMAND unless NAME's marker exists; a success writes the marker, a failure is logged
+# (the queue goes on: the reviewing session reruns what failed) and leaves the step to the next start.
+step() {
+  local name=$1; shift
+  if [ -f "$STEPS/$name.done" ]; then echo "== done: $name"; return 0; fi
+  echo "== $(date -u +%H:%M) $name"
+  if "$@"; then mkdir -p "$STEPS" && date -u +%FT%TZ > "$STEPS/$name.done"; else echo "FAILED: $name"; return 1; fi
+}
 while pgrep -f "run_recipe[.]py $LONG( |\$)" >/dev/null; do sleep 300; done
 [ -f "benchmarks/results/$LONG.json" ] || { echo "== $LONG has not finished (no result JSON): nothing to choose from"; exit 1; }
-grep -q "$LONG" benchmarks/results/default_model_selection.json && { echo "== done: the selection already counts $LONG"; exit 0; }
 [ -f "$V5" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$V5"; }
 for i in 0 1 2; do
   [ -f "runs/start/v5-member$i.pt" ] || $PY benchmarks/extract_member.py "$V5" --index $i --out "runs/start/v5-member$i.pt" || exit 1
 done
-echo "== $(date -u +%H:%M) choosing the default on PublicTest"
-$PY benchmarks/ship_default_model.py --ensemble --max-members 3 "runs/$LONG/best.pt" runs/start/v5-member0.pt runs/start/v5-member1.pt \
-    runs/start/v5-member2.pt || exit 1
-if $PY -c "import sys, torch; sys.exit(torch.load('src/ferkit/weights/ferkit-default.pt', weights_only=False)['model_name'] != 'ensemble')"; then
-  $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v6 || exit 1
-fi
-for occ in "" 0.5 1.0; do
-  .venv/bin/ferkit evaluate --data "$FER" --split test --tta flip ${occ:+--occlude $occ} --overwrite \
-      --out benchmarks/results/default_model_evaluate/${occ:+occ}${occ:-clean} || exit 1
-done
-$PY benchmarks/cross_dataset.py
-$PY benchmarks/speed.py --baseline-model "$V5"  # the old default timed beside the new: the host's speed drifts
+choose_default() {  # the choice on PublicTest; the steps after it measure the model it ships, so they run again
+  rm -f "$STEPS"/*.done
+  $PY benchmarks/ship_default_model.py --ensemble --max-members 3 "runs/$LONG/best.pt" runs/start/v5-member0.pt \
+      runs/start/v5-member1.pt runs/start/v5-member2.pt
+}
+score_private() {  # an ensemble is scored here; a single network's run already scored PrivateTest
+  if $PY -c "import sys, torch; sys.exit(torch.load('src/ferkit/weights/ferkit-default.pt', weights_only=False)['model_name'] != 'ensemble')"; then
+    $PY benchmarks/score_checkpoint.py src/ferkit/weights/ferkit-default.pt --name fer2013-default-ensemble-v6
+  fi
+}
+evaluate() {  # evaluate OCCLUDE (empty: clean)
+  $FERKIT evaluate --data "$FER" --split test --tta flip ${1:+--occlude $1} --overwrite \
+      --out "benchmarks/results/default_model_evaluate/${1:+occ}${1:-clean}"
+}
+step choose-default choose_default || exit 1
+step score-private score_private || exit 1
+step evaluate-clean evaluate "" || exit 1
+step evaluate-occ0.5 evaluate 0.5 || exit 1
+step evaluate-occ1.0 evaluate 1.0 || exit 1
+step cross-dataset $PY benchmarks/cross_dataset.py
+step speed $PY benchmarks/speed.py --baseline-model "$V5"  # the old default timed beside the new: the host's speed drifts
 # The real-time tables (issue 17) for the new default while nothing else trains (--quiet-cpu is then true): every
 # section on the benchmark video, the held-out videos, the covered-faces table; then every generated doc. About half
 # an hour; a failure is logged and the queues go on (the reviewing session reruns what failed).
-$PY benchmarks/realtime.py --quiet-cpu --sections crops tta detectors video camera breakdown || echo "FAILED: realtime.py"
-$PY benchmarks/realtime.py --quiet-cpu --sections heldout --heldout 1:3000 2:6000 4:6000 || echo "FAILED: realtime.py heldout"
-$PY benchmarks/occluder_recall.py || echo "FAILED: occluder_recall.py"
+step realtime $PY benchmarks/realtime.py --quiet-cpu --sections crops tta detectors video camera breakdown
+step realtime-heldout $PY benchmarks/realtime.py --quiet-cpu --sections heldout --heldout 1:3000 2:6000 4:6000
+step occluder-recall $PY benchmarks/occluder_recall.py
 $PY benchmarks/report.py || echo "FAILED: report.py"
 echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json and the regenerated docs, commit"
 # Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe

@@ -33,3 +33,51 @@ def test_the_tag_pattern_reads_recipes_out_of_result_names():
 def test_every_recipe_a_queue_names_is_defined_and_the_script_parses(script):
     assert set(recipe_tags(script)) - set(RECIPES) == set()
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def run_after_long(root: Path, fail: str = "") -> list[str]:
+    """Runs queue_after_long.sh in a copy of the repository layout under ROOT whose python and ferkit are stubs
+    that log their arguments (and fail when they contain FAIL); returns the commands it ran."""
+    log = root / "calls.log"
+    log.unlink(missing_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "PY": str(root / "stub"), "FERKIT": str(root / "stub"), "LONG": "fer2013-test-long-v1",
+           "FAIL": fail, "CALLS": str(log)}
+    done = subprocess.run(["bash", str(root / "benchmarks/queue_after_long.sh")], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+def after_long_layout(tmp_path: Path) -> Path:
+    (tmp_path / "benchmarks/results").mkdir(parents=True)
+    for name in ("queue_after_long.sh", "queue_lib.sh"):
+        (tmp_path / "benchmarks" / name).write_text((BENCHMARKS / name).read_text())
+    for name in ("queue_ckplus_transfer.sh", "queue_ablations.sh", "queue_fer2013_full.sh"):
+        (tmp_path / "benchmarks" / name).write_text(f'echo "{name}" >> "$CALLS"\n')
+    (tmp_path / "benchmarks/results/fer2013-test-long-v1.json").write_text("{}")
+    for path in ("runs/teachers/ferkit-default-v5.pt", *(f"runs/start/v5-member{i}.pt" for i in range(3))):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    stub = tmp_path / "stub"
+    stub.write_text('#!/bin/bash\necho "$*" >> "$CALLS"\n[ -z "$FAIL" ] || [[ "$*" != *"$FAIL"* ]]\n')
+    stub.chmod(0o755)
+    return tmp_path
+
+
+def test_the_after_long_queue_takes_up_where_it_was_cut_off(after_long_layout: Path):
+    """A session may end while the queue runs: the next start must neither skip the steps not done (the old
+    queue exited once the selection was written) nor redo the ones done."""
+    first = run_after_long(after_long_layout, fail="--sections crops")
+    assert any("ship_default_model.py" in call for call in first)
+    assert any("--sections crops" in call for call in first)
+    assert any("occluder_recall.py" in call for call in first)  # a failed step does not stop the ones after it
+    assert "queue_ckplus_transfer.sh" in first
+    again = run_after_long(after_long_layout)
+    scripts = [call.split()[0] for call in again]
+    assert [call for call in again if "--sections crops" in call]  # the failed step, run again
+    assert "benchmarks/ship_default_model.py" not in scripts and "evaluate" not in scripts
+    assert not any("speed.py" in call or "heldout" in call for call in again)
+    (after_long_layout / "runs/after_long/choose-default.done").unlink()
+    third = run_after_long(after_long_layout)  # a new choice: everything measured on the old one runs again
+    assert any("speed.py" in call for call in third) and any(call.startswith("evaluate") for call in third)
