@@ -112,7 +112,7 @@ def check_sibling_folds(recipe: Recipe, out: Path, splits: Sequence[ExperimentSp
     aside: a fold may be resumed to grow), the data through the fingerprint each fold's checkpoint records of its
     training split, which the same data split the same way reproduces."""
     from ferkit.artifacts import load_checkpoint
-    from ferkit.train.resume import check_same_data, differences
+    from ferkit.train.resume import check_same_data, recipe_changes
 
     summary = out / "folds_summary.json"
     if summary.is_file():
@@ -125,18 +125,12 @@ def check_sibling_folds(recipe: Recipe, out: Path, splits: Sequence[ExperimentSp
     by_name = {split.name: split for split in splits}
     training = {splits[k].name for k in chosen}
     siblings = sorted(sub for sub in out.iterdir() if sub.is_dir() and sub.name not in training and (sub / "recipe.json").is_file()) if out.is_dir() else []
-    current = recipe.to_dict()
     for sub in siblings:
         if sub.name not in by_name:
             raise ConfigError(f"{sub} is not a fold of this protocol ({len(splits)} folds: {splits[0].name}..{splits[-1].name}); "
                               "it belongs to another experiment: give another --out")
-        recorded = recorded_recipe(sub) or {}
-        saved = {key: recorded.get(key, value) for key, value in Recipe(name="").to_dict().items() if key in current}
-        mine = keep_recorded_warm_start(recipe, sub).to_dict()
-        for fields in (saved, mine):
-            for key in ("epochs", "protocol"):  # epochs may grow by resuming; the protocol is checked through the data below
-                fields.pop(key, None)
-        changes = differences(json.loads(json.dumps(saved)), json.loads(json.dumps(mine)))
+        # epochs may grow by resuming; the protocol is checked through the data below
+        changes = recipe_changes(recorded_recipe(sub) or {}, keep_recorded_warm_start(recipe, sub).to_dict(), ignore=("epochs", "protocol"))
         if changes:
             raise ConfigError(f"{sub} was trained with other settings than this run ({'; '.join(changes[:4])}); a fold summary would "
                               "average folds of different experiments: use the same recipe and --set values, or another --out")

@@ -184,18 +184,24 @@ def check_last_payload(state: dict[str, Any], path: Path) -> None:
 
 def check_same_recipe(saved_recipe: dict[str, Any], recipe: Recipe, path: Path) -> None:
     current = recipe.to_dict()
-    defaults = Recipe(name="").to_dict()
-    # Fields added to Recipe after a run started are compared at their default value.
-    saved = {k: saved_recipe.get(k, defaults[k]) for k in current}
-    if saved.get("epochs") != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
-        raise ConfigError(f"{path} was trained for {saved.get('epochs')} epochs with a {recipe.schedule} schedule over all of them; "
+    saved_epochs = saved_recipe.get("epochs", Recipe(name="").epochs)
+    if saved_epochs != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
+        raise ConfigError(f"{path} was trained for {saved_epochs} epochs with a {recipe.schedule} schedule over all of them; "
                           f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
-    saved.pop("epochs", None)
-    current.pop("epochs")
-    changes = differences(json.loads(json.dumps(saved)), json.loads(json.dumps(current)))
+    changes = recipe_changes(saved_recipe, current, ignore=("epochs",))
     if changes:
         raise ConfigError(f"{path} was trained with a different recipe (fields differ, saved -> current: {'; '.join(changes)}); "
                           "resume with the same recipe or use another --out")
+
+
+def recipe_changes(saved_recipe: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """``field: saved -> current`` for each field of ``current`` (a ``Recipe.to_dict()``) that the recorded recipe
+    sets otherwise, the fields in ``ignore`` aside. Fields added to Recipe after a run started are compared at their
+    default value, so old runs stay comparable."""
+    defaults = Recipe(name="").to_dict()
+    saved = {key: saved_recipe.get(key, defaults[key]) for key in current if key not in ignore}
+    mine = {key: value for key, value in current.items() if key not in ignore}
+    return differences(json.loads(json.dumps(saved)), json.loads(json.dumps(mine)))
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
