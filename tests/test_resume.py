@@ -110,6 +110,15 @@ def test_resume_prints_each_changed_field_as_saved_then_current(tmp_path):
         run(changed, split, out, resume=True)
 
 
+def test_a_corrected_description_resumes_and_a_changed_setting_does_not(tmp_path):
+    split, out = tiny_split(), tmp_path / "run"
+    run(tiny_recipe(description="Seconds-long"), split, out)
+    run(tiny_recipe(description="Minutes on CK+48's ten folds", epochs=2), split, out, resume=True)
+    assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    with pytest.raises(ConfigError, match=r"fields differ, saved -> current: seed: 0 -> 1\)"):
+        run(tiny_recipe(description="again", epochs=3, seed=1), split, out, resume=True)
+
+
 def test_resume_refuses_other_data_of_the_same_size(tmp_path):
     split, out = tiny_split(), tmp_path / "run"
     run(tiny_recipe(), split, out)

@@ -197,8 +197,10 @@ def check_same_recipe(saved_recipe: dict[str, Any], recipe: Recipe, path: Path) 
 def recipe_changes(saved_recipe: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """``field: saved -> current`` for each field of ``current`` (a ``Recipe.to_dict()``) that the recorded recipe
     sets otherwise, the fields in ``ignore`` aside. Fields added to Recipe after a run started are compared at their
-    default value, so old runs stay comparable."""
+    default value, so old runs stay comparable; the description is prose about the recipe, not a setting, so
+    correcting it does not stop a run from resuming."""
     defaults = Recipe(name="").to_dict()
+    ignore = (*ignore, "description")
     saved = {key: saved_recipe.get(key, defaults[key]) for key in current if key not in ignore}
     mine = {key: value for key, value in current.items() if key not in ignore}
     return differences(json.loads(json.dumps(saved)), json.loads(json.dumps(mine)))
