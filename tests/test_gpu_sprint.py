@@ -200,7 +200,8 @@ def test_dry_run_returns_checkpoints_and_a_summary_and_private_test_is_scored_he
     scored = json.loads((results / "sprint-test.json").read_text())
     assert scored["seeds_scored"] == [0, 1] and scored["sprint"]["recipe"] == "tiny-smoke-v1"
     assert scored["private_test"]["1"]["clean_flip"] == pytest.approx(accuracy_of(out / "seed1" / "best.pt", fer_folder, "PrivateTest", "flip"), abs=1 / 21)
-    assert (results / "sprint-test-seed0.json").is_file()
+    seed0 = json.loads((results / "sprint-test-seed0.json").read_text())["folds"][0]
+    assert seed0["split"] == "fer2013/PrivateTest" and seed0["test_size"] == 21  # the test split, not PublicTest (same accuracy here)
     with pytest.raises(SystemExit, match="already scored"):
         score_sprint.main()
 
