@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -22,11 +24,53 @@ def test_fer2013_folder_splits_by_file_name_prefix(tmp_path):
     assert np.bincount(train.labels).tolist() == [2] * 7
 
 
-def test_fer2013_folder_uses_the_cache_on_second_load(tmp_path):
+def _refuse_decoding(*args, **kwargs):
+    raise AssertionError("decoded the JPEGs although the cache holds them")
+
+
+def test_fer2013_folder_uses_the_cache_on_second_load_and_rebuilds_when_a_file_changes(tmp_path, monkeypatch):
+    import ferkit.data.fer2013 as fer2013
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FERKIT_CACHE_DIR", str(cache))
     root = write_fer2013_folder(tmp_path / "fer", per_class=1)
     first = load_fer2013(root, "Training")
-    second = load_fer2013(root, "Training")
+    entries = list(cache.glob("fer2013-Training-*.npz"))
+    assert len(entries) == 1
+    decode = fer2013.decode_images
+    monkeypatch.setattr(fer2013, "decode_images", _refuse_decoding)
+    second = load_fer2013(root, "Training")  # from the cache: decoding would raise
     np.testing.assert_array_equal(first.images, second.images)
+    # the key holds each file's size and mtime: touching one file is a new entry, decoded again
+    changed = sorted((root / "train").rglob("*.jpg"))[0]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    with pytest.raises(AssertionError, match="decoded the JPEGs"):
+        load_fer2013(root, "Training")
+    monkeypatch.setattr(fer2013, "decode_images", decode)
+    load_fer2013(root, "Training")
+    assert len(list(cache.glob("fer2013-Training-*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path, monkeypatch, damage):
+    from ferkit.data.cache import cached_arrays
+
+    monkeypatch.setenv("FERKIT_CACHE_DIR", str(tmp_path))
+    built = {"images": np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48)}
+    calls = []
+
+    def build():
+        calls.append(1)
+        return built
+
+    cached_arrays("k", build)
+    entry = tmp_path / "k.npz"
+    data = entry.read_bytes()
+    entry.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"not an npz file", "empty": b""}[damage])
+    np.testing.assert_array_equal(cached_arrays("k", build)["images"], built["images"])
+    assert len(calls) == 2  # rebuilt once, and written again
+    np.testing.assert_array_equal(cached_arrays("k", build)["images"], built["images"])
+    assert len(calls) == 2
 
 
 def test_fer2013_csv_matches_written_pixels(tmp_path):

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from data.fixtures import SHARED_DATA
 from ferkit.draw import annotate
 from ferkit.errors import ConfigError, ImageReadError, WeightsUnavailableError
 from ferkit.faces import (
@@ -23,7 +24,7 @@ from ferkit.faces import (
     similarity_to_template,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA  # ../shared/data, or $FERKIT_SHARED_DATA
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"real-data test: {DATA} is absent")
 
 

@@ -125,7 +125,9 @@ def test_tiny_run_with_mixup_or_cutmix_still_learns_the_tiny_set(tmp_path, mixup
     assert "train_ce_soft" in result.history[0]  # the loss learnt from the mixed targets
     assert result.history[-1]["train_loss"] < 0.6 * result.history[0]["train_loss"]
     assert result.best_val == 1.0
-    assert 0 <= result.history[-1]["train_accuracy"] <= 1
+    # accuracy against each mixed image's own label: mixing keeps it dominant often enough that the last epochs score well
+    # above chance (1/3; about 0.9 for both here)
+    assert np.mean([row["train_accuracy"] for row in result.history[-5:]]) >= 0.6
 
 
 def test_without_mixup_a_run_is_unchanged_by_the_field(tmp_path):

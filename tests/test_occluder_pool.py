@@ -5,6 +5,7 @@ and resumes as if never stopped."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -93,7 +94,8 @@ def trained_weights(out, *, workers: int, resume: bool = False, stop_after: int 
 def test_a_run_trains_the_same_with_one_or_two_workers_and_resumes_as_if_never_stopped(tmp_path):
     one = trained_weights(tmp_path / "one", workers=1)
     assert trained_weights(tmp_path / "two", workers=2) == one
-    trained_weights(tmp_path / "resumed", workers=2, stop_after=1)
+    assert trained_weights(tmp_path / "resumed", workers=2, stop_after=1) is None  # stopped: else the resume below trains nothing
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()] == [1]
     assert trained_weights(tmp_path / "resumed", workers=1, resume=True) == one
     assert trained_weights(tmp_path / "inline", workers=0) != one  # the default draws another stream
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data.fixtures import SHARED_DATA
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import occluder_recall as orc  # noqa: E402
 import report_realtime as rt  # noqa: E402
 from make_realtime_video import covered_parts  # noqa: E402
 
-FER2013 = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+FER2013 = SHARED_DATA / "fer2013"  # ../shared/data, or $FERKIT_SHARED_DATA
 
 
 def test_covered_parts_reads_eyes_and_mouth_from_the_mask():
@@ -77,8 +79,10 @@ def test_report_renders_both_tables(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not FER2013.is_dir(), reason="needs ../shared/data/fer2013")
-def test_faces_are_publictest_occluded_as_grouped_and_pasted_where_their_box_says():
+def test_faces_are_publictest_occluded_as_grouped_and_pasted_where_their_box_says(monkeypatch):
     import cv2
+
+    monkeypatch.setattr(orc, "SHARED_DATA", SHARED_DATA)  # the benchmark reads ../shared/data; the test honours $FERKIT_SHARED_DATA
 
     faces = orc.make_faces(per_kind=1, clean=2, seed=3)
     from ferkit.occlusion import OCCLUDER_KINDS

@@ -14,8 +14,10 @@ from ferkit.data.registry import ExperimentSplit
 from ferkit.occlusion import erase_dataset
 from ferkit.artifacts import load_model
 from ferkit.train.loop import train
+from ferkit.train.optim import build_optimizer
 from ferkit.train.recipes import get_recipe, list_recipes
 from ferkit.train.runs import check_run_spec, resolve_warm_start
+from ferkit.train.setup import prepare_model
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +80,57 @@ def test_recipe_runs_one_epoch_on_tiny_data(name, tmp_path, source_run):
         assert not seen["different"] and "backbone.layer4.0.conv1.weight" in seen["equal"], seen
 
 
-def test_transfer_from_a_run_resets_the_head_and_freezes(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def transfer_source(tmp_path_factory):
+    """A one-epoch tiny-smoke run under $FERKIT_RUNS_DIR/src-v1, the split it was trained on, a recipe warm-starting from it
+    (resolved to the run's file) and the run's head."""
     data = tiny_dataset(n_per_class=4)
     split = ExperimentSplit("tiny", data, data, data)
-    source = train(dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1), split, tmp_path / "runs" / "src-v1", progress=False, log=lambda s: None)
+    runs = tmp_path_factory.mktemp("transfer") / "runs"
+    source = train(dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1), split, runs / "src-v1", progress=False, log=lambda s: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FERKIT_RUNS_DIR", str(runs))
+        recipe = resolve_warm_start(dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1, init_weights="run:src-v1/best.pt", freeze_stages=2,
+                                                        backbone_lr_mult=0.1))
+    return split, source, recipe, load_model(source.best_path).model.head
+
+
+def test_transfer_from_a_run_freezes_stages_and_lowers_the_backbone_lr(transfer_source, tmp_path):
+    split, source, recipe, _ = transfer_source
     messages = []
-    monkeypatch.setenv("FERKIT_RUNS_DIR", str(tmp_path / "runs"))
-    recipe = dataclasses.replace(get_recipe("tiny-smoke-v1"), epochs=1, init_weights="run:src-v1/best.pt", freeze_stages=2, backbone_lr_mult=0.1)
-    result = train(resolve_warm_start(recipe), split, tmp_path / "dst", progress=False, log=messages.append)
+    result = train(recipe, split, tmp_path / "dst", progress=False, log=messages.append)
     assert any("loaded" in m.lower() for m in messages)
     before = load_model(source.best_path).model.backbone.layer1[0].conv1.weight
     after = load_model(result.best_path).model.backbone.layer1[0].conv1.weight
     assert (before == after).all()  # stage 1 was frozen
+    model = prepare_model(recipe, split.train.class_names, torch.device("cpu"), log=lambda s: None)
+    groups = {g["name"]: g for g in build_optimizer(recipe, model, torch.nn.Identity()).param_groups}
+    assert groups["backbone"]["lr"] == pytest.approx(0.1 * recipe.lr) and groups["head"]["lr"] == pytest.approx(recipe.lr)
+    frozen = {id(p) for p in model.backbone.layer1.parameters()}
+    assert not frozen & {id(p) for g in groups.values() for p in g["params"]}  # frozen stages are in no group
+    assert any(p is model.head.weight for p in groups["head"]["params"])
+
+
+def test_transfer_between_the_same_classes_keeps_the_sources_head(transfer_source):
+    split, _, recipe, source_head = transfer_source
+    model = prepare_model(recipe, split.train.class_names, torch.device("cpu"), log=lambda s: None)
+    torch.testing.assert_close(model.head.weight, source_head.weight, rtol=0, atol=0)
+    torch.testing.assert_close(model.head.bias, source_head.bias, rtol=0, atol=0)
+
+
+def test_transfer_to_other_classes_of_the_same_number_resets_the_head(transfer_source):
+    split, _, recipe, source_head = transfer_source
+    renamed = ("fear", "surprise", "neutral")  # three classes, as the source, but not the source's
+    assert len(renamed) == len(split.train.class_names) and renamed != split.train.class_names
+    model = prepare_model(recipe, renamed, torch.device("cpu"), log=lambda s: None)
+    assert model.head.weight.shape == source_head.weight.shape
+    assert not torch.equal(model.head.weight, source_head.weight) and not torch.equal(model.head.bias, source_head.bias)
+    torch.testing.assert_close(model.backbone.layer4[0].conv1.weight, load_backbone_tensor(recipe, "layer4.0.conv1.weight"), rtol=0, atol=0)
+
+
+def load_backbone_tensor(recipe, name):
+    """One backbone tensor of the recipe's warm-start checkpoint, as the source run saved it."""
+    return load_model(recipe.init_weights).model.backbone.get_parameter(name)
 
 
 def test_erased_copy_is_reproducible_and_changes_about_p_of_the_images():

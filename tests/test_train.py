@@ -79,6 +79,71 @@ def test_optimizer_and_schedule_choices_run(tmp_path, optimizer, schedule):
     assert np.isfinite(result.history[0]["train_loss"])
 
 
+def lr_sequence(recipe: Recipe, *, steps_per_epoch: int = 1, scores: list[float] | None = None) -> tuple[list[float], bool]:
+    """The learning rate of each optimizer step, then the one after the run, stepped as the training loop steps
+    the schedule: per-batch schedules after every batch, the others once per epoch (plateau on that epoch's score)."""
+    from ferkit.train.optim import build_scheduler, step_epoch_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=recipe.lr)
+    scheduler, per_batch = build_scheduler(recipe, optimizer, steps_per_epoch)
+    lrs = []
+    for epoch in range(recipe.epochs):
+        for _ in range(steps_per_epoch):
+            lrs.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if per_batch:
+                scheduler.step()
+        step_epoch_scheduler(scheduler, recipe, per_batch, scores[epoch] if scores else None)
+    return lrs + [optimizer.param_groups[0]["lr"]], per_batch
+
+
+def test_step_schedule_multiplies_by_gamma_every_step_epochs():
+    lrs, per_batch = lr_sequence(tiny_recipe(epochs=7, lr=0.1, schedule="step", schedule_kwargs={"step_epochs": 3, "gamma": 0.5}), steps_per_epoch=2)
+    assert not per_batch  # one lr per epoch, whatever the number of batches
+    assert lrs == pytest.approx([0.1] * 6 + [0.05] * 6 + [0.025] * 2 + [0.025])
+
+
+def test_cosine_schedule_follows_the_half_cosine_to_its_minimum_at_the_last_step():
+    lrs, per_batch = lr_sequence(tiny_recipe(epochs=2, lr=0.1, schedule="cosine", schedule_kwargs={"eta_min": 0.01}), steps_per_epoch=4)
+    total = 8  # steps: 2 epochs x 4 batches
+    assert per_batch and len(lrs) == total + 1
+    assert lrs == pytest.approx([0.01 + 0.09 * (1 + np.cos(np.pi * k / total)) / 2 for k in range(total + 1)])
+    assert lrs[total // 2] == pytest.approx(0.055) and lrs[-1] == pytest.approx(0.01)  # half way, then eta_min after the last step
+
+
+def test_plateau_schedule_drops_after_patience_epochs_without_a_better_validation_score():
+    recipe = tiny_recipe(epochs=8, lr=0.1, schedule="plateau", schedule_kwargs={"factor": 0.5, "patience": 2})
+    # epoch 1 sets the best (0.5); epochs 2-4 do not beat it: the third of them (> patience) halves the lr; epoch 5 beats it
+    # (0.6), epochs 6-8 do not: halved again after the run's last epoch
+    lrs, per_batch = lr_sequence(recipe, scores=[0.5, 0.5, 0.4, 0.45, 0.6, 0.6, 0.6, 0.6])
+    assert not per_batch
+    assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025])
+    unscored, _ = lr_sequence(recipe, scores=None)  # no validation split: plateau never steps
+    assert unscored == pytest.approx([0.1] * 9)
+
+
+def test_onecycle_schedule_peaks_at_lr_after_the_warm_up_share_of_steps():
+    lrs, per_batch = lr_sequence(tiny_recipe(epochs=2, lr=0.1, schedule="onecycle", schedule_kwargs={"pct_start": 0.25}), steps_per_epoch=10)
+    assert per_batch and int(np.argmax(lrs)) == 4 and max(lrs) == pytest.approx(0.1)  # torch peaks at step pct_start x 20 - 1 = 4
+    assert lrs[0] < 0.01 and lrs[-2] < 1e-4
+
+
+@pytest.mark.parametrize("name,momentum,expected", [
+    ("adamw", 0.9, torch.optim.AdamW), ("adam", 0.9, torch.optim.Adam), ("sgd", 0.9, torch.optim.SGD), ("sgd", 0.0, torch.optim.SGD),
+])
+def test_each_optimizer_name_builds_its_torch_class_with_the_recipes_settings(name, momentum, expected):
+    from ferkit.train.optim import build_optimizer
+
+    model = torch.nn.Linear(4, 3)
+    recipe = tiny_recipe(optimizer=name, lr=0.02, weight_decay=0.003, momentum=momentum)
+    optimizer = build_optimizer(recipe, model, torch.nn.Identity())
+    assert type(optimizer) is expected
+    (group,) = optimizer.param_groups
+    assert group["lr"] == 0.02 and group["weight_decay"] == 0.003 and len(group["params"]) == 2
+    if name == "sgd":  # nesterov whenever there is momentum (torch refuses nesterov without it)
+        assert group["momentum"] == momentum and group["nesterov"] == (momentum > 0)
+
+
 def test_augmentation_keeps_shape_range_and_is_seeded():
     x = to_model_input(torch.from_numpy(tiny_dataset(2).images))
     a = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(1))

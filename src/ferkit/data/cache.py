@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -38,7 +39,8 @@ def cached_arrays(key: str, build: Callable[[], dict[str, np.ndarray]], *, enabl
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError):
+        # numpy raises EOFError for an empty file and BadZipFile for a truncated one, ValueError for other bytes
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # a corrupt entry is rebuilt, never trusted
     arrays = build()
     try:
