@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from ferkit.io_utils import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("FERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))  # as the tests read it
 
 # What a speed figure's CPU was doing besides: this machine trains almost all the time (see --quiet-cpu).
 SHARED_CPU_NOTE = "measured on 2 CPU cores shared with a running training job: lower bounds of an idle machine"

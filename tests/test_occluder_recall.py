@@ -79,10 +79,8 @@ def test_report_renders_both_tables(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not FER2013.is_dir(), reason="needs ../shared/data/fer2013")
-def test_faces_are_publictest_occluded_as_grouped_and_pasted_where_their_box_says(monkeypatch):
+def test_faces_are_publictest_occluded_as_grouped_and_pasted_where_their_box_says():
     import cv2
-
-    monkeypatch.setattr(orc, "SHARED_DATA", SHARED_DATA)  # the benchmark reads ../shared/data; the test honours $FERKIT_SHARED_DATA
 
     faces = orc.make_faces(per_kind=1, clean=2, seed=3)
     from ferkit.occlusion import OCCLUDER_KINDS
