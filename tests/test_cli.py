@@ -73,11 +73,13 @@ def test_evaluate_occluded_copy_export_and_datasets_commands(tmp_path, capsys, m
     data = write_fer2013_folder(tmp_path / "fer", per_class=2)
     out = tmp_path / "run"
     main(["train", "--recipe", "tiny-smoke-v1", "--data", f"fer2013:{data}", "--out", str(out), "--quiet", "--set", "epochs=1", "--no-test"])
-    scored = []  # the datasets evaluate_model was given: the result file does not say what was occluded
+    scored = []  # the datasets evaluate_model was given
     score = reports.evaluate_model
     monkeypatch.setattr(reports, "evaluate_model", lambda loaded, dataset, **kw: scored.append(dataset) or score(loaded, dataset, **kw))
     assert main(["evaluate", str(out / "best.pt"), "--data", f"fer2013:{data}", "--split", "test", "--occlude", "1.0", "--out", str(tmp_path / "occ")]) == 0
-    assert json.loads((tmp_path / "occ" / "occ-fer2013_PrivateTest.json").read_text())["n"] == 14
+    occluded = json.loads((tmp_path / "occ" / "occ-fer2013_PrivateTest.json").read_text())
+    assert occluded["n"] == 14 and occluded["occlusion"]["occluded"] == occluded["occlusion"]["images"] == 14  # the file says what it scored
+    assert occluded["occlusion"]["fraction"] == 1.0 and occluded["occlusion"]["seed"] == 0 and sum(occluded["occlusion"]["kind_counts"].values()) == 14
     clean = load_fer2013(data, "PrivateTest")
     assert len(scored) == 1 and scored[0].name == "occ-fer2013/PrivateTest"
     np.testing.assert_array_equal(scored[0].labels, clean.labels)

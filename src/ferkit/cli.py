@@ -49,7 +49,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fold", type=int, default=None, help="k-fold protocols: default = the fold the checkpoint was trained on")
     p.add_argument("--protocol", default=None, help="default: the checkpoint's recipe protocol")
     p.add_argument("--tta", default="none", choices=TTA_CHOICES)
-    p.add_argument("--occlude", type=float, default=None, metavar="FRACTION", help="score an occluded copy where this fraction of faces is occluded")
+    p.add_argument("--occlude", type=float, default=None, metavar="FRACTION", help="score an occluded copy where this fraction of faces is occluded (the result JSON records which occluders, under \"occlusion\")")
     p.add_argument("--occlusion-seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for the metrics JSON and confusion-matrix PNG (<dataset>.json, e.g. fer2013_PrivateTest.json)")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluate of the same data in --out")
@@ -197,8 +197,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.occlude is not None:
         from ferkit.occlusion import occlude_dataset
 
-        dataset, _ = occlude_dataset(dataset, fraction=args.occlude, seed=args.occlusion_seed, name=name)
-    result = evaluate_model(loaded, dataset, tta=args.tta, device=args.device, out_dir=args.out)
+        dataset, occlusion = occlude_dataset(dataset, fraction=args.occlude, seed=args.occlusion_seed, name=name)
+    result = evaluate_model(loaded, dataset, tta=args.tta, device=args.device, out_dir=args.out,
+                            occlusion=None if args.occlude is None else occlusion.summary())
     print(f"{dataset.name}: accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  balanced {result['balanced_accuracy']:.4f}  (n={result['n']}, tta={args.tta})")
     for label, row in result["per_class"].items():
         print(f"  {label:<10} recall {row['recall']:.3f}  precision {row['precision']:.3f}  f1 {row['f1']:.3f}  n={row['support']}")

@@ -38,13 +38,15 @@ def evaluate_model(
     out_dir: str | Path | None = None,
     tag: str | None = None,
     probabilities: np.ndarray | None = None,
+    occlusion: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``loaded`` on ``dataset``; classes the model lacks are reported as unmapped, not guessed.
 
     With ``out_dir``, writes ``<tag>.json`` and ``<tag>_confusion.png`` there (atomically; ``result_files``), replacing
     earlier ones: callers that must not (``ferkit evaluate`` without --overwrite) check first. ``probabilities``
     (N, classes), when the caller already predicted them (to keep them, e.g. for an ensemble of runs), are
-    scored instead of predicting again.
+    scored instead of predicting again. ``occlusion`` (``OcclusionInfo.summary()`` of an occluded copy) is recorded
+    in the result, so that a result file says which faces were covered and how.
     """
     mapping = map_labels(dataset.class_names, loaded.class_names)
     t0 = time.perf_counter()
@@ -61,6 +63,8 @@ def evaluate_model(
         "recipe": loaded.recipe.get("name"), "recipe_version": loaded.recipe.get("version"),
         "inference_seconds": seconds if probabilities is None else None, "device": str(device),
     })
+    if occlusion is not None:
+        result["occlusion"] = occlusion
     if out_dir is not None:
         json_path, png_path = result_files(out_dir, tag or result_tag(dataset.name))
         atomic_write_json(json_path, result)
