@@ -31,24 +31,25 @@ class PaperRow:
     ours_si: tuple[str, ...] = ()  # CK+ subject-independent 10-fold
     key: str = "clean_none"  # which test column the paper's figure corresponds to
     note: str = ""
+    also_key: str | None = None  # another test column shown beside ours (e.g. clean, when the paper's is erased)
 
 
 ROWS: tuple[PaperRow, ...] = (
-    PaperRow("000 T2 / 001 T2", "STN + ResNet-18, CE", "CK+", 96.87, "random 800/181 images",
+    PaperRow("000 T2 / 001 T2", "STN + ResNet-18, CE", "CK+", 96.87, "random 800/181 images, randomly erased test (paper §4.1.2)",
              ("ckplus-stn-resnet18-ce-v1-e60__random800", "ckplus-stn-resnet18-ce-v1__random800"), ("ckplus-stn-resnet18-ce-v1__kfold10",),
-             note="no FER2013-trained ResNet-18 here: from scratch"),
-    PaperRow("000 T2", "STN + modified ResNet-18, CE", "CK+", 98.96, "random 800/181 images",
+             note="no FER2013-trained ResNet-18 here: from scratch", key="erased_none", also_key="clean_none"),
+    PaperRow("000 T2", "STN + modified ResNet-18, CE", "CK+", 98.96, "random 800/181 images, randomly erased test",
              ("ckplus-tlstn-ce-v2-fer2013init-e60__random800", "ckplus-tlstn-ce-v2__random800"),
-             ("ckplus-tlstn-ce-v2-fer2013init-e60__kfold10", "ckplus-tlstn-ce-v2-fer2013init-es__kfold10", "ckplus-tlstn-ce-v2__kfold10")),
+             ("ckplus-tlstn-ce-v2-fer2013init-e60__kfold10", "ckplus-tlstn-ce-v2-fer2013init-es__kfold10", "ckplus-tlstn-ce-v2__kfold10"), key="erased_none", also_key="clean_none"),
     PaperRow("000 T2", "STN + modified ResNet-18, CE, epoch ties broken by validation loss", "CK+", None, "–", (),
              ("ckplus-tlstn-ce-v2-fer2013init-e60-tieloss__kfold10",),
              note="the row above with select_ties = val_loss, queued before any fold ran with it; see docs/training_loop.md"),
-    PaperRow("000 T2", "TL-STN: STN + modified ResNet-18, triplet", "CK+", 99.41, "random 800/181 images",
+    PaperRow("000 T2", "TL-STN: STN + modified ResNet-18, triplet", "CK+", 99.41, "random 800/181 images, randomly erased test",
              ("ckplus-tlstn-triplet-v2-fer2013init-e60__random800", "ckplus-tlstn-triplet-v2__random800"),
-             ("ckplus-tlstn-triplet-v2-fer2013init-e60__kfold10", "ckplus-tlstn-triplet-v2-fer2013init-es__kfold10", "ckplus-tlstn-triplet-v2__kfold10")),
+             ("ckplus-tlstn-triplet-v2-fer2013init-e60__kfold10", "ckplus-tlstn-triplet-v2-fer2013init-es__kfold10", "ckplus-tlstn-triplet-v2__kfold10"), key="erased_none", also_key="clean_none"),
     PaperRow("000 T3", "STN + ResNet-18, triplet", "FER2013", 72.30, "PrivateTest", ("fer2013-stn-resnet18-tl-v2-e60", "fer2013-stn-resnet18-tl-v2",)),
     PaperRow("000 T3", "TL-STN: STN + modified ResNet-18, triplet", "FER2013", 73.31, "PrivateTest", ("fer2013-tlstn-v2-e60", "fer2013-tlstn-v2",)),
-    PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "FER2013", 74.64, "PrivateTest",
+    PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "FER2013", 74.64, "PrivateTest (paper: best epoch, on its validation set)",
              ("embeddings_svm__fer2013-embed-triplet-v2-e60", "embeddings_svm__fer2013-embed-triplet-v2", "embeddings_svm__fer2013-embed-triplet-v1")),
     PaperRow("002 §4", "Triplet embeddings + SVM (best classifier)", "CK+", None, "–", (), ("embeddings_svm__ckplus-embed-triplet-v1__kfold10",),
              note="paper 002 reports JAFFE and MMI, not CK+"),
@@ -57,16 +58,18 @@ ROWS: tuple[PaperRow, ...] = (
     PaperRow("003 T3", "Plain CNN baseline on OCC-CK+", "CK+", 88.16, "8-fold (ours: 10-fold), half the faces occluded",
              ("ckplus-ce-modres18-occ-v2-fer2013init-e60__kfold10", "ckplus-ce-modres18-occ-v2-fer2013init-es__kfold10", "ckplus-ce-modres18-occ-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Single-channel occlusion-aware network", "CK+", 96.58, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
+             ("ckplus-occnet-single-v4-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10")),
     PaperRow("003 T3", "Single-channel occlusion-aware network on OCC-CK+", "CK+", 92.69, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-occnet-single-v4-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-e60__kfold10", "ckplus-occnet-single-v3-fer2013init-es__kfold10", "ckplus-occnet-single-v3__kfold10", "ckplus-occnet-single-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 T3", "Double-channel occlusion-aware network", "CK+", 97.36, "8-fold (ours: 10-fold)",
-             ("ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
+             ("ckplus-occnet-double-v4-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
     PaperRow("003 T3", "Double-channel occlusion-aware network on OCC-CK+", "CK+", 93.21, "8-fold (ours: 10-fold), half occluded",
-             ("ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
+             ("ckplus-occnet-double-v4-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
     PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v2-e60", "fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
              note="paper 003 reports RAF-DB and SFEW, not FER2013"),
     PaperRow("004", "CE (baseline of the loss study)", "FER2013", None, "PrivateTest", ("fer2013-loss-ce-v2-e60", "fer2013-loss-ce-v2",), note="no number in the paper text we have"),
+    PaperRow("004", "Weighted CE (the paper's weighted-softmax baseline)", "FER2013", None, "PrivateTest", ("fer2013-loss-weighted-ce-v2-e60", "fer2013-loss-weighted-ce-v2",),
+             note="no number in the paper text we have"),
     PaperRow("004", "CE + center loss", "FER2013", None, "PrivateTest", ("fer2013-loss-center-v2-e60", "fer2013-loss-center-v2",), note="no number in the paper text we have"),
     PaperRow("004", "CE + weighted-cluster loss", "FER2013", None, "PrivateTest", ("fer2013-loss-weighted-cluster-v5-e60", "fer2013-loss-weighted-cluster-v5", "fer2013-loss-weighted-cluster-v3"),
              note="no number in the paper text we have"),
@@ -122,7 +125,8 @@ def accuracy(r: dict[str, Any], key: str) -> tuple[float | None, str]:
     if "summary" in r and key in r["summary"]:
         row = r["summary"][key]
         mean = 100 * row["mean_accuracy"]
-        return mean, (f"{mean:.2f}" if row["n_folds"] == 1 else f"{mean:.2f} ± {100 * row['std_accuracy']:.2f}")
+        folds = r.get("protocol") == "kfold10" and row["n_folds"] < 10  # a partial run says so: its mean is over fewer subjects
+        return mean, (f"{mean:.2f}" if row["n_folds"] == 1 else f"{mean:.2f} ± {100 * row['std_accuracy']:.2f}") + (f" ({row['n_folds']} of 10 folds)" if folds else "")
     if "chosen_test" in r:  # embeddings pipeline, FER2013: the classifier chosen on PublicTest
         mean = 100 * r["chosen_test"]["accuracy"]
         return mean, f"{mean:.2f} ({r['chosen_on_validation']})"
@@ -170,6 +174,8 @@ def row_cells(row: PaperRow) -> list[str]:
     ours_value, ours_text, gap = None, ("not run yet" if row.ours else "–"), "–"
     if mine:
         ours_value, ours_text = accuracy(mine[1], row.key)
+        if row.also_key and (also := accuracy(mine[1], row.also_key)[0]) is not None:
+            ours_text += f" ({row.also_key.split('_')[0]}: {also:.2f})"
         if ours_value is not None and row.paper_value is not None:
             gap = f"{ours_value - row.paper_value:+.2f}"
     si_text = "not run yet" if row.ours_si and not si else "–"

@@ -58,3 +58,15 @@ def test_epochs_column_reports_what_early_stopped_folds_trained():
     assert rr.epochs(stopped) == "31-47 of max 100 (early stop, patience 10)"
     assert rr.epochs({"recipe_config": {"epochs": 100, "early_stop_patience": 10}, "folds": [{"epochs_trained": 40}]}) == "40 of max 100 (early stop, patience 10)"
     assert rr.epochs({"recipe_config": {"epochs": 60}, "folds": [{"best_epoch": 12}]}) == "60"
+
+
+def test_a_row_scored_on_another_test_column_shows_it_with_the_clean_one_and_partial_folds_say_so(results):
+    payload = {"recipe": "r", "protocol": "kfold10", "recipe_config": {"epochs": 60},
+               "summary": {"clean_none": {"mean_accuracy": 1.0, "std_accuracy": 0.0, "n_folds": 1},
+                           "erased_none": {"mean_accuracy": 0.9779, "std_accuracy": 0.0, "n_folds": 1}}}
+    (results / "erased.json").write_text(json.dumps({**payload, "protocol": "random800"}))
+    cells = rr.row_cells(rr.PaperRow("000 T2", "m", "CK+", 99.41, "random, erased", ("erased",), key="erased_none", also_key="clean_none"))
+    assert cells[4] == "97.79 (clean: 100.00)" and cells[5] == "-1.62"  # the gap is to the paper's (erased) column
+    five = {key: {**row, "n_folds": 5, "std_accuracy": 0.01} for key, row in payload["summary"].items()}
+    (results / "partial.json").write_text(json.dumps({**payload, "summary": five}))
+    assert rr.row_cells(rr.PaperRow("003", "m", "CK+", 97.0, "8-fold", ("partial",)))[4] == "100.00 ± 1.00 (5 of 10 folds)"
