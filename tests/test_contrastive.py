@@ -89,3 +89,16 @@ def test_pair_batches_errors_and_always_same() -> None:
     always_same = PairBatches(labels, 3, same_fraction=1.0)
     for batch in always_same.epoch_batches(np.random.default_rng(2)):
         assert np.array_equal(labels[batch[:3]], labels[batch[3:]])
+
+
+def test_siamese_normalize_takes_the_distance_between_unit_vectors_only_inside_the_loss() -> None:
+    # Unit vectors: (0,0) stays (0,0) under F.normalize; (3,4) -> (0.6,0.8); (1,0) -> (1,0); (1,0.5) -> (2,1)/sqrt(5).
+    refs, samples = torch.tensor([[3.0, 4.0], [1.0, 0.0]]), torch.tensor([[6.0, 8.0], [0.0, 2.0]])
+    same = torch.tensor([1.0, 0.0])
+    # pair 0: same direction, d = 0 -> 0; pair 1: (1,0) vs (0,1), d = sqrt(2) > margin 1 -> 0; raw distances would be 5 and sqrt(5)
+    criterion = build_loss("siamese", num_classes=2, embedding_dim=2, class_counts=[1, 1], normalize=True)
+    parts = criterion.compute(torch.cat([refs, samples]), torch.zeros(4, 2), torch.tensor([0, 0, 0, 1]))
+    assert abs(float(parts["contrastive"])) < 1e-6
+    raw = build_loss("siamese", num_classes=2, embedding_dim=2, class_counts=[1, 1]).compute(torch.cat([refs, samples]), torch.zeros(4, 2), torch.tensor([0, 0, 0, 1]))
+    torch.testing.assert_close(raw["contrastive"], torch.tensor(2 * (0.5 * 25 + 0.0) / 2))  # 2 x mean(25/2, hinge 0)
+    torch.testing.assert_close(contrastive_loss(F.normalize(refs, dim=1), F.normalize(samples, dim=1), same), parts["contrastive"] / 2)

@@ -151,3 +151,17 @@ def test_map_agreement_scores_a_perfect_an_inverted_and_a_flat_map() -> None:
     assert map_agreement(np.full((3, 1, 2, 2), 0.1), masks)["auc"] == 0.5
     with pytest.raises(ConfigError, match="same N"):
         map_agreement(perfect[:2], masks)
+
+
+def test_geometry_residual_starts_as_the_plain_o_b_branch_and_learns_its_gamma() -> None:
+    torch.manual_seed(0)
+    module = GeometryAwareModule(32, 8, 16, residual=True).eval()
+    x = torch.randn(2, 32, 3, 3)
+    torch.testing.assert_close(module(x), module.project(module.branch_b(x)))  # gamma = 0: no mixing yet
+    module.train()
+    module(x).sum().backward()
+    assert module.gamma is not None and module.gamma.grad is not None and float(module.gamma.grad.abs()) > 0
+    plain = GeometryAwareModule(32, 8, 16)
+    assert plain.gamma is None and "gamma" not in plain.state_dict()  # v3 checkpoints keep loading
+    net = build_model("occlusion_net", num_classes=7, backbone="modified_resnet18", geometry_residual=True)
+    assert any(k.endswith("occlusion_module.geometry.gamma") for k in net.state_dict())

@@ -44,13 +44,19 @@ class GeometryAwareModule(nn.Module):
     implicit; we row-normalise the (C, C) relation with a softmax and apply it to f_B, so each
     position's new channel vector is a relation-weighted mix of its O_B channels (channel
     attention as in DANet), then the paper's final 1x1 conv.
+
+    ``residual``: DANet's full form, gamma * mix + f_B with a learned gamma starting at 0. Without it the
+    softmax rows start nearly uniform (the relation of 64 channels is flat at initialisation), so every
+    output channel starts as about the same average map: an audit measured the channels' effective rank
+    fall from 8 to 2. With it the module starts as the plain O_B branch and learns how much mixing helps.
     """
 
-    def __init__(self, in_chs: int, mid_chs: int, out_chs: int) -> None:
+    def __init__(self, in_chs: int, mid_chs: int, out_chs: int, *, residual: bool = False) -> None:
         super().__init__()
         self.branch_a = nn.Sequential(_conv_bn_relu(in_chs, mid_chs, 1), _conv_bn_relu(mid_chs, mid_chs, 5))
         self.branch_b = nn.Sequential(_conv_bn_relu(in_chs, mid_chs, 1), _conv_bn_relu(mid_chs, mid_chs, 3))
         self.project = _conv_bn_relu(mid_chs, out_chs, 1)
+        self.gamma = nn.Parameter(torch.zeros(1)) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
@@ -58,6 +64,8 @@ class GeometryAwareModule(nn.Module):
         f_b = self.branch_b(x).flatten(2)
         relation = torch.bmm(f_a, f_b.transpose(1, 2)) / (h * w)  # (B, C, C) channel outer product
         mixed = torch.bmm(relation.softmax(dim=-1), f_b)  # (B, C, hw)
+        if self.gamma is not None:
+            mixed = self.gamma * mixed + f_b
         return self.project(mixed.view(b, -1, h, w))
 
 
@@ -93,9 +101,9 @@ class OcclusionPerceptionModule(nn.Module):
 class OcclusionAdaptiveModule(nn.Module):
     """Geometry-aware + occlusion-perception modules: x (B, C_in, h, w) -> F (B, C_out, h, w) and M (B, 1, N, N)."""
 
-    def __init__(self, in_chs: int, out_chs: int, *, map_size: int = 7, alpha: float = 0.5) -> None:
+    def __init__(self, in_chs: int, out_chs: int, *, map_size: int = 7, alpha: float = 0.5, geometry_residual: bool = False) -> None:
         super().__init__()
-        self.geometry = GeometryAwareModule(in_chs, max(in_chs // 4, 16), out_chs)
+        self.geometry = GeometryAwareModule(in_chs, max(in_chs // 4, 16), out_chs, residual=geometry_residual)
         self.perception = OcclusionPerceptionModule(in_chs, max(in_chs // 4, 16), map_size)
         self.alpha = alpha
 
@@ -122,7 +130,7 @@ class OcclusionNetBackbone(AuxiliaryBackbone):
 
     def __init__(
         self, trunk: nn.Module, *, map_size: int = 7, alpha: float = 0.5, occlusion_l1_weight: float = 0.01,
-        occlusion_mask_weight: float = 0.0, drop_rate: float = 0.0,
+        occlusion_mask_weight: float = 0.0, drop_rate: float = 0.0, geometry_residual: bool = False,
     ) -> None:
         super().__init__()
         info = {f["module"]: f["num_chs"] for f in trunk.feature_info}
@@ -130,7 +138,8 @@ class OcclusionNetBackbone(AuxiliaryBackbone):
         # Keep the trunk up to stage 3; paper 003 replaces the last residual stage with its module.
         self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.act1, trunk.maxpool)
         self.stages = nn.Sequential(trunk.layer1, trunk.layer2, trunk.layer3)
-        self.occlusion_module = OcclusionAdaptiveModule(info["layer3"], self.num_features, map_size=map_size, alpha=alpha)
+        self.occlusion_module = OcclusionAdaptiveModule(info["layer3"], self.num_features, map_size=map_size, alpha=alpha,
+                                                        geometry_residual=geometry_residual)
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.occlusion_l1_weight = occlusion_l1_weight
         self.occlusion_mask_weight = occlusion_mask_weight
@@ -209,11 +218,13 @@ def occlusion_net(
     normalize_embedding: bool = False,
     dropout: float = 0.0,
     drop_rate: float = 0.0,
+    geometry_residual: bool = False,
 ) -> FerNet:
     """Paper 003's occlusion-adaptive ResNet (ResNet-50 in the paper) as a FerNet classifier.
 
     ``occlusion_l1_weight`` scales the L1 sparsity of the occlusion map (the paper gives no value);
-    ``occlusion_mask_weight`` > 0 supervises the map with the synthetic occluders' masks (our addition).
+    ``occlusion_mask_weight`` > 0 supervises the map with the synthetic occluders' masks (our addition);
+    ``geometry_residual`` adds DANet's residual to the geometry-aware module (``GeometryAwareModule``).
     """
     if backbone not in BACKBONES:
         raise ConfigError(f"occlusion_net: unknown backbone {backbone!r}; available: {', '.join(BACKBONES)}")
@@ -228,6 +239,6 @@ def occlusion_net(
     trunk = BACKBONES[backbone](in_chans=in_chans, pretrained=pretrained)
     body = OcclusionNetBackbone(
         trunk, map_size=map_size, alpha=alpha, occlusion_l1_weight=occlusion_l1_weight,
-        occlusion_mask_weight=occlusion_mask_weight, drop_rate=drop_rate,
+        occlusion_mask_weight=occlusion_mask_weight, drop_rate=drop_rate, geometry_residual=geometry_residual,
     )
     return FerNet(body, body.num_features, num_classes, embedding_dim=embedding_dim, normalize_embedding=normalize_embedding, dropout=dropout)
