@@ -230,3 +230,34 @@ def test_weighted_cluster_trains_a_tiny_network():
         optimizer.step()
     assert parts["ce"] < 0.5 * first["ce"] and parts["cluster"] < first["cluster"]
     assert (head(embed(x)).argmax(1) == labels).float().mean() == 1.0
+
+
+@pytest.mark.parametrize("name", ["center", "weighted_cluster"])
+def test_trainers_optimizer_moves_centres_by_plain_steps_under_one_cycle(name):
+    """Through the trainer's own optimizer and schedule (SGD Nesterov 0.9, one-cycle): the centres' group keeps
+    momentum 0 at every step, so each step is Wen et al.'s c -= alpha * delta_c and no centre overshoots its class
+    mean on the way (with the network's momentum each step was about 10 alpha)."""
+    from ferkit.train.config import Recipe
+    from ferkit.train.optim import build_optimizer, build_scheduler
+
+    torch.manual_seed(0)
+    x, labels, class_means = _toy_features(0)
+    criterion = build_loss(name, num_classes=3, embedding_dim=2, class_counts=[20, 20, 20])
+    recipe = Recipe(name="t", loss=name, optimizer="sgd", lr=0.05, momentum=0.9, schedule="onecycle", epochs=10)
+    optimizer = build_optimizer(recipe, torch.nn.Linear(2, 3), criterion)
+    scheduler, per_batch = build_scheduler(recipe, optimizer, 10)
+    centres = optimizer.param_groups[-1]
+    assert per_batch and centres["params"] == [criterion.centers] and centres["lr"] == pytest.approx(criterion.param_lr * 0.04)  # one-cycle starts at max / 25
+    start = (criterion.centers.detach() - class_means).norm(dim=1)
+    generator, worst = torch.Generator().manual_seed(1), torch.zeros(3)
+    for _ in range(100):
+        batch = torch.randperm(60, generator=generator)[:16]
+        optimizer.zero_grad()
+        total, _ = criterion(x[batch], torch.zeros(16, 3), labels[batch])
+        total.backward()
+        optimizer.step()
+        scheduler.step()
+        assert centres["momentum"] == 0.0 and not centres["nesterov"]
+        worst = torch.maximum(worst, (criterion.centers.detach() - class_means).norm(dim=1))
+    end = (criterion.centers.detach() - class_means).norm(dim=1)
+    assert bool((end < 0.25).all()) and bool((worst <= start + 1e-6).all()), (start, worst, end)

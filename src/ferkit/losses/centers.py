@@ -39,6 +39,9 @@ SGD the centres therefore settle slightly outside their class means, further out
 clusters. The reported values are the true loss values; only the
 routing and scale of gradients differ from plain autograd. Use SGD without weight decay for the
 centres' parameter group; with Adam, set ``center_lr`` near the model's learning rate instead.
+``ferkit.train.optim.build_optimizer`` does this for SGD recipes: the centres' group has no weight decay and no
+momentum (before 2026-12-02 it inherited the network's Nesterov momentum 0.9, so each step was about 10 alpha and
+centres overshot their class means); a schedule still scales its alpha (one-cycle: from alpha / 25 up to alpha).
 """
 
 from __future__ import annotations

@@ -27,7 +27,12 @@ def build_optimizer(recipe: Recipe, model: torch.nn.Module, criterion: torch.nn.
         groups.append({"params": [p for p in transform.parameters() if p.requires_grad], "lr": recipe.lr * recipe.input_transform_lr_mult})
     criterion_params = [p for p in criterion.parameters() if p.requires_grad]
     if criterion_params:  # e.g. class centres, with their own learning rate
-        groups.append({"params": criterion_params, "lr": getattr(criterion, "param_lr", None) or recipe.lr, "weight_decay": 0.0})
+        group = {"params": criterion_params, "lr": getattr(criterion, "param_lr", None) or recipe.lr, "weight_decay": 0.0}
+        if getattr(criterion, "param_lr", None) is not None and recipe.optimizer == "sgd":
+            # Class centres move by Wen et al.'s rule, c -= alpha * delta_c: plain SGD steps. The network's Nesterov
+            # momentum 0.9 (cycled 0.85-0.95 by one-cycle) made each step about 10 alpha and overshot the class means.
+            group.update(momentum=0.0, nesterov=False, plain_steps=True)
+        groups.append(group)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "adam":
@@ -41,7 +46,10 @@ def build_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer, steps_per_
     total = recipe.epochs * steps_per_epoch
     if recipe.schedule == "onecycle":
         max_lrs = [g["lr"] for g in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=kw.get("pct_start", 0.2)), True
+        plain = [bool(g.get("plain_steps")) for g in optimizer.param_groups]  # their momentum stays 0 (build_optimizer)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=kw.get("pct_start", 0.2),
+                                                   base_momentum=[0.0 if p else 0.85 for p in plain],
+                                                   max_momentum=[0.0 if p else 0.95 for p in plain]), True
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=kw.get("eta_min", 0.0)), True
     if recipe.schedule == "step":
