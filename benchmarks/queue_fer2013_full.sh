@@ -7,13 +7,16 @@
 # About 4 hours per run on one core of this machine (THREADS, default 1, so the other core keeps its run).
 # Order: paper 004's loss comparison at equal epochs (CE, centre, weighted cluster), papers 000/001's TL-STN and
 # STN + ResNet-18 with triplet loss, paper 003's double-channel network, paper 002's embeddings warm-started
-# from the FER2013 network (the same start weights as the CK+ transfer rows).
+# from the FER2013 network (the same start weights as the CK+ transfer rows). Changed 2026-12-02, before any of these
+# ran, after a read of the code against the papers: the double-channel network is fer2013-occnet-double-v3 (residual
+# channel mixing, unnormalised features into the heads: see the CK+ v4 recipes), and the centre and
+# weighted-cluster losses move their centres by plain SGD steps (ferkit.train.optim), unlike their 10-epoch rows.
 set -u
 cd "$(dirname "$0")/.."
 source benchmarks/queue_lib.sh  # run_named, start_weights
 start_weights || exit 1
 for recipe in fer2013-loss-ce-v2 fer2013-loss-center-v2 fer2013-loss-weighted-cluster-v5 fer2013-tlstn-v2 \
-              fer2013-stn-resnet18-tl-v2 fer2013-occnet-double-v2; do
+              fer2013-stn-resnet18-tl-v2 fer2013-occnet-double-v3; do
   run_named "$recipe-e60" benchmarks/run_recipe.py "$recipe" --data "$FER" --set epochs=60 --name "$recipe-e60"
 done
 run_named embeddings_svm__fer2013-embed-triplet-v2-e60 benchmarks/embeddings_svm.py --recipe fer2013-embed-triplet-v2 --data "$FER" \

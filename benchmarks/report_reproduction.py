@@ -65,7 +65,7 @@ ROWS: tuple[PaperRow, ...] = (
              ("ckplus-occnet-double-v4-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10")),
     PaperRow("003 T3", "Double-channel occlusion-aware network on OCC-CK+", "CK+", 93.21, "8-fold (ours: 10-fold), half occluded",
              ("ckplus-occnet-double-v4-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-e60__kfold10", "ckplus-occnet-double-v3-fer2013init-es__kfold10", "ckplus-occnet-double-v3__kfold10", "ckplus-occnet-double-v2__kfold10"), key="occ_half_none"),
-    PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v2-e60", "fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
+    PaperRow("003 (FER2013)", "Double-channel occlusion-aware network", "FER2013", None, "PrivateTest", ("fer2013-occnet-double-v3-e60", "fer2013-occnet-double-v2-e60", "fer2013-occnet-double-v2", "fer2013-occnet-double-v1"),
              note="paper 003 reports RAF-DB and SFEW, not FER2013"),
     PaperRow("004", "CE (baseline of the loss study)", "FER2013", None, "PrivateTest", ("fer2013-loss-ce-v2-e60", "fer2013-loss-ce-v2",), note="no number in the paper text we have"),
     PaperRow("004", "Weighted CE (the paper's weighted-softmax baseline)", "FER2013", None, "PrivateTest", ("fer2013-loss-weighted-ce-v2-e60", "fer2013-loss-weighted-ce-v2",),
