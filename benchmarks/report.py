@@ -108,7 +108,7 @@ def fer_table(names: list[tuple[str, str]]) -> str:
     for label, name in names:
         r = load(name)
         if r is None:
-            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | |")
+            lines.append(f"| {label} (`{name}`) | not run yet | | | | | | |")
             continue
         fold = r["folds"][0]
         s = r["summary"]
@@ -124,7 +124,7 @@ def ck_table(names: list[tuple[str, str, str | None]], erased: bool = False) -> 
     for label, name, paper in names:
         r = load(name)
         if r is None:
-            lines.append(f"| {label} (`{name}`) | not run in this session |" + " |" * (head.count("|") - 3))
+            lines.append(f"| {label} (`{name}`) | not run yet |" + " |" * (head.count("|") - 3))
             continue
         s = r["summary"]
         leak = " (leaks subjects)" if r["folds"][0].get("leaks_subjects") else ""
@@ -233,7 +233,9 @@ def block_occlusion_ck() -> str:
                      ("Single-channel occlusion-aware", "ckplus-occnet-single-v2__kfold10", "96.58 / 92.69"),
                      ("Double-channel occlusion-aware", "ckplus-occnet-double-v2__kfold10", "97.36 / 93.21"),
                      ("Single-channel, occlusion map supervised with the occluder masks", "ckplus-occnet-single-v3__kfold10", "–"),
-                     ("Double-channel, occlusion map supervised with the occluder masks", "ckplus-occnet-double-v3__kfold10", "–")])
+                     ("Double-channel, occlusion map supervised with the occluder masks", "ckplus-occnet-double-v3__kfold10", "–"),
+                     ("Single-channel, supervised map, residual channel mixing, unnormalised features", "ckplus-occnet-single-v4__kfold10", "–"),
+                     ("Double-channel, supervised map, residual channel mixing, unnormalised features", "ckplus-occnet-double-v4__kfold10", "–")])
 
 
 def block_occlusion_fer() -> str:
@@ -295,7 +297,7 @@ def block_losses() -> str:
     for label, name in names:
         r = load(name)
         if r is None:
-            lines.append(f"| {label} (`{name}`) | not run in this session | | | | | | | |")
+            lines.append(f"| {label} (`{name}`) | not run yet | | | | | | | |")
             continue
         t = r["folds"][0]["test"]["clean_none"]
         if r["recipe_config"]["epochs"] == 10 and r["recipe_config"]["model"] == "modified_resnet18" and "before the" not in label:
