@@ -193,6 +193,22 @@ def _toy_features(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, labels, class_means
 
 
+def fit_centres(criterion, optimizer, x, labels, class_means, after_step=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """100 steps on batches of 16 of the toy features (only the criterion's loss); the centres' largest and last
+    distance to their class means."""
+    generator, worst = torch.Generator().manual_seed(1), torch.zeros(len(class_means))
+    for _ in range(100):
+        batch = torch.randperm(len(x), generator=generator)[:16]
+        optimizer.zero_grad()
+        total, _ = criterion(x[batch], torch.zeros(16, 3), labels[batch])
+        total.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        worst = torch.maximum(worst, (criterion.centers.detach() - class_means).norm(dim=1))
+    return worst, (criterion.centers.detach() - class_means).norm(dim=1)
+
+
 @pytest.mark.parametrize("name", ["center", "weighted_cluster"])
 def test_centres_move_to_class_means_on_toy_2d_problem(name):
     torch.manual_seed(0)
@@ -200,14 +216,7 @@ def test_centres_move_to_class_means_on_toy_2d_problem(name):
     criterion = build_loss(name, num_classes=3, embedding_dim=2, class_counts=[20, 20, 20])
     optimizer = torch.optim.SGD(criterion.parameters(), lr=criterion.param_lr)
     start = (criterion.centers.detach() - class_means).norm(dim=1)
-    generator = torch.Generator().manual_seed(1)
-    for _ in range(100):
-        batch = torch.randperm(60, generator=generator)[:16]
-        optimizer.zero_grad()
-        total, _ = criterion(x[batch], torch.zeros(16, 3), labels[batch])
-        total.backward()
-        optimizer.step()
-    end = (criterion.centers.detach() - class_means).norm(dim=1)
+    _, end = fit_centres(criterion, optimizer, x, labels, class_means)
     assert bool((end < 0.25).all()), (start, end)
     assert bool((end < 0.2 * start).all())
 
@@ -249,15 +258,10 @@ def test_trainers_optimizer_moves_centres_by_plain_steps_under_one_cycle(name):
     centres = optimizer.param_groups[-1]
     assert per_batch and centres["params"] == [criterion.centers] and centres["lr"] == pytest.approx(criterion.param_lr * 0.04)  # one-cycle starts at max / 25
     start = (criterion.centers.detach() - class_means).norm(dim=1)
-    generator, worst = torch.Generator().manual_seed(1), torch.zeros(3)
-    for _ in range(100):
-        batch = torch.randperm(60, generator=generator)[:16]
-        optimizer.zero_grad()
-        total, _ = criterion(x[batch], torch.zeros(16, 3), labels[batch])
-        total.backward()
-        optimizer.step()
+
+    def after_step() -> None:
         scheduler.step()
         assert centres["momentum"] == 0.0 and not centres["nesterov"]
-        worst = torch.maximum(worst, (criterion.centers.detach() - class_means).norm(dim=1))
-    end = (criterion.centers.detach() - class_means).norm(dim=1)
+
+    worst, end = fit_centres(criterion, optimizer, x, labels, class_means, after_step)
     assert bool((end < 0.25).all()) and bool((worst <= start + 1e-6).all()), (start, worst, end)
