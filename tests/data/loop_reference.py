@@ -4,6 +4,8 @@ loop was split into modules (issue 19) and replayed by tests/test_train_loop.py 
 ``python tests/data/loop_reference.py`` (from the repository root, with ``PYTHONPATH=src``) rewrites
 tests/fixtures/one_epoch_reference.json and tests/fixtures/legacy/last.pt. Only run it on code whose
 results you mean to make the new reference: the point of the files is that they came from the old loop.
+``--case NAME --reason TEXT`` re-records one case only, for a deliberate change of what that recipe trains
+(the reason and commit are kept in the file under "rerecorded"); the other cases and last.pt stay as they were.
 Everything runs on one CPU thread so the float reductions, and hence the numbers, are the same each time.
 """
 
@@ -146,10 +148,31 @@ def make_legacy(workdir: Path) -> dict[str, Any]:
     return {"recipe_name": name, "recipe": recipe, "uninterrupted": full, "resumed": resumed}
 
 
+def rerecord(case: str, reason: str) -> None:
+    """Re-record one case of the reference file (a deliberate behaviour change), keeping every other entry."""
+    import subprocess
+    import tempfile
+
+    from ferkit.io_utils import atomic_write_text
+
+    payload = json.loads(REFERENCE_PATH.read_text())
+    name, changes = next((n, c) for k, n, c in CASES if k == case)
+    recipe = case_recipe(name, changes)
+    with tempfile.TemporaryDirectory() as tmp:
+        payload["cases"][case] = {"recipe_name": name, "recipe": recipe, **run_recorded(recipe, Path(tmp) / case, Path(tmp) / "ce_plain" / "best.pt")}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    payload.setdefault("rerecorded", {})[case] = {"commit": commit, "torch": torch.__version__, "reason": reason}
+    atomic_write_text(REFERENCE_PATH, json.dumps(payload, indent=1) + "\n")
+    print(f"re-recorded {case} in {REFERENCE_PATH}", file=sys.stderr)
+
+
 def main() -> None:
     import subprocess
     import tempfile
 
+    if "--case" in sys.argv:
+        rerecord(sys.argv[sys.argv.index("--case") + 1], sys.argv[sys.argv.index("--reason") + 1])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         payload = {
