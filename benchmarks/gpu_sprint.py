@@ -8,10 +8,10 @@ it (benchmarks/score_sprint.py).
 Time budget: every seed is a ``ferkit train`` process (resumable from its last.pt). Up to
 ``--parallel`` run at once, since a 48x48 network leaves an H200 mostly idle and the per-batch host
 work (occluders are drawn on the CPU) is what bounds one process. A watchdog polls each run's
-metrics.jsonl and projects its end from its last epoch time. Fewer finished seeds beat more
-unfinished ones: while two or more run and one is projected to end after the deadline, the
-highest-numbered seed is stopped so the others speed up; a queued seed starts only if the longest
-finished seed would still fit; at the deadline whatever still runs is stopped (its best.pt is
+metrics.jsonl and projects its end from its mean epoch interval after the first epoch. Fewer finished
+seeds beat more unfinished ones: while two or more run and one is projected to end after the deadline
+(by more than 5% of the time left), the highest-numbered seed is stopped so the others speed up; a
+queued seed starts only if the longest finished seed would still fit; at the deadline whatever still runs is stopped (its best.pt is
 returned, marked unfinished). The deadline keeps ``--reserve-s`` for collecting the results.
 Each seed draws its occluders in ``occluder_workers_per_seed`` worker processes (``ferkit train --occluder-workers``):
 one drawing thread would bound it at about 1,250 img/s. Without an ``epochs=`` override the epochs are fitted to
@@ -35,7 +35,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, git_commit  # noqa: E402
@@ -64,31 +64,37 @@ class SeedRun:
         return None if self.started is None or self.ended is None else self.ended - self.started
 
 
-def projected_end(run: SeedRun, epochs: int) -> float | None:
-    """Wall time at which ``run`` should finish, from its last epoch interval (None before its first epoch).
+def projected_end(run: SeedRun, epochs: int, since: float = 0.0) -> float | None:
+    """Wall time at which ``run`` should finish: its last epoch row plus the epochs left at its mean interval
+    between the rows seen at or after ``since`` (None until two are).
 
-    The first epoch's interval counts process start and data loading too, so early projections err late.
+    The time to the first row also counts process start, imports, CUDA init, data loading and the occluder
+    workers' start-up (12 s before 7.3 s epochs projected 1,234 s for a run ending at 448 s), so it is left out;
+    the mean smooths the 2 s grain of the polls; ``since`` (the last stop) leaves out the epochs from before the
+    other runs sped up.
     """
-    seen = run.epoch_seen
-    if not seen or run.started is None:
+    seen = [t for t in run.epoch_seen if t >= since]
+    if len(seen) < 2:
         return None
-    per_epoch = seen[-1] - seen[-2] if len(seen) >= 2 else seen[0] - run.started
-    done = run.rows_at_start + len(seen)
+    per_epoch = (seen[-1] - seen[0]) / (len(seen) - 1)
+    done = run.rows_at_start + len(run.epoch_seen)
     return seen[-1] + max(epochs - done, 0) * per_epoch
 
 
-def seed_to_stop(running: list[SeedRun], epochs: int, deadline: float, last_stop: float) -> SeedRun | None:
+def seed_to_stop(running: list[SeedRun], epochs: int, deadline: float, last_stop: float, now: float,
+                 tolerance: float = 0.05) -> SeedRun | None:
     """The run to stop so that the others finish in time, or None.
 
-    Only while two or more run, one is projected past the deadline, and every run has a full epoch
-    interval measured after the last stop (the remaining runs speed up once one stops).
+    Only while two or more run, every run has two epoch rows seen since the last stop (the remaining runs
+    speed up once one stops), and one is projected past the deadline by more than ``tolerance`` of the time
+    left: a stop cannot be undone, and a projection from 2 s polls is no closer than that.
     """
     if len(running) < 2:
         return None
-    ends = [projected_end(r, epochs) for r in running]
-    if any(e is None for e in ends) or max(ends) <= deadline:  # type: ignore[type-var]
+    ends = [projected_end(r, epochs, since=last_stop) for r in running]
+    if any(e is None for e in ends):
         return None
-    if last_stop > 0 and any(len(r.epoch_seen) < 2 or r.epoch_seen[-2] < last_stop for r in running):
+    if max(ends) - deadline <= tolerance * max(deadline - now, 0.0):  # type: ignore[type-var]
         return None
     return max(running, key=lambda r: r.seed)
 
@@ -176,6 +182,12 @@ def count_rows(run_dir: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
 
 
+def ended_status(run: SeedRun, epochs: int, otherwise: str) -> str:
+    """"finished" once every planned epoch is logged, whatever the exit code or the stop: each epoch writes
+    best.pt, last.pt, then its row, and what follows the last row (curves.png, train_summary.json) is not returned."""
+    return "finished" if count_rows(run.run_dir) >= epochs else otherwise
+
+
 def train_command(python: str, recipe: str, pack: Path, run: SeedRun, overrides: list[str], device: str, occluder_workers: int = 0) -> list[str]:
     cmd = [python, "-m", "ferkit.cli", "train", "--recipe", recipe, "--data", f"fer2013:{pack}", "--out", str(run.run_dir),
            "--set", f"seed={run.seed}", *[a for o in overrides for a in ("--set", o)], "--no-test", "--quiet", "--device", device,
@@ -213,29 +225,34 @@ class Sprint:
         self.log(f"seed {run.seed}: started ({'resuming at epoch ' + str(run.rows_at_start) if run.rows_at_start else 'new run'}, {threads} CPU threads, "
                  f"{occluder_workers_per_seed(self.args.parallel)} occluder workers)")
 
-    def stop(self, run: SeedRun, status: str, why: str) -> None:
-        assert run.process is not None
-        run.process.terminate()  # last.pt holds the last finished epoch (written atomically)
-        try:
-            run.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            run.process.kill()
-            run.process.wait()
-        run.ended, run.status = time.time(), status
-        self.log(f"seed {run.seed}: stopped after {count_rows(run.run_dir)}/{self.epochs} epochs ({why})")
+    def stop(self, runs: list[SeedRun], status: str, why: str, grace_s: float = 30.0) -> None:
+        """Terminate every run first, then wait on them together: one ``grace_s`` for all, not one each."""
+        for run in runs:
+            assert run.process is not None
+            run.process.terminate()  # last.pt holds the last finished epoch (written atomically)
+        give_up = time.time() + grace_s
+        for run in runs:
+            try:
+                run.process.wait(timeout=max(give_up - time.time(), 0.0))
+            except subprocess.TimeoutExpired:
+                run.process.kill()
+                run.process.wait()
+            run.ended, run.status = time.time(), ended_status(run, self.epochs, status)
+            self.log(f"seed {run.seed}: {run.status}, stopped after {count_rows(run.run_dir)}/{self.epochs} epochs ({why})")
 
     def watch(self, run: SeedRun, now: float) -> None:
         rows = count_rows(run.run_dir) - run.rows_at_start
         while len(run.epoch_seen) < rows:
             run.epoch_seen.append(now)
-            end = projected_end(run, self.epochs)
+            end = projected_end(run, self.epochs, since=self.last_stop)
             last = json.loads((run.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
             self.log(f"seed {run.seed}: epoch {last['epoch']}/{self.epochs} val {last.get('val_accuracy', float('nan')):.4f} "
-                     f"({last['epoch_time_s']:.1f}s train, {last['images_per_s']:.0f} img/s); projected end {end - self.t0:.0f}s, deadline {self.deadline - self.t0:.0f}s")
+                     f"({last['epoch_time_s']:.1f}s train, {last['images_per_s']:.0f} img/s); "
+                     f"projected end {'pending' if end is None else f'{end - self.t0:.0f}s'}, deadline {self.deadline - self.t0:.0f}s")
         code = run.process.poll() if run.process else None
         if code is not None:
             run.ended = now
-            run.status = "finished" if code == 0 and count_rows(run.run_dir) >= self.epochs else "failed"
+            run.status = ended_status(run, self.epochs, "failed")
             self.log(f"seed {run.seed}: {run.status} (exit {code}, {run.wall_s:.0f}s)")
 
     def run(self) -> None:
@@ -247,12 +264,11 @@ class Sprint:
                 self.watch(r, now)
             running = [r for r in self.runs if r.status == "running"]
             if now >= self.deadline:
-                for r in running:
-                    self.stop(r, "stopped_deadline", "deadline reached; resumable from last.pt")
+                self.stop(running, "stopped_deadline", "deadline reached; resumable from last.pt")
                 break
-            victim = seed_to_stop(running, self.epochs, self.deadline, self.last_stop)
+            victim = seed_to_stop(running, self.epochs, self.deadline, self.last_stop, now)
             if victim is not None:
-                self.stop(victim, "stopped_for_time", "projected past the deadline; fewer finished seeds beat unfinished ones")
+                self.stop([victim], "stopped_for_time", "projected past the deadline; fewer finished seeds beat unfinished ones")
                 self.last_stop = time.time()
                 running.remove(victim)
             finished_walls = [r.wall_s for r in self.runs if r.status == "finished" and r.wall_s]
@@ -314,26 +330,29 @@ def seed_record(run: SeedRun, epochs: int) -> dict[str, Any]:
     return record
 
 
-def collect(sprint: Sprint, out: Path, device: str, pack: Path) -> dict[str, Any]:
-    """Checkpoints in a storage that fits, their PublicTest scores, the logs and the summary, under ``out``."""
-    from ferkit.data.fer2013_pack import load_fer2013_pack, pack_info
-    from ferkit.devices import device_description, resolve_device
-    import torch
+def returned_checkpoint(run: SeedRun, out: Path, cap: float) -> dict[str, Any]:
+    """``run``'s best.pt written under ``out`` in a storage that fits; no file left there when none does."""
+    dest = out / f"seed{run.seed}" / "best.pt"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = storage_that_fits(run.run_dir / "best.pt", dest, cap)
+    except (Exception, SystemExit):
+        dest.unlink(missing_ok=True)  # over the cap: it would not come back, or crowd out the other seeds
+        raise
+    return {"path": f"seed{run.seed}/best.pt", "storage": storage, "bytes": dest.stat().st_size, "finished": run.status == "finished"}
 
-    dev = resolve_device(device)
-    val = load_fer2013_pack(pack, "PublicTest")
-    with_best = [r for r in sprint.runs if (r.run_dir / "best.pt").exists()]
-    cap = min(FILE_LIMIT, (TOTAL_LIMIT - 2 * MIB) / max(len(with_best), 1))
-    seeds = []
-    for run in sprint.runs:
-        record = seed_record(run, sprint.epochs)
-        if run in with_best:
-            dest = out / f"seed{run.seed}" / "best.pt"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            storage = storage_that_fits(run.run_dir / "best.pt", dest, cap)
-            record["returned"] = {"path": f"seed{run.seed}/best.pt", "storage": storage, "bytes": dest.stat().st_size,
-                                  "finished": run.status == "finished", **public_test_scores(dest, val, str(dev))}
-        seeds.append(record)
+
+def kept_error(record: dict[str, Any], step: str, action: Callable[[], Any]) -> Any:
+    """``action()``, or None with its error kept in ``record``: one seed's failure costs neither the others nor the summary."""
+    try:
+        return action()
+    except (Exception, SystemExit) as error:  # storage_that_fits exits when even int8 does not fit
+        record.setdefault("errors", []).append(f"{step}: {type(error).__name__}: {error}")
+        return None
+
+
+def write_logs(sprint: Sprint, out: Path) -> None:
+    """logs.tar.gz: each run's recipe.json, metrics.jsonl, train.log, train_summary.json and the watchdog's events."""
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for run in sprint.runs:
             for name in ("recipe.json", "metrics.jsonl", "train.log", "train_summary.json"):
@@ -343,17 +362,69 @@ def collect(sprint: Sprint, out: Path, device: str, pack: Path) -> dict[str, Any
         info = tarfile.TarInfo("sprint_events.log")
         info.size = len(events)
         tar.addfile(info, io.BytesIO(events))
+
+
+def sprint_summary(sprint: Sprint, device: str, pack: Path) -> dict[str, Any]:
+    """What summary.json holds before any checkpoint is converted or scored (``device`` as asked, until resolved)."""
+    from ferkit.data.fer2013_pack import pack_info
+    import torch
+
     pack_summary = pack_info(pack)
     pack_summary.pop("path")
     return {
-        "recipe": sprint.args.recipe, "overrides": sprint.args.overrides, "epochs": sprint.epochs, "epochs_choice": sprint.epochs_choice, "seeds": seeds,
-        "device": device_description(dev), "torch": torch.__version__, "cuda": torch.version.cuda,
+        "recipe": sprint.args.recipe, "overrides": sprint.args.overrides, "epochs": sprint.epochs, "epochs_choice": sprint.epochs_choice,
+        "seeds": [seed_record(run, sprint.epochs) for run in sprint.runs],
+        "device": device, "torch": torch.__version__, "cuda": torch.version.cuda,
         "commit": os.environ.get("SPRINT_COMMIT") or git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "budget_s": sprint.args.budget_s, "reserve_s": sprint.args.reserve_s, "parallel": sprint.args.parallel,
         "dry_run": sprint.args.dry_run, "load_average": os.getloadavg(), "pack": pack_summary,
         "selection": "best PublicTest epoch of each seed (the training loop's best.pt); PrivateTest is not on this machine",
-        "events": sprint.events, "wall_time_s": round(time.time() - sprint.t0, 1),
+        "events": sprint.events, "wall_time_s": None,
     }
+
+
+def write_summary(sprint: Sprint, out: Path, summary: dict[str, Any]) -> None:
+    """summary.json as it stands, with the wall time so far: written after each step, so a later failure keeps it."""
+    from ferkit.io_utils import atomic_write_json
+
+    summary["wall_time_s"] = round(time.time() - sprint.t0, 1)
+    atomic_write_json(out / "summary.json", summary)
+
+
+def collect(sprint: Sprint, out: Path, device: str, pack: Path) -> dict[str, Any]:
+    """Checkpoints in a storage that fits, their PublicTest scores, the logs and the summary, under ``out``.
+
+    summary.json is written before the checkpoints are converted, before they are scored and after: an error
+    in one seed's conversion or scoring is kept in that seed's entry (``errors``) and the others go on; one in
+    resolving the device or loading PublicTest, in the summary's own ``errors``, and no seed is scored."""
+    summary = sprint_summary(sprint, device, pack)
+    write_logs(sprint, out)
+    write_summary(sprint, out, summary)
+    with_best = [r for r in sprint.runs if (r.run_dir / "best.pt").exists()]
+    cap = min(FILE_LIMIT, (TOTAL_LIMIT - 2 * MIB) / max(len(with_best), 1))
+    for run, record in zip(sprint.runs, summary["seeds"]):
+        returned = kept_error(record, "conversion", lambda: returned_checkpoint(run, out, cap)) if run in with_best else None
+        if returned is not None:
+            record["returned"] = returned
+    write_summary(sprint, out, summary)
+    scoring = kept_error(summary, "scoring", lambda: scoring_context(device, pack))
+    if scoring is not None:
+        dev, val, summary["device"] = scoring
+        for record in summary["seeds"]:
+            if "returned" in record:
+                path = out / record["returned"]["path"]
+                record["returned"].update(kept_error(record, "scoring", lambda: public_test_scores(path, val, str(dev))) or {})
+    write_summary(sprint, out, summary)
+    return summary
+
+
+def scoring_context(device: str, pack: Path) -> tuple[Any, Any, str]:
+    """The device to score on, the PublicTest split, and the device's description for the summary."""
+    from ferkit.data.fer2013_pack import load_fer2013_pack
+    from ferkit.devices import device_description, resolve_device
+
+    dev = resolve_device(device)
+    return dev, load_fer2013_pack(pack, "PublicTest"), device_description(dev)
 
 
 def main() -> int:
@@ -401,9 +472,6 @@ def main() -> int:
     sprint.run()
     args.out.mkdir(parents=True, exist_ok=True)
     summary = collect(sprint, args.out, args.device, args.pack)
-    from ferkit.io_utils import atomic_write_json
-
-    atomic_write_json(args.out / "summary.json", summary)
     for s in summary["seeds"]:
         ret = s.get("returned") or {}
         print(f"seed {s['seed']}: {s['status']}, {s['epochs_done']}/{s['epochs_planned']} epochs, best PublicTest {s['best_public_test']} "

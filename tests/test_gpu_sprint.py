@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -94,23 +96,47 @@ def _run(seed: int, started: float, seen: list[float], rows_at_start: int = 0) -
     return SeedRun(seed, Path(f"seed{seed}"), status="running", started=started, rows_at_start=rows_at_start, epoch_seen=seen)
 
 
-def test_projection_uses_the_last_epoch_interval():
+def test_projection_uses_the_mean_interval_after_the_first_epoch():
     assert projected_end(_run(0, 0.0, []), 10) is None
-    assert projected_end(_run(0, 0.0, [30.0]), 10) == 30.0 + 9 * 30.0  # first interval includes start-up: errs late
-    assert projected_end(_run(0, 0.0, [30.0, 40.0, 45.0]), 10) == 45.0 + 7 * 5.0
+    assert projected_end(_run(0, 0.0, [30.0]), 10) is None  # the time to the first row holds the start-up: no projection
+    assert projected_end(_run(0, 0.0, [30.0, 36.0, 44.0, 50.0]), 10) == pytest.approx(50.0 + 6 * 20.0 / 3)  # not the last 6 s
     assert projected_end(_run(0, 0.0, [30.0, 35.0], rows_at_start=6), 10) == 35.0 + 2 * 5.0  # a resumed run
+    # after a stop at 45 s, only the rows seen since count: the runs left train faster
+    assert projected_end(_run(0, 0.0, [30.0, 40.0, 50.0]), 10, since=45.0) is None
+    assert projected_end(_run(0, 0.0, [30.0, 40.0, 50.0, 54.0, 58.0]), 10, since=45.0) == 58.0 + 5 * 4.0
 
 
 def test_the_highest_seed_is_stopped_only_when_a_run_would_miss_the_deadline():
     on_time = [_run(0, 0.0, [10.0, 20.0]), _run(1, 0.0, [10.0, 20.0])]  # 10 epochs -> ends at 100
-    assert seed_to_stop(on_time, 10, deadline=120.0, last_stop=0.0) is None
+    assert seed_to_stop(on_time, 10, deadline=120.0, last_stop=0.0, now=20.0) is None
     late = [_run(0, 0.0, [10.0, 20.0]), _run(2, 0.0, [10.0, 30.0]), _run(1, 0.0, [10.0, 20.0])]
-    assert seed_to_stop(late, 10, deadline=120.0, last_stop=0.0).seed == 2
-    assert seed_to_stop(late[:1], 10, deadline=50.0, last_stop=0.0) is None  # the last one runs to the deadline
-    # after a stop, wait for a full epoch interval measured without the stopped run
-    assert seed_to_stop(late[:2], 10, deadline=50.0, last_stop=15.0) is None
+    assert seed_to_stop(late, 10, deadline=120.0, last_stop=0.0, now=30.0).seed == 2
+    assert seed_to_stop(late[:1], 10, deadline=50.0, last_stop=0.0, now=30.0) is None  # the last one runs to the deadline
+    # after a stop, wait for two epochs seen without the stopped run
+    assert seed_to_stop(late[:2], 10, deadline=50.0, last_stop=15.0, now=30.0) is None
     fresh = [_run(0, 0.0, [20.0, 30.0]), _run(1, 0.0, [20.0, 30.0])]
-    assert seed_to_stop(fresh, 10, deadline=50.0, last_stop=15.0).seed == 1
+    assert seed_to_stop(fresh, 10, deadline=50.0, last_stop=15.0, now=30.0).seed == 1
+
+
+def test_an_overrun_within_the_tolerance_stops_nothing():
+    # both end at 30 + 8 x 10 = 110; 5% of the 100 s left at 10 s is 5 s
+    runs = [_run(0, 0.0, [20.0, 30.0]), _run(1, 0.0, [20.0, 30.0])]
+    assert seed_to_stop(runs, 10, deadline=106.0, last_stop=0.0, now=10.0) is None
+    assert seed_to_stop(runs, 10, deadline=104.0, last_stop=0.0, now=10.0).seed == 1
+
+
+def test_a_start_up_longer_than_an_epoch_stops_no_seed_that_would_finish():
+    """The audit's case: 12 s start-up, 7.3 s epochs, 57 epochs; every seed ends by 448 s, the deadline is 495 s.
+    Projected from the time to the first row (1,234 s), seed 2 was stopped after its first epoch."""
+    epochs, deadline = 57, 495.0
+    starts = {0: 20.0, 1: 20.4, 2: 20.8}
+    runs = [_run(seed, started, []) for seed, started in starts.items()]
+    for now in np.arange(22.0, 452.0, 2.0):  # the watchdog's polls
+        for run in runs:
+            rows = min(epochs, max(0, int((now - run.started - 12.0) // 7.3)))
+            run.epoch_seen += [float(now)] * (rows - len(run.epoch_seen))
+        assert seed_to_stop(runs, epochs, deadline, last_stop=0.0, now=float(now)) is None, now
+    assert all(len(run.epoch_seen) == epochs for run in runs)
 
 
 def test_a_queued_seed_starts_only_if_the_slowest_finished_one_fits():
@@ -118,6 +144,101 @@ def test_a_queued_seed_starts_only_if_the_slowest_finished_one_fits():
     assert can_start(10.0, 100.0, [80.0])
     assert not can_start(30.0, 100.0, [80.0])
     assert not can_start(100.0, 100.0, [])
+
+
+def _sprint(tmp_path: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 3) -> gpu_sprint.Sprint:
+    args = argparse.Namespace(budget_s=540.0, reserve_s=45.0, seeds=list(seeds), parallel=len(seeds), recipe="tiny-smoke-v1", overrides=[],
+                              dry_run=False)
+    return gpu_sprint.Sprint(args, epochs, tmp_path / "runs", started=time.time())
+
+
+def _log_epochs(run: SeedRun, count: int) -> None:
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    rows = [{"epoch": e + 1, "val_accuracy": 0.5, "epoch_time_s": 7.3, "images_per_s": 4000.0} for e in range(count)]
+    (run.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+class FakeProcess:
+    """A training process that records what the watchdog does to it; a ``stubborn`` one outlives SIGTERM."""
+
+    def __init__(self, seed: int, events: list[str], code: int | None = None, stubborn: bool = False) -> None:
+        self.seed, self.events, self.code, self.stubborn = seed, events, code, stubborn
+
+    def terminate(self) -> None:
+        self.events.append(f"terminate {self.seed}")
+
+    def kill(self) -> None:
+        self.events.append(f"kill {self.seed}")
+        self.code = -9
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.events.append(f"wait {self.seed}")
+        if self.stubborn and self.code is None:
+            raise subprocess.TimeoutExpired("ferkit train", timeout or 0.0)
+        self.code = -15 if self.code is None else self.code
+        return self.code
+
+    def poll(self) -> int | None:
+        return self.code
+
+
+def _running(run: SeedRun, process: FakeProcess) -> None:
+    run.process, run.started, run.status = process, time.time(), "running"  # type: ignore[assignment]
+
+
+def test_the_deadline_terminates_every_run_before_waiting_and_one_that_logged_every_epoch_finished(tmp_path):
+    sprint, events = _sprint(tmp_path), []
+    for run, rows, stubborn in zip(sprint.runs, (3, 2, 1), (False, True, False)):
+        _log_epochs(run, rows)  # seed 0 logged all 3 epochs and is writing curves.png
+        _running(run, FakeProcess(run.seed, events, stubborn=stubborn))
+    sprint.stop(sprint.runs, "stopped_deadline", "deadline reached", grace_s=0.0)
+    assert events[:3] == ["terminate 0", "terminate 1", "terminate 2"]  # all at once, not 30 s each in turn
+    assert "kill 1" in events and "kill 0" not in events and "kill 2" not in events
+    assert [r.status for r in sprint.runs] == ["finished", "stopped_deadline", "stopped_deadline"]
+
+
+def test_a_run_that_logged_every_epoch_finished_whatever_its_exit_code(tmp_path):
+    sprint = _sprint(tmp_path, seeds=(0, 1))
+    for run, rows in zip(sprint.runs, (3, 2)):
+        _log_epochs(run, rows)
+        _running(run, FakeProcess(run.seed, [], code=1))  # seed 0: curves.png failed after the last epoch
+        sprint.watch(run, time.time())
+    assert [r.status for r in sprint.runs] == ["finished", "failed"]
+
+
+def test_one_seed_failing_to_convert_or_score_leaves_a_summary_with_the_others(fer_folder, tmp_path, monkeypatch):
+    pack = pack_folder(fer_folder, tmp_path / "pack.npz", train_quality=None)
+    sprint, out = _sprint(tmp_path, epochs=2), tmp_path / "out"
+    out.mkdir()
+    for run in sprint.runs:
+        _log_epochs(run, 2)
+        (run.run_dir / "best.pt").write_bytes(b"weights")
+        run.status = "finished"
+
+    def storage(best: Path, dest: Path, cap: float) -> str:
+        dest.write_bytes(best.read_bytes())
+        if best.parent.name == "seed1":
+            raise SystemExit(f"{best}: even int8 storage is 20.0 MiB")
+        return "fp32"
+
+    def scores(checkpoint: Path, val, device: str) -> dict[str, float]:
+        assert json.loads((out / "summary.json").read_text())["seeds"][0]["returned"]["storage"] == "fp32"  # written before scoring
+        if checkpoint.parent.name == "seed2":
+            raise RuntimeError("CUDA error: initialization error")
+        return {"public_test_none": 0.5, "public_test_flip": 0.55}
+
+    monkeypatch.setattr(gpu_sprint, "storage_that_fits", storage)
+    monkeypatch.setattr(gpu_sprint, "public_test_scores", scores)
+    monkeypatch.setenv("SPRINT_COMMIT", "test")
+    gpu_sprint.collect(sprint, out, "cpu", pack)
+    seeds = json.loads((out / "summary.json").read_text())["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1, 2] and "errors" not in seeds[0]
+    assert seeds[0]["returned"]["public_test_flip"] == 0.55
+    assert "returned" not in seeds[1] and not (out / "seed1" / "best.pt").exists()
+    assert seeds[1]["errors"] == [f"conversion: SystemExit: {sprint.runs[1].run_dir / 'best.pt'}: even int8 storage is 20.0 MiB"]
+    assert seeds[2]["returned"]["path"] == "seed2/best.pt" and "public_test_none" not in seeds[2]["returned"]  # converted, not scored
+    assert seeds[2]["errors"] == ["scoring: RuntimeError: CUDA error: initialization error"]
+    assert (out / "logs.tar.gz").exists()
 
 
 def test_epochs_fit_the_time_at_the_drawing_rate():
