@@ -4,7 +4,7 @@
 
 A run or queue restarted from nothing (its ``runs/`` lost, as on 2026-12-01) writes a log that does not
 continue the committed one; the committed one is then kept beside it as ``<name>.until-<date><suffix>``
-instead of being overwritten."""
+instead of being overwritten (``.rewound-<date>`` for a run resumed from an older copy of its folder)."""
 
 from __future__ import annotations
 
@@ -18,20 +18,30 @@ from common import REPO, RESULTS  # noqa: E402
 
 
 def keep_if_not_continued(target: Path, source: Path) -> Path | None:
-    """Move ``target`` aside when ``source`` does not start with its bytes; return where it went."""
+    """Move ``target`` aside when ``source`` does not continue it; return where it went.
+
+    ``source`` restarted from nothing (its first epoch differs): kept as ``<name>.until-<date>``, a lost attempt.
+    A run's ``source`` resumed from an older copy of it (runs-keep/, benchmarks/mirror_runs.sh: the same first epochs,
+    then epochs trained again): kept as ``<name>.rewound-<date>``, which the reports do not list as an attempt."""
     if not target.exists():
         return None
-    old = target.read_bytes()
-    if source.read_bytes().startswith(old):
+    old, new = target.read_bytes(), source.read_bytes()
+    if new.startswith(old):
         return None
+    same_start = target.name == "metrics.jsonl" and old.split(b"\n", 1)[0] == new.split(b"\n", 1)[0]  # a queue log's first line repeats
     stamp = datetime.fromtimestamp(target.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H%M")
-    kept = target.with_name(f"{target.stem}.until-{stamp}{target.suffix}")
+    kept = target.with_name(f"{target.stem}.{'rewound' if same_start else 'until'}-{stamp}{target.suffix}")
     target.replace(kept)
     return kept
 
 
 def copy_log(source: Path, target: Path) -> None:
+    """Copy ``source`` over ``target``, keeping a ``target`` that it does not continue (above); a ``source`` that is
+    only behind ``target`` (a run resumed from an older copy that has not trained past it yet) is not copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and target.read_bytes().startswith(source.read_bytes()) and target.stat().st_size > source.stat().st_size:
+        print(f"{source} is behind the committed log: left for later")
+        return
     kept = keep_if_not_continued(target, source)
     if kept is not None:
         print(f"{source} does not continue the committed log: kept it as {kept.name}")

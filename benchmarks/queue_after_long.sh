@@ -12,8 +12,10 @@
 set -u
 cd "$(dirname "$0")/.."
 source benchmarks/queue_lib.sh  # PY, FER, THREADS defaults
+export OMP_NUM_THREADS=2  # its steps run alone on both cores (queue_lib's one thread is for two queues side by side)
 FERKIT=${FERKIT:-.venv/bin/ferkit}
-LONG=${LONG:-fer2013-cpu-long-modres18-kd-v1}
+LONG=${LONG:-$($PY benchmarks/report_long_run.py --name)}
+[ -n "$LONG" ] || { echo "no long-run name (benchmarks/report_long_run.py --name)"; exit 1; }
 V5=runs/teachers/ferkit-default-v5.pt
 STEPS=${STEPS:-runs/after_long}
 # step NAME COMMAND...: runs COMMAND unless NAME's marker exists; a success writes the marker, a failure is logged
@@ -24,11 +26,21 @@ step() {
   echo "== $(date -u +%H:%M) $name"
   if "$@"; then mkdir -p "$STEPS" && date -u +%FT%TZ > "$STEPS/$name.done"; else echo "FAILED: $name"; return 1; fi
 }
-while pgrep -f "run_recipe[.]py $LONG( |\$)" >/dev/null; do sleep 300; done
-[ -f "benchmarks/results/$LONG.json" ] || { echo "== $LONG has not finished (no result JSON): nothing to choose from"; exit 1; }
-[ -f "$V5" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$V5"; }
+tail_queues() {  # both cores, one queue each: issue 16's CK+ transfer rows then its full-length FER2013 rows on one;
+  # issue 15's recipe ablations then the same full-length queue on the other (a step another process runs is left to it)
+  { bash benchmarks/queue_ckplus_transfer.sh; bash benchmarks/queue_fer2013_full.sh; } &
+  { bash benchmarks/queue_ablations.sh; bash benchmarks/queue_fer2013_full.sh; }
+  wait
+}
+# Waits while the long run trains or its queue may still start it.
+while [ ! -f "benchmarks/results/$LONG.json" ] && pgrep -f "queue_cpu_hour[.]sh|run_recipe[.]py $LONG( |\$)" >/dev/null; do sleep 300; done
+if [ ! -f "benchmarks/results/$LONG.json" ] || [ ! -f "runs/$LONG/best.pt" ]; then
+  echo "== $LONG has not finished (no result JSON or best.pt): nothing to choose from; the other queues take the cores"
+  tail_queues; exit 1
+fi
+[ -s "$V5" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$V5.tmp" && mv "$V5.tmp" "$V5"; }
 for i in 0 1 2; do
-  [ -f "runs/start/v5-member$i.pt" ] || $PY benchmarks/extract_member.py "$V5" --index $i --out "runs/start/v5-member$i.pt" || exit 1
+  [ -f "runs/start/v5-member$i.pt" ] || $PY benchmarks/extract_member.py "$V5" --index $i --out "runs/start/v5-member$i.pt" || { tail_queues; exit 1; }
 done
 choose_default() {  # the choice on PublicTest; the steps after it measure the model it ships, so they run again
   rm -f "$STEPS"/*.done
@@ -44,11 +56,11 @@ evaluate() {  # evaluate OCCLUDE (empty: clean)
   $FERKIT evaluate --data "$FER" --split test --tta flip ${1:+--occlude $1} --overwrite \
       --out "benchmarks/results/default_model_evaluate/${1:+occ}${1:-clean}"
 }
-step choose-default choose_default || exit 1
-step score-private score_private || exit 1
-step evaluate-clean evaluate "" || exit 1
-step evaluate-occ0.5 evaluate 0.5 || exit 1
-step evaluate-occ1.0 evaluate 1.0 || exit 1
+step choose-default choose_default || { tail_queues; exit 1; }
+step score-private score_private || { tail_queues; exit 1; }
+step evaluate-clean evaluate "" || { tail_queues; exit 1; }
+step evaluate-occ0.5 evaluate 0.5 || { tail_queues; exit 1; }
+step evaluate-occ1.0 evaluate 1.0 || { tail_queues; exit 1; }
 step cross-dataset $PY benchmarks/cross_dataset.py
 step speed $PY benchmarks/speed.py --baseline-model "$V5"  # the old default timed beside the new: the host's speed drifts
 # The real-time tables (issue 17) for the new default while nothing else trains (--quiet-cpu is then true): every
@@ -59,9 +71,4 @@ step realtime-heldout $PY benchmarks/realtime.py --quiet-cpu --sections heldout 
 step occluder-recall $PY benchmarks/occluder_recall.py
 $PY benchmarks/report.py || echo "FAILED: report.py"
 echo "== $(date -u +%H:%M) default chosen: review benchmarks/results/default_model_selection.json and the regenerated docs, commit"
-# Both cores then take the other queues, one core each: issue 16's CK+ transfer rows on one, issue 15's recipe
-# ablations and then issue 16's full-length FER2013 rows on the other (a step another process is running is left
-# to it).
-bash benchmarks/queue_ckplus_transfer.sh &
-{ bash benchmarks/queue_ablations.sh; bash benchmarks/queue_fer2013_full.sh; }
-wait
+tail_queues

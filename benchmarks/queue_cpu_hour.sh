@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 FER=${FER:-fer2013:../shared/data/fer2013}
 TEACHER=runs/teachers/ferkit-default-v5.pt  # the v5 shipped ensemble, the distillation teacher
-[ -f "$TEACHER" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$TEACHER"; }
+[ -s "$TEACHER" ] || { mkdir -p runs/teachers; git show 6b5df7d:src/ferkit/weights/ferkit-default.pt > "$TEACHER.tmp" && mv "$TEACHER.tmp" "$TEACHER"; }
 train() {  # train THREADS RECIPE: skipped when its result is already written
   local threads=$1 recipe=$2
   while pgrep -f "run_recipe[.]py $recipe( |\$)" >/dev/null; do sleep 60; done
@@ -27,8 +27,11 @@ collect
 train 1 fer2013-cpu-study-fer10s1w32-v1 & train 1 fer2013-cpu-study-modres18-kd-v1 &
 collect
 $PY benchmarks/cpu_hour_study.py || exit 1
-# 2. The long run of the chosen candidate (about 13 hours of both cores; continues across sessions).
-CHOSEN=$($PY -c "import json; print(json.load(open('benchmarks/results/cpu_hour_study.json'))['chosen'])")
+# 2. The long run of the chosen candidate (continues across sessions): since 2026-12-02 its bf16 twin
+# (benchmarks/report_long_run.py names it; about 4.5 hours of both cores on an AVX512-BF16 host, fp32 elsewhere).
+LONG=$($PY benchmarks/report_long_run.py --name)
+[ -n "$LONG" ] || { echo "no long-run name (benchmarks/report_long_run.py --name)"; exit 1; }
+bash benchmarks/mirror_runs.sh restore  # never start the long run afresh while its mirror holds more of it
 if [ -n "${BESIDE:-}" ]; then echo "== $(date -u +%H:%M) beside the long run: $BESIDE"; bash -c "$BESIDE" & fi
-train "${LONG_THREADS:-2}" "${CHOSEN/cpu-study/cpu-long}"
+train "${LONG_THREADS:-2}" "$LONG"
 collect

@@ -16,8 +16,8 @@
 set -u
 cd "$(dirname "$0")/.."
 STUDENT=fer2013-cpu-student-modres18c32-kd-v1
-CACHE=runs/fer2013-cpu-long-modres18-kd-v1/teacher_logits.pt
 source benchmarks/queue_lib.sh  # train RECIPE
+CACHE=runs/$($PY benchmarks/report_long_run.py --name)/teacher_logits.pt
 while pgrep -f "run_recipe[.]py (ckplus|fer2013-ablate)" >/dev/null; do sleep 60; done  # a run left from an earlier queue
 if [ -f "$CACHE" ] && [ ! -f "runs/$STUDENT/teacher_logits.pt" ]; then mkdir -p "runs/$STUDENT"; cp "$CACHE" "runs/$STUDENT/"; fi
 train "$STUDENT"

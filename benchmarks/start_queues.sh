@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Starts this project's training queues at the beginning of a session, in the order they need:
-# 1. copies back from the mirror what runs/ lacks (benchmarks/mirror_runs.sh restore), then keeps the mirror going;
+# 1. copies back from the mirror (runs-keep/, untracked in the work tree) what runs/ lacks (benchmarks/mirror_runs.sh
+#    restore), then keeps the mirror going;
 # 2. the long run (queue_cpu_hour.sh) on both cores: it is the critical path (the new default model, issue 17's
 #    targets and the transfer weights wait on it). On 2026-12-01 its epoch took 109-159 s alone on both cores
 #    (epochs 12-16) against 187-208 s on one core beside a CK+ run (epochs 6-9): sharing trains perhaps a quarter
 #    more images in all, but the long run would end about 1.5x later. SHARE=1 puts it on one core with the
 #    second-core queue beside it;
-# 3. once the long run's process exists, the step after it (queue_after_long.sh: it waits for the long run, chooses
+# 3. the step after the long run (queue_after_long.sh: it waits for the long run, chooses
 #    the default, then takes the CK+ rows and ablations on both cores; it exits at once if the long run is neither
 #    running nor finished).
 # Queues already running are left alone, so running this twice starts nothing twice. Logs: runs/queue_*.log.
@@ -24,8 +25,5 @@ if ! running "queue_cpu_hour[.]sh"; then
     LONG_THREADS=2 nohup bash benchmarks/queue_cpu_hour.sh >> runs/queue_cpu_hour.log 2>&1 &
   fi
 fi
-if ! running "queue_after_long[.]sh"; then
-  for _ in $(seq 60); do running "run_recipe[.]py fer2013-cpu-long-" && break; sleep 5; done
-  nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &
-fi
+running "queue_after_long[.]sh" || nohup bash benchmarks/queue_after_long.sh >> runs/queue_after_long.log 2>&1 &  # it waits for the long run
 sleep 2; pgrep -af "run_recipe[.]py|queue_[a-z_]*[.]sh|mirror_runs" | grep -v pgrep

@@ -38,3 +38,21 @@ def test_without_cpuinfo_the_platform_name_stands_and_bf16_is_off(tmp_path):
     missing = str(tmp_path / "absent")
     assert cpu_model(missing) and "family" not in cpu_model(missing)
     assert not cpu_has_native_bf16(missing)
+
+
+def test_cpu_amp_trains_in_fp32_where_bf16_would_be_emulated(monkeypatch):
+    """A long run started with cpu_amp on an AVX512-BF16 host resumes on an AVX2 host in fp32, and says so."""
+    import torch
+
+    from ferkit.train import setup
+    from ferkit.train.config import Recipe
+
+    said: list[str] = []
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(setup, "cpu_has_native_bf16", lambda: False)
+    assert setup._use_amp(Recipe(name="r", cpu_amp=True), cpu, said.append) is False
+    assert len(said) == 1 and "training in fp32" in said[0]
+    monkeypatch.setattr(setup, "cpu_has_native_bf16", lambda: True)
+    assert setup._use_amp(Recipe(name="r", cpu_amp=True), cpu, said.append) is True
+    assert setup._use_amp(Recipe(name="r", cpu_amp=False), cpu, said.append) is False
+    assert len(said) == 1

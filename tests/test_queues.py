@@ -35,7 +35,7 @@ def test_every_recipe_a_queue_names_is_defined_and_the_script_parses(script):
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
 
 
-def run_after_long(root: Path, fail: str = "") -> list[str]:
+def run_after_long(root: Path, fail: str = "", status: int = 0) -> list[str]:
     """Runs queue_after_long.sh in a copy of the repository layout under ROOT whose python and ferkit are stubs
     that log their arguments (and fail when they contain FAIL); returns the commands it ran."""
     log = root / "calls.log"
@@ -44,7 +44,7 @@ def run_after_long(root: Path, fail: str = "") -> list[str]:
            "FAIL": fail, "CALLS": str(log)}
     done = subprocess.run(["bash", str(root / "benchmarks/queue_after_long.sh")], env=env, capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == status, done.stdout + done.stderr
     return log.read_text().splitlines() if log.exists() else []
 
 
@@ -56,9 +56,9 @@ def after_long_layout(tmp_path: Path) -> Path:
     for name in ("queue_ckplus_transfer.sh", "queue_ablations.sh", "queue_fer2013_full.sh"):
         (tmp_path / "benchmarks" / name).write_text(f'echo "{name}" >> "$CALLS"\n')
     (tmp_path / "benchmarks/results/fer2013-test-long-v1.json").write_text("{}")
-    for path in ("runs/teachers/ferkit-default-v5.pt", *(f"runs/start/v5-member{i}.pt" for i in range(3))):
+    for path in ("runs/teachers/ferkit-default-v5.pt", *(f"runs/start/v5-member{i}.pt" for i in range(3)), "runs/fer2013-test-long-v1/best.pt"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text("")
+        (tmp_path / path).write_text("weights")
     stub = tmp_path / "stub"
     stub.write_text('#!/bin/bash\necho "$*" >> "$CALLS"\n[ -z "$FAIL" ] || [[ "$*" != *"$FAIL"* ]]\n')
     stub.chmod(0o755)
@@ -81,3 +81,12 @@ def test_the_after_long_queue_takes_up_where_it_was_cut_off(after_long_layout: P
     (after_long_layout / "runs/after_long/choose-default.done").unlink()
     third = run_after_long(after_long_layout)  # a new choice: everything measured on the old one runs again
     assert any("speed.py" in call for call in third) and any(call.startswith("evaluate") for call in third)
+
+
+def test_without_a_finished_long_run_the_cores_go_to_the_other_queues(after_long_layout: Path):
+    """runs/ lost after the long run wrote its result (no best.pt to choose from): nothing is chosen, and both
+    cores take the CK+ / ablation / full-length queues instead of idling for the rest of the session."""
+    (after_long_layout / "runs/fer2013-test-long-v1/best.pt").unlink()
+    calls = run_after_long(after_long_layout, status=1)
+    assert not any("ship_default_model.py" in call for call in calls)
+    assert sorted(calls) == ["queue_ablations.sh", "queue_ckplus_transfer.sh", "queue_fer2013_full.sh", "queue_fer2013_full.sh"]

@@ -21,8 +21,12 @@ from ferkit.models import build_model
 from ferkit.train.config import AugmentConfig, Recipe
 
 REFERENCE = json.loads(REFERENCE_PATH.read_text())
-EXACT_KEYS = ("epoch",)
-ADDED_KEYS = {"val_loss"}  # columns the loop logs since the references were written (they change no other value)
+# The references were recorded with AVX2 kernels (tests/conftest.py pins them on x86 hosts); other kernels differ in
+# the last bits, which these bit-exact comparisons would report as a changed loop.
+pytestmark = pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() != "AVX2",
+                                reason=f"references recorded with AVX2 kernels, this run uses {torch.backends.cpu.get_cpu_capability()}")
+EXACT_KEYS = ("epoch", "precision")
+ADDED_KEYS = {"val_loss", "precision"}  # columns the loop logs since the references were written (they change no other value)
 
 
 def assert_same_run(got: dict, expected: dict, *, compare_best_weights: bool = True) -> None:

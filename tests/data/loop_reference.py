@@ -6,7 +6,8 @@ tests/fixtures/one_epoch_reference.json and tests/fixtures/legacy/last.pt. Only 
 results you mean to make the new reference: the point of the files is that they came from the old loop.
 ``--case NAME --reason TEXT`` re-records one case only, for a deliberate change of what that recipe trains
 (the reason and commit are kept in the file under "rerecorded"); the other cases and last.pt stay as they were.
-Everything runs on one CPU thread so the float reductions, and hence the numbers, are the same each time.
+Everything runs on one CPU thread with AVX2 kernels (ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2, as the suite
+pins them in tests/conftest.py) so the float reductions, and hence the numbers, are the same each time and on each host.
 """
 
 from __future__ import annotations
@@ -170,6 +171,8 @@ def main() -> None:
     import subprocess
     import tempfile
 
+    if torch.backends.cpu.get_cpu_capability() != "AVX2":  # what the suite pins (tests/conftest.py) and compares with
+        sys.exit("record with AVX2 kernels: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 PYTHONPATH=src python tests/data/loop_reference.py")
     if "--case" in sys.argv:
         rerecord(sys.argv[sys.argv.index("--case") + 1], sys.argv[sys.argv.index("--reason") + 1])
         return

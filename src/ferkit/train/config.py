@@ -62,7 +62,7 @@ class Recipe:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     mixup: dict[str, Any] = field(default_factory=dict)  # mixup/cutmix (ferkit.train.mixup): {} is off, e.g. { mixup_alpha = 0.2 }
     amp: bool = True  # bf16 autocast on CUDA
-    cpu_amp: bool = False  # bf16 autocast on CPU: only where the CPU has AVX512-BF16/AMX (docs/training_on_cpu.md)
+    cpu_amp: bool = False  # bf16 autocast on CPU where it has AVX512-BF16/AMX; fp32 on other CPUs (docs/training_on_cpu.md)
     seed: int = 0
     protocol: str | None = None  # dataset protocol, e.g. kfold10 / random800 for CK+48
     select_metric: str = "accuracy"  # chosen on the validation split, never on test

@@ -141,4 +141,5 @@ class EpochTotals:
             "epoch_time_s": elapsed,
             "cpu_time_s": time.process_time() - cpu_started,
             "images_per_s": seen / max(elapsed, 1e-9),
+            "precision": "bf16" if run.amp else "fp32",  # a resumed run may change host, and cpu_amp is fp32 without native bf16
         }

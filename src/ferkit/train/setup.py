@@ -152,9 +152,16 @@ def _soft_targets(recipe: Recipe, split: ExperimentSplit, criterion: torch.nn.Mo
 
 
 def _use_amp(recipe: Recipe, device: torch.device, log: Log) -> bool:
-    """bf16 autocast: on CUDA with ``amp``, on CPU only with ``cpu_amp`` (and a warning where bf16 is emulated)."""
-    amp = (recipe.amp and device.type == "cuda") or (recipe.cpu_amp and device.type == "cpu")
-    if amp and device.type == "cpu" and not cpu_has_native_bf16():
-        log("warning: cpu_amp is on but this CPU has no AVX512-BF16/AMX: bf16 is emulated and trains about 10x slower than fp32 here")
-    return amp
+    """bf16 autocast: on CUDA with ``amp``, on CPU with ``cpu_amp`` where the CPU computes bf16 natively.
+
+    Where it does not (AVX2 hosts), bf16 would be emulated at about a tenth of fp32's speed, so such a CPU trains
+    in fp32 and says so: a long run started on an AVX512-BF16 host can resume on whatever host the next session gets."""
+    if device.type == "cuda":
+        return recipe.amp
+    if not (recipe.cpu_amp and device.type == "cpu"):
+        return False
+    if not cpu_has_native_bf16():
+        log("note: cpu_amp is on but this CPU has no AVX512-BF16/AMX (bf16 would be emulated, about 10x slower): training in fp32 here")
+        return False
+    return True
 
