@@ -40,12 +40,18 @@ def mirror(repo: Path, *args: str) -> None:
     subprocess.run(["bash", str(repo / "benchmarks" / "mirror_runs.sh"), *args], env=env, check=True, timeout=60)
 
 
-def test_the_mirror_copies_runs_out_and_back(tmp_path):
+def repo_with_a_long_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository layout holding mirror_runs.sh and an empty run folder ``runs/long``: (repo, run)."""
     repo = tmp_path / "repo"
     (repo / "benchmarks").mkdir(parents=True)
     shutil.copy(MIRROR, repo / "benchmarks")
     run = repo / "runs" / "long"
     run.mkdir(parents=True)
+    return repo, run
+
+
+def test_the_mirror_copies_runs_out_and_back(tmp_path):
+    repo, run = repo_with_a_long_run(tmp_path)
     (repo / "runs" / "ckplus-short").mkdir()
     (repo / "runs" / "ckplus-short" / "last.pt").write_bytes(b"not named by PATTERNS")
     (run / "last.pt").write_bytes(b"epoch 3")
@@ -141,11 +147,7 @@ def test_a_log_resumed_from_an_older_copy_is_not_a_new_attempt(tmp_path):
 
 
 def test_a_run_restarted_before_the_restore_does_not_overwrite_its_mirror(tmp_path):
-    repo = tmp_path / "repo"
-    (repo / "benchmarks").mkdir(parents=True)
-    shutil.copy(MIRROR, repo / "benchmarks")
-    run = repo / "runs" / "long"
-    run.mkdir(parents=True)
+    repo, run = repo_with_a_long_run(tmp_path)
     (run / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n')
     (run / "last.pt").write_bytes(b"epoch 3")
     mirror(repo, "once")
