@@ -1,5 +1,6 @@
 """Data-parallel training with 2 gloo processes (what torchrun starts), against 1 process with the whole batch."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -57,6 +58,25 @@ def test_run_killed_mid_epoch_resumes_with_another_number_of_ranks(one_rank, tmp
     np.testing.assert_allclose(losses(out), losses(one_rank), rtol=LOSS_RTOL)
 
 
+def test_batchnorm_ranks_end_each_epoch_with_rank_0s_buffers_and_metrics(tmp_path):
+    # Real BatchNorm: each rank's last batch updates its own running statistics after DDP's broadcast, so without the
+    # end-of-epoch broadcast the ranks validate (nearest centroid, every rank) different models and may disagree.
+    out = tmp_path / "bn"
+    recipe = {**RECIPE, "epochs": 2, "val_classifier": "nearest_centroid", "schedule": "plateau"}
+    assert launch(2, {"out": str(out), "recipe": recipe, "report_ranks": True}) == [0, 0]
+    ranks = [json.loads((tmp_path / f"bn.rank{r}.json").read_text()) for r in range(2)]
+    assert any("running_mean" in name for name in ranks[0]["buffers"])
+    assert ranks[0]["buffers"] == ranks[1]["buffers"]
+    validation = [[{k: v for k, v in row.items() if k.startswith("val_")} for row in rank["history"]] for rank in ranks]
+    assert validation[0] == validation[1] and "val_accuracy" in validation[0][-1]
+    # rank 0's buffers are the ones saved
+    from ferkit.artifacts import load_checkpoint
+
+    saved = load_checkpoint(out / "last.pt", map_location="cpu")["model"]
+    name = next(n for n in ranks[0]["buffers"] if "running_var" in n)
+    np.testing.assert_allclose(saved[name].numpy(), np.asarray(ranks[1]["buffers"][name]), rtol=0, atol=0)
+
+
 def test_shards_and_gather_cover_every_sample_once():
     for n, world in ((7, 2), (10, 3), (2, 4), (0, 2)):
         covered = np.concatenate([np.arange(n)[distributed.shard_slice(DistContext(r, world, r, "gloo"), n)] for r in range(world)])
@@ -83,3 +103,74 @@ def test_bad_launch_options_are_clear_errors():
         distributed.wrap_model(DistContext(), torch.nn.Linear(2, 2), torch.device("cpu"), sync_batchnorm=True)
     with pytest.raises(ConfigError, match="CUDA"):
         distributed.wrap_model(ctx, torch.nn.Linear(2, 2), torch.device("cpu"), sync_batchnorm=True)
+
+
+def test_pk_batches_that_do_not_add_up_to_the_global_batch_are_refused():
+    # fer2013-embed-triplet-v1: batch 112, K=16. On 2 ranks each would build 56 // 16 = 3 classes x 16 = 48 rows (96 in all).
+    from ferkit.data.batching import build_batches
+    from ferkit.train.recipes import get_recipe
+    from ferkit.train.setup import check_global_batch
+
+    recipe = get_recipe("fer2013-embed-triplet-v1")
+    labels = np.repeat(np.arange(7), 40)
+    two = DistContext(0, 2, 0, "gloo")
+    with pytest.raises(ConfigError, match=r"global batch of 96, not batch_size 112.*multiple of W x samples_per_class = 32.*batch_size=96"):
+        check_global_batch(recipe, build_batches("pk", labels, 56, samples_per_class=16), two)
+    check_global_batch(recipe, build_batches("pk", labels, 112, samples_per_class=16), DistContext())  # one process: 7 x 16
+    fits = dataclasses.replace(recipe, batch_size=128)
+    check_global_batch(fits, build_batches("pk", labels, 64, samples_per_class=16), two)  # 2 x (4 x 16)
+    check_global_batch(fits, build_batches("triplet", labels, 64), two)  # layouts other than rows are whole builder batches
+
+
+def test_a_launch_without_a_rendezvous_address_is_a_clear_error_before_any_wait(monkeypatch):
+    monkeypatch.delenv("FERKIT_DIST_TIMEOUT_S", raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    with pytest.raises(ConfigError, match="MASTER_ADDR is not: launch with torchrun"):
+        distributed.init_from_env("cpu")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "port")
+    with pytest.raises(ConfigError, match="MASTER_PORT must be a port number"):
+        distributed.init_from_env("cpu")
+    # torch's own ValueError (here a RANK that is not a number) comes back as ferkit's error, after the line that says where
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    monkeypatch.setenv("RANK", "x")
+    lines: list[str] = []
+    with pytest.raises(ConfigError, match=r"cannot join the process group.*invalid literal.*torchrun"):
+        distributed.init_from_env("cpu", log=lines.append)
+    assert lines == ["rank x: joining 2 ranks at 127.0.0.1:29500 (waiting up to 600 s for all of them; FERKIT_DIST_TIMEOUT_S changes it)"]
+    assert not torch.distributed.is_initialized()
+
+
+def test_the_group_timeout_is_ten_minutes_unless_set(monkeypatch):
+    monkeypatch.delenv("FERKIT_DIST_TIMEOUT_S", raising=False)
+    assert distributed.group_timeout().total_seconds() == 600
+    monkeypatch.setenv("FERKIT_DIST_TIMEOUT_S", "90")
+    assert distributed.group_timeout().total_seconds() == 90
+    for bad in ("0", "-5", "ten", "inf"):
+        monkeypatch.setenv("FERKIT_DIST_TIMEOUT_S", bad)
+        with pytest.raises(ConfigError, match="FERKIT_DIST_TIMEOUT_S must be a positive number"):
+            distributed.group_timeout()
+
+
+def test_rank_0_alone_scores_and_writes_the_teacher_cache_the_others_read_it_after_a_barrier(monkeypatch, tmp_path):
+    from data.ddp_worker import tiny_split
+    from ferkit.losses.distill import Distillation
+    from ferkit.train import setup, teacher
+    from ferkit.train.config import Recipe
+
+    events: list[str] = []
+    monkeypatch.setattr(teacher, "build_teacher_signal", lambda *args, **kwargs: events.append("build") or "signal")
+    monkeypatch.setattr(distributed, "barrier", lambda ctx: events.append("barrier"))
+    criterion, recipe = Distillation(teacher="teacher.pt"), Recipe(name="distill-test")
+    for rank, order in ((0, ["build", "barrier"]), (1, ["barrier", "build"])):
+        events.clear()
+        ctx = DistContext(rank, 2, rank, "gloo")
+        assert setup._teacher(criterion, recipe, tiny_split(), torch.device("cpu"), tmp_path, ctx, lambda line: None) == "signal"
+        assert events == order
+    events.clear()
+    online = Distillation(teacher="teacher.pt", teacher_mode="online")  # no cache: each rank keeps its own teacher, no barrier
+    setup._teacher(online, recipe, tiny_split(), torch.device("cpu"), tmp_path, DistContext(1, 2, 1, "gloo"), lambda line: None)
+    assert events == ["build"]

@@ -9,15 +9,17 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from data.fixtures import class_pattern, write_ckplus, write_fer2013_folder
 from ferkit.artifacts import load_checkpoint, save_checkpoint
 from ferkit.cli import main
 from ferkit.data import FaceDataset
 from ferkit.data.registry import ExperimentSplit
-from ferkit.errors import CheckpointError, ConfigError
+from ferkit.errors import CheckpointError, ConfigError, FerkitWarning
 from ferkit.train import loop
 from ferkit.train.config import AugmentConfig, Recipe
+from ferkit.train.state import TrainState
 
 CLASSES = ("anger", "happiness", "sadness")
 
@@ -217,3 +219,59 @@ def test_cli_fold_on_one_split_data_and_a_bad_warm_start_leave_nothing_behind(tm
         assert cli_train(fer, tmp_path / "runs" / "b", "--set", f"init_weights={weights}") == 2
         assert "Traceback" not in capsys.readouterr().err
         assert not (tmp_path / "runs").exists()  # neither the run directory nor the parent this call created
+
+
+def test_a_per_batch_schedule_resumes_only_with_the_steps_per_epoch_it_was_built_for(tmp_path):
+    # Triplet and pair samplers keep a last partial batch, so their steps per epoch can change with the number of ranks;
+    # one-cycle then raised in the last epoch. Here the saved count is edited to stand for such a launch.
+    split, out = tiny_split(), tmp_path / "run"
+    recipe = tiny_recipe(epochs=2, schedule="onecycle")
+    run(recipe, split, out)
+    saved = load_checkpoint(out / "last.pt")
+    assert saved["steps_per_epoch"] == 1  # 12 images, batch 8, the last partial batch dropped
+    saved["steps_per_epoch"] = 2
+    save_checkpoint(out / "last.pt", saved)
+    with pytest.raises(ConfigError, match=r"trained with 2 optimizer steps per epoch and this launch takes 1.*onecycle"):
+        run(recipe, split, out, resume=True)
+    del saved["steps_per_epoch"]  # a last.pt written before the count was saved resumes as before
+    save_checkpoint(out / "last.pt", saved)
+    assert run(recipe, split, out, resume=True).epochs_trained == 2
+
+
+def train_state(gen) -> TrainState:
+    model = torch.nn.Linear(2, 2)
+    return TrainState(model, torch.nn.Identity(), torch.optim.SGD(model.parameters(), lr=0.1), None, np.random.default_rng(0), gen)
+
+
+def test_a_generator_state_of_another_kind_of_device_is_skipped_with_a_warning():
+    state = train_state(torch.Generator().manual_seed(0))
+    saved = state.state_dict()
+    saved["torch_gen"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state: seed and offset
+    state.gen.manual_seed(1)
+    fresh = state.gen.get_state()
+    notes: list[str] = []
+    state.load_state_dict(saved, log=notes.append)
+    assert torch.equal(state.gen.get_state(), fresh) and "fresh stream" in notes[0]
+    with pytest.warns(FerkitWarning, match="not bit-identical"):
+        state.load_state_dict(saved)
+
+
+def test_cuda_streams_of_more_gpus_than_this_machine_has_restore_those_it_has(monkeypatch):
+    class CudaGenerator:  # the state of torch's CUDA generator, on a machine without CUDA
+        device = torch.device("cuda")
+
+        def get_state(self) -> torch.Tensor:
+            return torch.zeros(16, dtype=torch.uint8)
+
+        def set_state(self, state: torch.Tensor) -> None:
+            self.state = state
+
+    restored: list[list[torch.Tensor]] = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.append(list(states)))
+    state = train_state(CudaGenerator())
+    saved = {**train_state(torch.Generator()).state_dict(), "torch_gen": torch.ones(16, dtype=torch.uint8),
+             "cuda_rng": [torch.full((16,), gpu, dtype=torch.uint8) for gpu in range(4)]}  # saved on 4 GPUs
+    state.load_state_dict(saved)
+    assert len(restored[0]) == 1 and torch.equal(restored[0][0], saved["cuda_rng"][0])
+    assert torch.equal(state.gen.state, saved["torch_gen"])

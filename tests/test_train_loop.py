@@ -74,13 +74,14 @@ def test_last_pt_of_the_old_loop_resumes_with_the_same_result(tmp_path):
 
 
 def test_train_state_writes_the_keys_the_old_last_pt_has(tmp_path):
-    """last.pt keeps the payload keys of runs started before the split, so both directions resume; the one key added
-    since, the data fingerprint, is optional on resume (a last.pt without it is compared on what it recorded)."""
+    """last.pt keeps the payload keys of runs started before the split, so both directions resume; the keys added
+    since are optional on resume: the data fingerprint (a last.pt without it is compared on what it recorded) and the
+    steps per epoch (a last.pt without it is not checked for them)."""
     old = torch.load(LEGACY_DIR / "last.pt", map_location="cpu", weights_only=False)
     out = tmp_path / "run"
     run_recorded(REFERENCE["legacy_resume"]["recipe"] | {"epochs": 1}, out)
     new = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-    assert set(new) == set(old) | {"data_fingerprint"}
+    assert set(new) == set(old) | {"data_fingerprint", "steps_per_epoch"}
 
 
 def small_recipe(**changes) -> dict:

@@ -75,12 +75,21 @@ def rank_main(job: dict) -> None:
     recipe = dataclasses.replace(Recipe(name="ddp-test", model="modified_resnet18", optimizer="adam", lr=3e-3, weight_decay=0.0,
                                         schedule="none", augment=no_aug), **job["recipe"])
     log_path = Path(job["out"]).parent / f"{Path(job['out']).name}.rank{ctx.rank}.log"
+    models = []
+
+    def model_init(model) -> None:  # keeps the trained module, whose buffers each rank reports
+        if job.get("batch_free_norms"):
+            batch_free_norms(model)
+        models.append(model)
+
     with open(log_path, "a") as log_file:
         result = loop.train(recipe, tiny_split(), job["out"], device="cpu", resume=job.get("resume", False), progress=False,
-                            log=lambda line: print(line, file=log_file, flush=True),
-                            model_init=batch_free_norms if job.get("batch_free_norms") else None)
+                            log=lambda line: print(line, file=log_file, flush=True), model_init=model_init)
     if ctx.is_main:
         Path(job["out"], "result.json").write_text(json.dumps({"history": result.history}))
+    if job.get("report_ranks"):  # what each rank ended with: its buffers and its history (validation metrics included)
+        report = {"buffers": {name: b.tolist() for name, b in models[0].named_buffers()}, "history": result.history}
+        Path(job["out"]).parent.joinpath(f"{Path(job['out']).name}.rank{ctx.rank}.json").write_text(json.dumps(report))
     distributed.close()
 
 

@@ -4,19 +4,24 @@ no-op, so a plain ``ferkit train`` behaves exactly as before.
 
 The recipe's ``batch_size`` is the global (effective) batch. With W ranks each rank trains on
 ``batch_size / W`` samples of every global batch, so a run is the same optimisation problem whatever
-W is (same learning rate, same steps per epoch, same schedule), and ``last.pt`` resumes with any W.
+W is (same learning rate, same schedule, and the same steps per epoch except with the triplet and pair
+samplers, whose last partial batch can cost a step on more ranks), and ``last.pt`` resumes with any W
+(a per-batch schedule only with the steps per epoch it was built for: ``resume.check_steps_per_epoch``).
 Every rank draws the same sequence of batches from ``(seed, epoch)``; rank r takes batches r, r + W,
 r + 2W... For the shuffle sampler, W consecutive per-rank batches are exactly one contiguous slice of
 the epoch's permutation, i.e. the global batch of a one-process run with the whole batch. Samplers
 with a layout (triplets, pairs, P x K) keep it, since each rank gets whole batches of the builder.
 
 BatchNorm normalises over each rank's shard unless SyncBatchNorm is switched on (CUDA only: PyTorch's
-SyncBatchNorm refuses CPU tensors).
+SyncBatchNorm refuses CPU tensors); at the end of each epoch every rank takes rank 0's running statistics.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -60,10 +65,42 @@ def current() -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), str(dist.get_backend()))
 
 
-def init_from_env(device: str = "auto") -> DistContext:
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def group_timeout() -> datetime.timedelta:
+    """How long a rank waits for its peers, at the rendezvous and at every collective: 10 minutes, or
+    FERKIT_DIST_TIMEOUT_S seconds (a rank started without its peers used to wait PyTorch's default silently)."""
+    raw = os.environ.get("FERKIT_DIST_TIMEOUT_S", "").strip()
+    if not raw:
+        return datetime.timedelta(seconds=DEFAULT_TIMEOUT_S)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"FERKIT_DIST_TIMEOUT_S must be a positive number of seconds, got {raw!r}; unset it for {DEFAULT_TIMEOUT_S:g} s")
+    return datetime.timedelta(seconds=seconds)
+
+
+def rendezvous_address() -> tuple[str, int]:
+    """MASTER_ADDR and MASTER_PORT, which torchrun exports; a process given RANK and WORLD_SIZE by hand needs them too."""
+    addr, port = os.environ.get("MASTER_ADDR", "").strip(), os.environ.get("MASTER_PORT", "").strip()
+    missing = [name for name, value in (("MASTER_ADDR", addr), ("MASTER_PORT", port)) if not value]
+    if missing:
+        raise ConfigError(f"RANK and WORLD_SIZE are set but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: launch with "
+                          "torchrun --nproc-per-node N (it sets them all), or export MASTER_ADDR=<rank 0's host> and MASTER_PORT=<a free port> "
+                          "on every rank; unset RANK and WORLD_SIZE to train in one process")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"MASTER_PORT must be a port number (1-65535), got {port!r}")
+    return addr, int(port)
+
+
+def init_from_env(device: str = "auto", *, log: Callable[[str], None] | None = None) -> DistContext:
     """Join the process group described by torchrun's environment (env:// rendezvous); single process otherwise.
 
-    NCCL when ``device`` resolves to CUDA (each rank on ``cuda:LOCAL_RANK``), gloo on CPU.
+    NCCL when ``device`` resolves to CUDA (each rank on ``cuda:LOCAL_RANK``), gloo on CPU. Every rank says
+    where it joins (``log``, default stderr) before it waits for the others, at most ``group_timeout()``.
     """
     from ferkit.devices import resolve_device
 
@@ -71,6 +108,8 @@ def init_from_env(device: str = "auto") -> DistContext:
         return current()
     if not dist.is_available():
         raise ConfigError("this PyTorch build has no torch.distributed; run ferkit train without torchrun")
+    addr, port = rendezvous_address()
+    timeout = group_timeout()
     use_cuda = resolve_device(device).type == "cuda"
     if use_cuda:
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -78,8 +117,18 @@ def init_from_env(device: str = "auto") -> DistContext:
             raise ConfigError(f"LOCAL_RANK {local_rank} but only {torch.cuda.device_count()} CUDA device(s): use --nproc-per-node "
                               f"{torch.cuda.device_count()} or fewer per node")
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    (log or _stderr)(f"rank {os.environ['RANK']}: joining {os.environ['WORLD_SIZE']} ranks at {addr}:{port} (waiting up to "
+                     f"{timeout.total_seconds():g} s for all of them; FERKIT_DIST_TIMEOUT_S changes it)")
+    try:
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timeout)
+    except ValueError as error:  # e.g. RANK or WORLD_SIZE that is not a number: torch's env:// rendezvous says which
+        raise ConfigError(f"cannot join the process group from the environment ({error}); launch with torchrun --nproc-per-node N, "
+                          "which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or unset RANK and WORLD_SIZE to train in one process") from error
     return current()
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def close() -> None:
@@ -240,6 +289,30 @@ def predict_sharded(ctx: DistContext, predict: Callable[[np.ndarray], np.ndarray
         return predict(images)  # a set smaller than the number of ranks is scored whole on each
     part = shard_slice(ctx, len(images))
     return gather_rows(ctx, predict(images[part]), len(images), device)
+
+
+def broadcast_buffers(ctx: DistContext, model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics): DDP broadcasts them at each forward, then each
+    rank's last batch updates its own copy, so after an epoch they differ and so would each rank's validation."""
+    if not ctx.active or ctx.world_size == 1:
+        return
+    for buffer in model.buffers():
+        if buffer.is_contiguous():
+            dist.broadcast(buffer.data, src=0)
+        else:  # gloo and NCCL send contiguous tensors only
+            staged = buffer.data.contiguous()
+            dist.broadcast(staged, src=0)
+            buffer.data.copy_(staged)
+
+
+def from_main(ctx: DistContext, value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (a picklable object), so that decisions taken on it (the best epoch, the
+    plateau schedule, early stopping) are the same everywhere; other ranks may pass None."""
+    if not ctx.active or ctx.world_size == 1:
+        return value
+    box = [value if ctx.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier(ctx: DistContext) -> None:

@@ -28,7 +28,8 @@ from ferkit.train.early_stop import early_stop, stop_line
 from ferkit.train.epoch import check_finite_weights, train_one_epoch
 from ferkit.train.optim import step_epoch_scheduler
 from ferkit.train.report import epoch_line, quiet_unless_main, start_lines, write_metrics_log, write_run_end
-from ferkit.train.resume import RunLock, check_epochs_grow, check_resumable, check_run_dir, created_folder, sweep_temporaries
+from ferkit.train.resume import (RunLock, check_epochs_grow, check_resumable, check_run_dir, check_steps_per_epoch, created_folder,
+                                 sweep_temporaries)
 from ferkit.train.setup import TrainingRun, build_run
 from ferkit.train.state import TrainState, checkpoint_payload, run_meta
 from ferkit.train.validate import select, validation_metrics
@@ -104,6 +105,7 @@ def train(
         for epoch in range(start_epoch, recipe.epochs if stop is None else start_epoch):
             teacher_seconds = run.teacher.forward_seconds if run.teacher is not None else 0.0
             row = train_one_epoch(run, state, epoch, progress=progress)
+            distributed.broadcast_buffers(ctx, run.model)  # rank 0's BatchNorm statistics: validated, saved, and trained on next
             check_finite_weights(run, epoch)
             if run.teacher is not None and epoch == start_epoch:
                 row["teacher_time_s"] = run.teacher.build_seconds  # the teacher's cost, counted once per process
@@ -184,5 +186,6 @@ def resume_state(run: TrainingRun, state: TrainState, log: Callable[[str], None]
     """Continue from ``last.pt``: same recipe and split, then every part of the state as it was saved."""
     saved = load_checkpoint(run.last_path, map_location=run.device)
     check_resumable(saved, run.recipe, run.split, run.last_path)
-    state.load_state_dict(saved, restore_cuda_rng=not run.ctx.active)  # ranks reseed per epoch; GPU counts may differ
+    check_steps_per_epoch(saved, run.steps, run.recipe, run.per_batch, run.last_path)
+    state.load_state_dict(saved, restore_cuda_rng=not run.ctx.active, log=log)  # ranks reseed per epoch; GPU counts may differ
     log(f"resumed from {run.last_path} at epoch {state.epoch}")

@@ -172,6 +172,19 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, split: ExperimentSpli
     check_same_data(state, split, path)
 
 
+def check_steps_per_epoch(state: dict[str, Any], steps: int, recipe: Recipe, per_batch: bool, path: Path) -> None:
+    """Refuse to continue a per-batch schedule (onecycle, cosine) with another number of steps per epoch than it was
+    built for: one-cycle raised in the last epoch, cosine ended off its floor. The triplet and pair samplers keep a
+    last partial batch, so their steps per epoch, ceil(N / (batch_size / W)) // W, can change with the number of
+    ranks W. A last.pt written before the count was saved resumes as before."""
+    saved_steps = state.get("steps_per_epoch")
+    if not per_batch or saved_steps is None or saved_steps == steps:
+        return
+    raise ConfigError(f"{path} was trained with {saved_steps} optimizer steps per epoch and this launch takes {steps} (sampler "
+                      f"{recipe.sampler!r} with another number of ranks); its {recipe.schedule} schedule was built for "
+                      f"{saved_steps} x {recipe.epochs} steps. Resume with the number of ranks it was trained with, or start a new --out")
+
+
 def check_last_payload(state: dict[str, Any], path: Path) -> None:
     """A last.pt carries the optimizer, random streams and history as well as the weights; a best.pt does not."""
     missing = [key for key in RESUMABLE_KEYS if key not in state]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from ferkit.data.batching import BatchBuilder, build_batches
+from ferkit.data.batching import BATCH_BUILDERS, BatchBuilder, build_batches
 from ferkit.data.registry import ExperimentSplit
 from ferkit.devices import cpu_has_native_bf16
 from ferkit.errors import ConfigError
@@ -100,9 +100,10 @@ def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.d
     criterion = build_loss(recipe.loss, num_classes=num_classes, embedding_dim=model.embedding_dim, class_counts=class_counts, **recipe.loss_kwargs).to(device)
     batches = build_batches(recipe.sampler, train_set.labels, distributed.per_rank_batch(ctx, recipe.batch_size), **recipe.sampler_kwargs)
     steps = distributed.steps_per_epoch(ctx, len(batches))
+    check_global_batch(recipe, batches, ctx)
     optimizer = build_optimizer(recipe, model, criterion)
     scheduler, per_batch = build_scheduler(recipe, optimizer, steps)
-    teacher = _teacher(criterion, recipe, split, device, out, log)
+    teacher = _teacher(criterion, recipe, split, device, out, ctx, log)
     make_batch = BatchMaker(recipe, train_set, device, needs_occlusion_masks=model.needs_occlusion_masks)
     run = TrainingRun(
         recipe, split, ctx, device, model, forward, criterion, batches, steps, per_batch,
@@ -110,7 +111,24 @@ def build_run(recipe: Recipe, split: ExperimentSplit, out: Path, device: torch.d
         teacher=teacher, soft_targets=_soft_targets(recipe, split, criterion, device), amp=_use_amp(recipe, device, log),
         last_path=out / "last.pt", occluder_pool=_occluder_pool(make_batch, occluder_workers, recipe, ctx, device, log),
     )
-    return run, TrainState(model, criterion, optimizer, scheduler, rng, gen)
+    return run, TrainState(model, criterion, optimizer, scheduler, rng, gen, steps_per_epoch=steps)
+
+
+def check_global_batch(recipe: Recipe, batches: BatchBuilder, ctx: distributed.DistContext) -> None:
+    """Refuse a distributed run whose row batches would not add up to the recipe's batch_size: P x K batches hold
+    ``per-rank batch // K * K`` rows, so 112 with K=16 on 2 ranks trained 2 x 48 = 96 while the run reported 112."""
+    rows = getattr(batches, "batch_size", None)
+    if ctx.world_size == 1 or rows is None or BATCH_BUILDERS.metadata(recipe.sampler).get("batch_layout", "rows") != "rows":
+        return
+    if rows * ctx.world_size == recipe.batch_size:
+        return
+    per_class = recipe.sampler_kwargs.get("samples_per_class")
+    unit = ctx.world_size * per_class if per_class else ctx.world_size
+    raise ConfigError(
+        f"recipe {recipe.tag}: sampler {recipe.sampler!r} makes batches of {rows} rows from each rank's "
+        f"{recipe.batch_size // ctx.world_size}, so {ctx.world_size} ranks would train a global batch of {rows * ctx.world_size}, "
+        f"not batch_size {recipe.batch_size}; the global batch must be a multiple of W x samples_per_class = {unit} "
+        f"(P x K batches are built, and triplets mined, within each rank's batch), e.g. --set batch_size={max(unit, recipe.batch_size // unit * unit)}")
 
 
 def _occluder_pool(make_batch: BatchMaker, workers: int, recipe: Recipe, ctx: distributed.DistContext, device: torch.device,
@@ -129,14 +147,25 @@ def _occluder_pool(make_batch: BatchMaker, workers: int, recipe: Recipe, ctx: di
     return OccluderPool(make_batch.occluder, tuple(make_batch.images.shape[1:]), workers, seed=recipe.seed, rank=ctx.rank)
 
 
-def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path, log: Log) -> TeacherSignal | None:
+def _teacher(criterion: torch.nn.Module, recipe: Recipe, split: ExperimentSplit, device: torch.device, out: Path,
+             ctx: distributed.DistContext, log: Log) -> TeacherSignal | None:
+    """The distillation teacher's signal. Distributed and cached: rank 0 scores the training set and writes the cache,
+    the other ranks read it after a barrier (one scoring instead of W, and no W processes writing one file)."""
     if not isinstance(criterion, Distillation):
         return None
     from ferkit.train.teacher import build_teacher_signal
 
     train_set = split.train
-    return build_teacher_signal(criterion.teacher, criterion.teacher_mode, train_set.images, train_set.class_names, in_chans=recipe.in_chans,
-                                image_size=recipe.image_size, device=device, cache_dir=out, log=log)
+
+    def build() -> TeacherSignal:
+        return build_teacher_signal(criterion.teacher, criterion.teacher_mode, train_set.images, train_set.class_names, in_chans=recipe.in_chans,
+                                    image_size=recipe.image_size, device=device, cache_dir=out, log=log)
+
+    if not ctx.active or ctx.world_size == 1 or criterion.teacher_mode != "cached":
+        return build()
+    signal = build() if ctx.is_main else None
+    distributed.barrier(ctx)
+    return signal if signal is not None else build()
 
 
 def _soft_targets(recipe: Recipe, split: ExperimentSplit, criterion: torch.nn.Module, device: torch.device) -> torch.Tensor | None:

@@ -1,7 +1,8 @@
 """Everything a run needs to continue where it stopped, saved and restored by one pair of methods.
 
 ``TrainState.state_dict()`` is the resumable part of ``last.pt`` and ``load_state_dict`` reads back
-exactly those keys, so resume mirrors the save by construction. The keys are those of the
+exactly those keys, so resume mirrors the save by construction, except ``steps_per_epoch``, which a
+resume checks (``resume.check_steps_per_epoch``) rather than restores. The keys are those of the
 checkpoints written before this module existed (``ferkit-checkpoint-v1``): runs started then resume.
 No gradient scaler is kept: mixed precision is bf16 autocast, which needs none.
 """
@@ -9,8 +10,9 @@ No gradient scaler is kept: mixed precision is bf16 autocast, which needs none.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ import torch.nn as nn
 
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.registry import ExperimentSplit
+from ferkit.errors import FerkitWarning
 from ferkit.train.config import Recipe
 from ferkit.train.optim import Scheduler
 
@@ -31,7 +34,8 @@ class TrainState:
     """Model, criterion (e.g. class centres), optimizer, schedule, random streams and progress of a run.
 
     ``rng`` draws batches and occluders on the host, ``gen`` the on-device augmentation; ``epoch`` is
-    the number of finished epochs and ``history`` their log rows.
+    the number of finished epochs and ``history`` their log rows; ``steps_per_epoch`` the optimizer steps
+    of each epoch, which a per-batch schedule was built for.
     """
 
     model: nn.Module
@@ -44,6 +48,7 @@ class TrainState:
     best_val: float | None = None
     best_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    steps_per_epoch: int | None = None
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {name: None if getattr(self, name) is None else getattr(self, name).state_dict() for name in MODULES}
@@ -53,23 +58,44 @@ class TrainState:
             "cuda_rng": torch.cuda.get_rng_state_all() if cuda else None,
         })
         state.update({name: getattr(self, name) for name in PROGRESS})
+        state["steps_per_epoch"] = self.steps_per_epoch
         return state
 
-    def load_state_dict(self, state: dict[str, Any], *, restore_cuda_rng: bool = True) -> None:
+    def load_state_dict(self, state: dict[str, Any], *, restore_cuda_rng: bool = True, log: Callable[[str], None] | None = None) -> None:
         """Restore a ``state_dict``. ``restore_cuda_rng`` False for distributed runs: ranks reseed every
-        epoch, and the saving run may have had another number of GPUs."""
+        epoch, and the saving run may have had another number of GPUs. ``log`` (default: a warning) hears
+        of a random stream that could not be restored (saved on another kind of device)."""
         for name in MODULES:
             target, saved = getattr(self, name), state.get(name)
             if target is not None and (saved or name != "scheduler"):  # a run without a schedule saved None
                 target.load_state_dict(saved)
         self.rng.bit_generator.state = state["numpy_rng"]
-        self.gen.set_state(state["torch_gen"].cpu())  # Generator.set_state takes a CPU ByteTensor, whatever the device
+        restore_generator(self.gen, state["torch_gen"], log or _warn)
         if "torch_rng" in state:  # dropout and other global draws continue where they stopped
             torch.set_rng_state(state["torch_rng"].cpu())
             if self.gen.device.type == "cuda" and state.get("cuda_rng") is not None and restore_cuda_rng:
-                torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
+                # A machine with fewer GPUs than the saving one restores the streams of those it has.
+                torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]][: torch.cuda.device_count()])
         for name in PROGRESS:
             setattr(self, name, state[name])
+
+
+def restore_generator(gen: torch.Generator, saved: torch.Tensor, log: Callable[[str], None]) -> None:
+    """Set ``gen`` to ``saved`` when it is the state of the same kind of generator. A CPU generator's state
+    (Mersenne Twister, 5056 bytes) and a CUDA one's (Philox seed and offset, 16 bytes) do not fit each
+    other: a run saved on CPU and resumed on CUDA, or back, continues from ``gen`` as seeded, not bit-identical."""
+    saved = saved.cpu()  # Generator.set_state takes a CPU ByteTensor, whatever the device
+    current = gen.get_state()
+    if saved.numel() != current.numel():
+        log(f"warning: the saved augmentation random stream ({saved.numel()} bytes, from another kind of device) does not fit this "
+            f"run's {gen.device.type} generator ({current.numel()} bytes): the resumed run draws from a fresh stream, so it is not "
+            "bit-identical to an uninterrupted one")
+        return
+    gen.set_state(saved)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, FerkitWarning, stacklevel=3)
 
 
 def run_meta(recipe: Recipe, split: ExperimentSplit) -> dict[str, Any]:

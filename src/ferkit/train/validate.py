@@ -29,16 +29,20 @@ def nearest_centroid_predictions(model: torch.nn.Module, train_set, images: np.n
 
 
 def validation_metrics(run: TrainingRun) -> dict[str, Any] | None:
-    """Metrics of the current model on ``split.val`` (None without a validation split); every rank gets them.
+    """Metrics of the current model on ``split.val`` (None without a validation split); every rank gets rank 0's, so
+    that model selection, the plateau schedule and early stopping decide the same on every rank.
 
     With the softmax head they include ``loss``: the mean negative log-probability of the true class (finer than
     accuracy, which on a validation split of a few subjects ties between many epochs)."""
     recipe, val = run.recipe, run.split.val
     if val is None:
         return None
-    if recipe.val_classifier == "nearest_centroid":
-        predicted = nearest_centroid_predictions(run.model, run.split.train, val.images, recipe, run.device, np.random.default_rng(recipe.seed))
-        return classification_metrics(val.labels, predicted, val.class_names)
+    if recipe.val_classifier == "nearest_centroid":  # computed by rank 0 alone: the other ranks would only repeat it
+        metrics = None
+        if run.ctx.is_main:
+            predicted = nearest_centroid_predictions(run.model, run.split.train, val.images, recipe, run.device, np.random.default_rng(recipe.seed))
+            metrics = classification_metrics(val.labels, predicted, val.class_names)
+        return distributed.from_main(run.ctx, metrics)
 
     def predict(images: np.ndarray) -> np.ndarray:
         return predict_probabilities(run.model, images, in_chans=recipe.in_chans, image_size=recipe.image_size, tta=recipe.val_tta, device=run.device)
@@ -46,7 +50,8 @@ def validation_metrics(run: TrainingRun) -> dict[str, Any] | None:
     probabilities = distributed.predict_sharded(run.ctx, predict, val.images, run.device)
     metrics = classification_metrics(val.labels, probabilities.argmax(1), val.class_names)
     true_class = probabilities[np.arange(len(val.labels)), np.asarray(val.labels)]
-    return {**metrics, "loss": float(-np.log(np.clip(true_class, 1e-12, None)).mean())}
+    # Gathered rows are the same on every rank, except a set smaller than the number of ranks, which each scores whole.
+    return distributed.from_main(run.ctx, {**metrics, "loss": float(-np.log(np.clip(true_class, 1e-12, None)).mean())})
 
 
 def better(row: dict[str, Any], best: dict[str, Any] | None, metric: str, ties: str) -> bool:
