@@ -360,7 +360,9 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
                                                annotated_path=target, overwrite=True, follow_options=RUN_FOLLOW_OPTIONS.get(name), look_back=look_back):
             results.append(result)
             ticks.append(time.perf_counter())
-        seconds, cpu = ticks[-1] - started, time.process_time() - cpu_started
+        # taken after the loop, not at the last result: the generator's end (the annotated file's release and rename)
+        # is part of the run's wall time
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         # per-frame times: their median is robust to bursts of the other jobs on the shared CPU; with detect_every=k
         # the mean over a whole window of k frames is what a viewer sees, so the window means are taken first
         window = max(1, every)
