@@ -147,7 +147,9 @@ def match(truth: list[dict], boxes: list[tuple[int, int, int, int]]) -> dict[int
     if not truth or not boxes:
         return {}
     iou = np.array([[box_iou(t["box"], b) for b in boxes] for t in truth])
-    rows, cols = linear_sum_assignment(-iou)
+    # pairs under the threshold weigh nothing in the assignment: with their IoU counted, a pair that is then left out
+    # could outbid a valid one and lose a match (or credit the box to the other face)
+    rows, cols = linear_sum_assignment(-np.where(iou >= IOU_MATCH, iou, 0.0))
     return {int(r): int(c) for r, c in zip(rows, cols) if iou[r, c] >= IOU_MATCH}
 
 
@@ -391,14 +393,17 @@ HELDOUT_SEED = 1
 HELDOUT_FRAMES = 3000  # five times the benchmark video: about 120 occluded faces instead of 24
 
 
-def heldout_videos(specs: list[str]) -> list[tuple[int, int]]:
+def heldout_videos(specs: list[str], benchmark_seed: int | None = None) -> list[tuple[int, int]]:
     """``--heldout SEED:FRAMES`` values as (seed, frames). A video that has confirmed choices once should give way
-    to a fresh seed for the next choices: each check on it makes it a little less held out."""
+    to a fresh seed for the next choices: each check on it makes it a little less held out. The benchmark video's
+    seed is refused: rows are keyed by seed, so that video would replace the benchmark's rows, and is not held out."""
     out = []
     for spec in specs:
         seed, sep, frames = spec.partition(":")
         if not (sep and seed.strip().isdigit() and frames.strip().isdigit() and int(frames) > 0):
             raise SystemExit(f"--heldout takes SEED:FRAMES, e.g. 2:6000, got {spec!r}")
+        if benchmark_seed is not None and int(seed) == benchmark_seed:
+            raise SystemExit(f"--heldout {spec}: seed {seed} is the benchmark video's; a held-out video needs another seed")
         out.append((int(seed), int(frames)))
     return out
 
@@ -473,12 +478,13 @@ def main() -> int:
                         help="heldout section: the held-out videos (seed and frames), made here when missing")
     parser.add_argument("--student", type=Path, default=STUDENT, help="the distilled student's checkpoint (its rows are left out when missing)")
     args = parser.parse_args()
-    heldout_specs = heldout_videos(args.heldout)
+    heldout_videos(args.heldout)  # the format checked before a video is made
     CPU_NOTE[0] = QUIET_CPU_NOTE if args.quiet_cpu else SHARED_CPU_NOTE
     truth_path = args.video.with_suffix(".json")
     if not truth_path.exists():
         make_video(args.video, frames=args.frames)
     meta = json.loads(truth_path.read_text())
+    heldout_specs = heldout_videos(args.heldout, benchmark_seed=meta["seed"])
     truth = meta["truth"]
     previous = RESULTS / f"{RESULT_NAME}.json"
     result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}

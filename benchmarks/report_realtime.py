@@ -143,9 +143,11 @@ def block_heldout() -> str:
     if s is None:
         return NOT_RUN.format("heldout")
     seeds = sorted({r["video_seed"] for r in s["rows"]})
+    benchmark = (_section("benchmark_video") or {}).get("seed", 0)  # the seed of the video realtime.py ran on (make_video's default)
+    seeds = sorted(seeds, key=lambda seed: seed != benchmark)  # the benchmark's column first
     by = {(r["name"], r["video_seed"]): r for r in s["rows"]}
-    lines = ["| Setting | Look back | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if i == 0 else ' (held out)'}: all / clean / occluded, false positives per frame"
-                                         for i, seed in enumerate(seeds)) + " |", "|---|---|" + "---|" * len(seeds)]
+    lines = ["| Setting | Look back | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if seed == benchmark else ' (held out)'}: all / clean / occluded, false positives per frame"
+                                         for seed in seeds) + " |", "|---|---|" + "---|" * len(seeds)]
     for name in dict.fromkeys(r["name"] for r in s["rows"]):
         cells = [f"{100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f}, {r['false_positives_per_frame']:.3f}"
                  if (r := by.get((name, seed))) else "–" for seed in seeds]

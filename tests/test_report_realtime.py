@@ -103,3 +103,32 @@ def test_score_video_counts_misses_as_wrong_and_says_where_they_lie():
     assert score["occluded_faces_never_found"] == 0  # the face never found is the clean one
     covered = dict(face1, occluded=True)
     assert realtime.score_video(results, [[face0, covered]] * 3)["occluded_faces_never_found"] == 1
+
+
+def test_heldout_table_names_the_benchmark_by_its_seed_not_by_sort_order(results):
+    score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05, "distinct_faces": 71, "distinct_occluded_faces": 24}
+    rows = [{"name": "defaults", "video_seed": 3, **score}, {"name": "defaults", "video_seed": 1, **score}]
+    write(results, benchmark_video={"seed": 3}, heldout={"rows": rows, **PROVENANCE, "cpu_note": "shared"})
+    table = rt.block_heldout()
+    assert "Video seed 3 (the benchmark)" in table and "Video seed 1 (held out)" in table
+    assert table.index("Video seed 3") < table.index("Video seed 1")  # the benchmark's column first
+
+
+def test_a_heldout_video_with_the_benchmarks_seed_is_refused():
+    import realtime
+
+    assert realtime.heldout_videos(["1:3000"], benchmark_seed=0) == [(1, 3000)]
+    with pytest.raises(SystemExit, match="benchmark video's"):
+        realtime.heldout_videos(["0:3000"], benchmark_seed=0)  # it would replace the benchmark's rows under seed 0
+
+
+def test_match_ignores_pairs_under_the_threshold_when_assigning(monkeypatch):
+    """Faces A and B, boxes 1 and 2: the valid pairs A-1 (0.6), A-2 and B-1 (0.35) allow two matches; B-2 (0.29) is under
+    the threshold and must not pull the assignment towards A-1 + B-2, which keeps one."""
+    import realtime
+
+    import ferkit.video
+
+    iou = {("A", 1): 0.6, ("A", 2): 0.35, ("B", 1): 0.35, ("B", 2): 0.29}
+    monkeypatch.setattr(ferkit.video, "box_iou", lambda t, b: iou[t, b])
+    assert realtime.match([{"box": "A"}, {"box": "B"}], [1, 2]) == {0: 1, 1: 0}
