@@ -132,3 +132,31 @@ def test_match_ignores_pairs_under_the_threshold_when_assigning(monkeypatch):
     iou = {("A", 1): 0.6, ("A", 2): 0.35, ("B", 1): 0.35, ("B", 2): 0.29}
     monkeypatch.setattr(ferkit.video, "box_iou", lambda t, b: iou[t, b])
     assert realtime.match([{"box": "A"}, {"box": "B"}], [1, 2]) == {0: 1, 1: 0}
+
+
+def test_camera_frames_per_s_runs_to_the_commands_end_not_to_the_last_read(monkeypatch, tmp_path):
+    """With read-ahead the camera is read a few frames before they are classified: 10 frames, 5 read at once, then one a
+    second while each takes a second to classify, are 10 frames in 10 s, not 9 intervals in the 5 s of reads."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    import ferkit.cli
+    import realtime
+
+    clock = [0.0]
+    monkeypatch.setattr(realtime, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def fake_cli(argv):
+        camera = cv2.VideoCapture(0)
+        for _ in range(5):
+            camera.read()
+        for _ in range(5):
+            clock[0] += 1.0
+            camera.read()
+        clock[0] += 5.0  # the last frames classified after the last read
+        return 0
+
+    monkeypatch.setattr(ferkit.cli, "main", fake_cli)
+    row = realtime.camera_section(tmp_path / "missing.avi", frames=10)
+    assert row["frames"] == 10 and row["frames_per_s"] == 1.0
