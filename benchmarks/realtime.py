@@ -468,6 +468,13 @@ def camera_section(video: Path, frames: int = 100) -> dict:
             "frames_per_s": round(len(reads) / span, 2), "frames_per_s_median": round(1.0 / float(np.median(windows)), 2), "note": "the benchmark video stands in for camera 0 (cv2.VideoCapture(0) opens the file)"}
 
 
+def row_stamp() -> dict[str, str]:
+    """The commit and date of a row measured now: sections keep rows of earlier runs (``--runs``, ``--heldout-runs``), so
+    the section's own provenance describes only its last run."""
+    info = provenance("cpu")
+    return {"commit": info["commit"], "date": info["date"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
@@ -510,7 +517,9 @@ def main() -> int:
             elif section == "video":
                 kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs]  # runs not re-measured now
 
-                def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started) -> None:
+                def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started, stamp: dict = row_stamp()) -> None:
+                    for row in new_rows:  # each row names its own run: kept rows come from earlier commits
+                        row.setdefault("measured", stamp)
                     order = [run[0] for run in VIDEO_RUNS]
                     result["video"] = {"rows": sorted(kept + new_rows, key=lambda r: order.index(r["name"])), **section_provenance(started)}
                     write_result(RESULT_NAME, result)
@@ -524,6 +533,9 @@ def main() -> int:
                     if not videos[seed].with_suffix(".json").exists():
                         make_video(videos[seed], frames=frames, seed=seed)
                 rows = heldout_section(videos, models, args.heldout_runs)
+                stamp = row_stamp()
+                for row in rows:
+                    row["measured"] = stamp
                 if args.heldout_runs:  # rows of the settings not re-measured now are kept, in HELDOUT_RUNS order
                     order = [run[0] for run in HELDOUT_RUNS]
                     fresh = {(r["name"], r["video_seed"]) for r in rows}

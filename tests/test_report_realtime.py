@@ -160,3 +160,14 @@ def test_camera_frames_per_s_runs_to_the_commands_end_not_to_the_last_read(monke
     monkeypatch.setattr(ferkit.cli, "main", fake_cli)
     row = realtime.camera_section(tmp_path / "missing.avi", frames=10)
     assert row["frames"] == 10 and row["frames_per_s"] == 1.0
+
+
+def test_rows_kept_from_earlier_runs_are_not_credited_to_the_last_runs_commit(results):
+    """``--runs`` and ``--heldout-runs`` keep the other rows: the footer's commit and date are the last run's only."""
+    score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05, "distinct_faces": 71, "distinct_occluded_faces": 24}
+    fresh = {"name": "defaults", "video_seed": 0, **score, "measured": {"commit": "abc1234", "date": "2026-11-30 00:00 UTC"}}
+    write(results, heldout={"rows": [fresh], **PROVENANCE, "cpu_note": "shared"})
+    assert "kept from earlier runs" not in rt.block_heldout()
+    old = {"name": "no look-back", "video_seed": 0, **score, "measured": {"commit": "0ld0001", "date": "2026-11-01 00:00 UTC"}}
+    write(results, heldout={"rows": [fresh, old, {"name": "older", "video_seed": 0, **score}], **PROVENANCE, "cpu_note": "shared"})
+    assert "Of 3 rows, 1 were kept from earlier runs at commit(s) 0ld0001 and 1 do not name their run" in rt.block_heldout()
