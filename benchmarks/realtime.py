@@ -147,7 +147,9 @@ def match(truth: list[dict], boxes: list[tuple[int, int, int, int]]) -> dict[int
     if not truth or not boxes:
         return {}
     iou = np.array([[box_iou(t["box"], b) for b in boxes] for t in truth])
-    rows, cols = linear_sum_assignment(-iou)
+    # pairs under the threshold weigh nothing in the assignment: with their IoU counted, a pair that is then left out
+    # could outbid a valid one and lose a match (or credit the box to the other face)
+    rows, cols = linear_sum_assignment(-np.where(iou >= IOU_MATCH, iou, 0.0))
     return {int(r): int(c) for r, c in zip(rows, cols) if iou[r, c] >= IOU_MATCH}
 
 
@@ -360,7 +362,9 @@ def video_section(video: Path, truth: list[list[dict]], models: dict[str, Path],
                                                annotated_path=target, overwrite=True, follow_options=RUN_FOLLOW_OPTIONS.get(name), look_back=look_back):
             results.append(result)
             ticks.append(time.perf_counter())
-        seconds, cpu = ticks[-1] - started, time.process_time() - cpu_started
+        # taken after the loop, not at the last result: the generator's end (the annotated file's release and rename)
+        # is part of the run's wall time
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         # per-frame times: their median is robust to bursts of the other jobs on the shared CPU; with detect_every=k
         # the mean over a whole window of k frames is what a viewer sees, so the window means are taken first
         window = max(1, every)
@@ -389,14 +393,17 @@ HELDOUT_SEED = 1
 HELDOUT_FRAMES = 3000  # five times the benchmark video: about 120 occluded faces instead of 24
 
 
-def heldout_videos(specs: list[str]) -> list[tuple[int, int]]:
+def heldout_videos(specs: list[str], benchmark_seed: int | None = None) -> list[tuple[int, int]]:
     """``--heldout SEED:FRAMES`` values as (seed, frames). A video that has confirmed choices once should give way
-    to a fresh seed for the next choices: each check on it makes it a little less held out."""
+    to a fresh seed for the next choices: each check on it makes it a little less held out. The benchmark video's
+    seed is refused: rows are keyed by seed, so that video would replace the benchmark's rows, and is not held out."""
     out = []
     for spec in specs:
         seed, sep, frames = spec.partition(":")
         if not (sep and seed.strip().isdigit() and frames.strip().isdigit() and int(frames) > 0):
             raise SystemExit(f"--heldout takes SEED:FRAMES, e.g. 2:6000, got {spec!r}")
+        if benchmark_seed is not None and int(seed) == benchmark_seed:
+            raise SystemExit(f"--heldout {spec}: seed {seed} is the benchmark video's; a held-out video needs another seed")
         out.append((int(seed), int(frames)))
     return out
 
@@ -447,15 +454,25 @@ def camera_section(video: Path, frames: int = 100) -> dict:
     cv2.VideoCapture = FileCamera
     try:
         status = cli_main(["predict", "--camera", "0", "--every-n", "1", "--max-frames", str(frames), "--quiet", "--json", os.devnull, "--overwrite"])
+        ended = time.perf_counter()
     finally:
         cv2.VideoCapture = real_capture
     from ferkit.recognizer import DEFAULT_DETECT_EVERY
 
-    span = reads[-1] - reads[0]
+    # to the command's end, not to the last read: reads run on the read-ahead thread, a few frames before those frames
+    # are classified, so the last read comes before the last frames' work is done
+    span = ended - reads[0]
     intervals = np.diff(reads)
     windows = intervals[: len(intervals) // DEFAULT_DETECT_EVERY * DEFAULT_DETECT_EVERY].reshape(-1, DEFAULT_DETECT_EVERY).mean(axis=1)
     return {"command": f"ferkit predict --camera 0 --every-n 1 --max-frames {frames}", "exit_status": status, "frames": len(reads),
-            "frames_per_s": round((len(reads) - 1) / span, 2), "frames_per_s_median": round(1.0 / float(np.median(windows)), 2), "note": "the benchmark video stands in for camera 0 (cv2.VideoCapture(0) opens the file)"}
+            "frames_per_s": round(len(reads) / span, 2), "frames_per_s_median": round(1.0 / float(np.median(windows)), 2), "note": "the benchmark video stands in for camera 0 (cv2.VideoCapture(0) opens the file)"}
+
+
+def row_stamp() -> dict[str, str]:
+    """The commit and date of a row measured now: sections keep rows of earlier runs (``--runs``, ``--heldout-runs``), so
+    the section's own provenance describes only its last run."""
+    info = provenance("cpu")
+    return {"commit": info["commit"], "date": info["date"]}
 
 
 def main() -> int:
@@ -471,12 +488,13 @@ def main() -> int:
                         help="heldout section: the held-out videos (seed and frames), made here when missing")
     parser.add_argument("--student", type=Path, default=STUDENT, help="the distilled student's checkpoint (its rows are left out when missing)")
     args = parser.parse_args()
-    heldout_specs = heldout_videos(args.heldout)
+    heldout_videos(args.heldout)  # the format checked before a video is made
     CPU_NOTE[0] = QUIET_CPU_NOTE if args.quiet_cpu else SHARED_CPU_NOTE
     truth_path = args.video.with_suffix(".json")
     if not truth_path.exists():
         make_video(args.video, frames=args.frames)
     meta = json.loads(truth_path.read_text())
+    heldout_specs = heldout_videos(args.heldout, benchmark_seed=meta["seed"])
     truth = meta["truth"]
     previous = RESULTS / f"{RESULT_NAME}.json"
     result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
@@ -499,7 +517,9 @@ def main() -> int:
             elif section == "video":
                 kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs]  # runs not re-measured now
 
-                def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started) -> None:
+                def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started, stamp: dict = row_stamp()) -> None:
+                    for row in new_rows:  # each row names its own run: kept rows come from earlier commits
+                        row.setdefault("measured", stamp)
                     order = [run[0] for run in VIDEO_RUNS]
                     result["video"] = {"rows": sorted(kept + new_rows, key=lambda r: order.index(r["name"])), **section_provenance(started)}
                     write_result(RESULT_NAME, result)
@@ -513,6 +533,9 @@ def main() -> int:
                     if not videos[seed].with_suffix(".json").exists():
                         make_video(videos[seed], frames=frames, seed=seed)
                 rows = heldout_section(videos, models, args.heldout_runs)
+                stamp = row_stamp()
+                for row in rows:
+                    row["measured"] = stamp
                 if args.heldout_runs:  # rows of the settings not re-measured now are kept, in HELDOUT_RUNS order
                     order = [run[0] for run in HELDOUT_RUNS]
                     fresh = {(r["name"], r["video_seed"]) for r in rows}

@@ -23,6 +23,21 @@ def _footer(section: dict[str, Any]) -> str:
     return f"\n{section['device']}; commit {section['commit']}; {section['date']}; load average {load} ({section['cpu_note']})."
 
 
+def _earlier_rows(section: dict[str, Any]) -> str:
+    """A sentence when some rows may come from runs before the section's last one (whose provenance the footer gives):
+    ``--runs`` and ``--heldout-runs`` keep the rows they do not re-measure."""
+    earlier = [r for r in section["rows"] if "measured" in r and r["measured"]["commit"] != section["commit"]]
+    unstamped = [r for r in section["rows"] if "measured" not in r]
+    parts = []
+    if earlier:
+        parts.append(f"{len(earlier)} were kept from earlier runs at commit(s) {', '.join(sorted({r['measured']['commit'] for r in earlier}))}")
+    if unstamped:
+        parts.append(f"{len(unstamped)} do not name their run (measured before rows were stamped)")
+    if not parts:
+        return ""
+    return f"\nOf {len(section['rows'])} rows, {' and '.join(parts)}: the line below describes the section's last run only."
+
+
 def block_crops() -> str:
     s = _section("crops")
     if s is None:
@@ -75,7 +90,7 @@ def block_video() -> str:
     return "\n".join(lines) + (f"\n\nEvery frame classified; Frames: the first N frames of the benchmark video{shorter}. Look back: frames held so that a "
                                 "face found late is followed back into them (0 for rows measured before it existed). Faces are cut with the default "
                                 "alignment (box: the detector's box framed as FER2013 crops are) unless the run's name says otherwise. "
-                                "Frames/s: *median* from the median time per window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _footer(s)
+                                "Frames/s: *median* from the median time per window of k frames (robust to bursts of the other jobs on the shared CPU), *wall* from the run's total time.") + _earlier_rows(s) + _footer(s)
 
 
 def block_stages() -> str:
@@ -86,7 +101,7 @@ def block_stages() -> str:
     for r in s["rows"]:
         ms = r["stages_ms_per_frame"]
         lines.append(f"| {r['name']} | " + " | ".join(f"{ms[k]:.2f}" if k in ms else "–" for k in STAGES) + f" | {r['frames_per_s']:.1f} |")
-    return "\n".join(lines) + "\n\nMilliseconds per frame. decode = waiting for the next decoded frame (with read-ahead the decoding itself runs on a thread)." + _footer(s)
+    return "\n".join(lines) + "\n\nMilliseconds per frame. decode = waiting for the next decoded frame (with read-ahead the decoding itself runs on a thread)." + _earlier_rows(s) + _footer(s)
 
 
 def block_camera() -> str:
@@ -143,9 +158,11 @@ def block_heldout() -> str:
     if s is None:
         return NOT_RUN.format("heldout")
     seeds = sorted({r["video_seed"] for r in s["rows"]})
+    benchmark = (_section("benchmark_video") or {}).get("seed", 0)  # the seed of the video realtime.py ran on (make_video's default)
+    seeds = sorted(seeds, key=lambda seed: seed != benchmark)  # the benchmark's column first
     by = {(r["name"], r["video_seed"]): r for r in s["rows"]}
-    lines = ["| Setting | Look back | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if i == 0 else ' (held out)'}: all / clean / occluded, false positives per frame"
-                                         for i, seed in enumerate(seeds)) + " |", "|---|---|" + "---|" * len(seeds)]
+    lines = ["| Setting | Look back | " + " | ".join(f"Video seed {seed}{' (the benchmark)' if seed == benchmark else ' (held out)'}: all / clean / occluded, false positives per frame"
+                                         for seed in seeds) + " |", "|---|---|" + "---|" * len(seeds)]
     for name in dict.fromkeys(r["name"] for r in s["rows"]):
         cells = [f"{100 * r['accuracy']:.1f} / {100 * r['accuracy_clean']:.1f} / {100 * r['accuracy_occluded']:.1f}, {r['false_positives_per_frame']:.3f}"
                  if (r := by.get((name, seed))) else "–" for seed in seeds]
@@ -154,7 +171,7 @@ def block_heldout() -> str:
     per_seed = {r["video_seed"]: r for r in s["rows"]}
     videos = "; ".join(f"seed {seed}: {per_seed[seed]['distinct_faces']} faces, {per_seed[seed]['distinct_occluded_faces']} occluded" for seed in seeds)
     return "\n".join(lines) + (f"\n\nFace accuracy (%) of the single network, detection every 3rd frame at half size; a missed face counts as wrong. "
-                               f"Videos: {videos}.") + _footer(s)
+                               f"Videos: {videos}.") + _earlier_rows(s) + _footer(s)
 
 
 def _percent(value: float | None) -> str:

@@ -103,3 +103,71 @@ def test_score_video_counts_misses_as_wrong_and_says_where_they_lie():
     assert score["occluded_faces_never_found"] == 0  # the face never found is the clean one
     covered = dict(face1, occluded=True)
     assert realtime.score_video(results, [[face0, covered]] * 3)["occluded_faces_never_found"] == 1
+
+
+def test_heldout_table_names_the_benchmark_by_its_seed_not_by_sort_order(results):
+    score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05, "distinct_faces": 71, "distinct_occluded_faces": 24}
+    rows = [{"name": "defaults", "video_seed": 3, **score}, {"name": "defaults", "video_seed": 1, **score}]
+    write(results, benchmark_video={"seed": 3}, heldout={"rows": rows, **PROVENANCE, "cpu_note": "shared"})
+    table = rt.block_heldout()
+    assert "Video seed 3 (the benchmark)" in table and "Video seed 1 (held out)" in table
+    assert table.index("Video seed 3") < table.index("Video seed 1")  # the benchmark's column first
+
+
+def test_a_heldout_video_with_the_benchmarks_seed_is_refused():
+    import realtime
+
+    assert realtime.heldout_videos(["1:3000"], benchmark_seed=0) == [(1, 3000)]
+    with pytest.raises(SystemExit, match="benchmark video's"):
+        realtime.heldout_videos(["0:3000"], benchmark_seed=0)  # it would replace the benchmark's rows under seed 0
+
+
+def test_match_ignores_pairs_under_the_threshold_when_assigning(monkeypatch):
+    """Faces A and B, boxes 1 and 2: the valid pairs A-1 (0.6), A-2 and B-1 (0.35) allow two matches; B-2 (0.29) is under
+    the threshold and must not pull the assignment towards A-1 + B-2, which keeps one."""
+    import realtime
+
+    import ferkit.video
+
+    iou = {("A", 1): 0.6, ("A", 2): 0.35, ("B", 1): 0.35, ("B", 2): 0.29}
+    monkeypatch.setattr(ferkit.video, "box_iou", lambda t, b: iou[t, b])
+    assert realtime.match([{"box": "A"}, {"box": "B"}], [1, 2]) == {0: 1, 1: 0}
+
+
+def test_camera_frames_per_s_runs_to_the_commands_end_not_to_the_last_read(monkeypatch, tmp_path):
+    """With read-ahead the camera is read a few frames before they are classified: 10 frames, 5 read at once, then one a
+    second while each takes a second to classify, are 10 frames in 10 s, not 9 intervals in the 5 s of reads."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    import ferkit.cli
+    import realtime
+
+    clock = [0.0]
+    monkeypatch.setattr(realtime, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def fake_cli(argv):
+        camera = cv2.VideoCapture(0)
+        for _ in range(5):
+            camera.read()
+        for _ in range(5):
+            clock[0] += 1.0
+            camera.read()
+        clock[0] += 5.0  # the last frames classified after the last read
+        return 0
+
+    monkeypatch.setattr(ferkit.cli, "main", fake_cli)
+    row = realtime.camera_section(tmp_path / "missing.avi", frames=10)
+    assert row["frames"] == 10 and row["frames_per_s"] == 1.0
+
+
+def test_rows_kept_from_earlier_runs_are_not_credited_to_the_last_runs_commit(results):
+    """``--runs`` and ``--heldout-runs`` keep the other rows: the footer's commit and date are the last run's only."""
+    score = {"accuracy": 0.5, "accuracy_clean": 0.6, "accuracy_occluded": 0.2, "false_positives_per_frame": 0.05, "distinct_faces": 71, "distinct_occluded_faces": 24}
+    fresh = {"name": "defaults", "video_seed": 0, **score, "measured": {"commit": "abc1234", "date": "2026-11-30 00:00 UTC"}}
+    write(results, heldout={"rows": [fresh], **PROVENANCE, "cpu_note": "shared"})
+    assert "kept from earlier runs" not in rt.block_heldout()
+    old = {"name": "no look-back", "video_seed": 0, **score, "measured": {"commit": "0ld0001", "date": "2026-11-01 00:00 UTC"}}
+    write(results, heldout={"rows": [fresh, old, {"name": "older", "video_seed": 0, **score}], **PROVENANCE, "cpu_note": "shared"})
+    assert "Of 3 rows, 1 were kept from earlier runs at commit(s) 0ld0001 and 1 do not name their run" in rt.block_heldout()

@@ -269,3 +269,36 @@ def test_negative_look_back_is_refused(monkeypatch):
     _late_face_video(monkeypatch)
     with pytest.raises(ConfigError, match="look_back"):
         list(_stub_recognizer(LateDetector(first=0)).predict_video("clip.avi", look_back=-1))
+
+
+def test_closing_the_annotated_output_is_timed_as_write():
+    """The annotated file is finished (released, renamed) when the loop ends: that time belongs to the write stage,
+    or a benchmark's per-stage table leaves it out while its frames/s includes it."""
+    import contextlib
+
+    from ferkit.tracking import LookBack
+    from ferkit.video_stream import _results
+
+    active: list[str] = []
+
+    class RecordingTimer:
+        @contextlib.contextmanager
+        def stage(self, name):
+            active.append(name)
+            try:
+                yield
+            finally:
+                active.pop()
+
+    class Output:
+        stage_at_close = "never closed"
+
+        def result(self, index, timestamp, frame, gray, faces):
+            return index
+
+        def close(self):
+            Output.stage_at_close = active[-1] if active else None
+
+    frames = (item for item in [(i, i / 25, np.zeros((24, 32, 3), np.uint8)) for i in range(3)])  # a generator: closed at the end
+    out = list(_results(frames, None, DetectionSchedule(1), None, LookBack(0), Output(), RecordingTimer()))
+    assert out == [0, 1, 2] and Output.stage_at_close == "write"

@@ -77,7 +77,8 @@ def _results(frames: Iterator[tuple[int, float, np.ndarray]], detector: Any, sch
             yield output.result(index, timestamp, frame, gray, faces)
     finally:
         frames.close()
-        output.close()
+        with timed(timer, "write"):  # finishing the annotated file (release, rename) is part of writing it
+            output.close()
 
 
 def _frame_faces(frame: np.ndarray, gray: np.ndarray, detector: Any, schedule: Any, follower: Any, timer: Any) -> tuple[list, list | None]:
