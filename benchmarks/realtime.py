@@ -515,17 +515,18 @@ def main() -> int:
             elif section == "breakdown":
                 rows = breakdown_section(args.video, truth, models)
             elif section == "video":
-                kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs]  # runs not re-measured now
+                names = [run[0] for run in VIDEO_RUNS]
+                # runs not re-measured now; a kept row of a run no longer defined is dropped (the sort needs its place)
+                kept = [r for r in result.get("video", {}).get("rows", []) if args.runs and r["name"] not in args.runs and r["name"] in names]
 
                 def save(new_rows: list[dict], kept: list[dict] = kept, started: float = started, stamp: dict = row_stamp()) -> None:
                     for row in new_rows:  # each row names its own run: kept rows come from earlier commits
                         row.setdefault("measured", stamp)
-                    order = [run[0] for run in VIDEO_RUNS]
-                    result["video"] = {"rows": sorted(kept + new_rows, key=lambda r: order.index(r["name"])), **section_provenance(started)}
+                    result["video"] = {"rows": sorted(kept + new_rows, key=lambda r: names.index(r["name"])), **section_provenance(started)}
                     write_result(RESULT_NAME, result)
 
                 rows = video_section(args.video, truth, models, tmp, args.runs, args.max_frames, on_row=save)
-                rows = sorted(kept + rows, key=lambda r: [run[0] for run in VIDEO_RUNS].index(r["name"]))
+                rows = sorted(kept + rows, key=lambda r: names.index(r["name"]))
             elif section == "heldout":
                 videos = {meta["seed"]: args.video}
                 for seed, frames in heldout_specs:
