@@ -94,11 +94,20 @@ def run_pair(config: dict) -> float:
     return sum(float(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
 
 
+def cpu_label(cpu: dict) -> str:
+    """A ``cpu_description()`` (the file-level record of results written before rows named their CPU) as
+    ``ferkit.devices.cpu_model()`` names a CPU, e.g. "AMD EPYC (family 25 model 1; AVX2)"."""
+    if not cpu:
+        return "?"
+    vector = "AMX-BF16" if cpu.get("amx_bf16") else "AVX512-BF16" if cpu.get("avx512_bf16") else "AVX512" if cpu.get("avx512f") else cpu.get("torch_cpu_capability", "?")
+    return f"{cpu.get('model_name', '?')} (family {cpu.get('cpu_family', '?')} model {cpu.get('model', '?')}; {vector})"
+
+
 def merge_rows(before: dict | None, new: list[dict], models: list[str]) -> list[dict]:
     """The rows of an earlier result (each dated with its file's date, commit and steps if it has none) with the new
     ones (each row keeps the processor it ran on: the sessions' hosts differ); a new row replaces an earlier one of the same configuration measured the same day. Ordered for the table:
     fp32 before bf16, layout and compile variants last, models in ``models`` order, then sharing, then date."""
-    old = [{"steps": before["steps"], "date": before["date"], "commit": before["commit"], "cpu": before.get("cpu", {}), **row}
+    old = [{"steps": before["steps"], "date": before["date"], "commit": before["commit"], "cpu": cpu_label(before.get("cpu", {})), **row}
            for row in before["rows"]] if before else []
     key = lambda row: (row["model"], row["dtype"], row["runs_x_threads"], row["channels_last"], row["compile"], row["date"][:10])  # noqa: E731
     replaced = {key(row) for row in new}
@@ -130,8 +139,9 @@ def main() -> int:
 
     previous = RESULTS / f"{args.out}.json"
     before = json.loads(previous.read_text()) if args.append and previous.exists() else None
+    from ferkit.devices import cpu_model
+
     stamp = provenance()
-    cpu = cpu_description()
     rows: list[dict] = []
 
     def record(model: str, **config) -> None:
@@ -141,7 +151,7 @@ def main() -> int:
         images_per_s = run_pair(base) if pair else run_child({**base, "threads": base.get("threads", 2)})
         row = {"model": model, "dtype": base["dtype"], "runs_x_threads": "2 x 1" if pair else f"1 x {base.get('threads', 2)}",
                "channels_last": base["channels_last"], "compile": base["compile_model"], "images_per_s": round(images_per_s, 1),
-               "fer2013_epoch_s": round(28709 / images_per_s, 1), "steps": args.steps, "date": stamp["date"], "commit": stamp["commit"], "cpu": cpu}
+               "fer2013_epoch_s": round(28709 / images_per_s, 1), "steps": args.steps, "date": stamp["date"], "commit": stamp["commit"], "cpu": cpu_model()}
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -159,7 +169,7 @@ def main() -> int:
             record(first, dtype=dtype, threads=2, channels_last=False)
             record(first, dtype=dtype, threads=2, compile_model=True)
     rows = merge_rows(before, rows, [*DEFAULT_MODELS, *args.models])
-    write_result(args.out, {**provenance(), "cpu": cpu, "benchmark": "cpu_training_speed", "batch": args.batch, "steps": args.steps,
+    write_result(args.out, {**provenance(), "cpu": cpu_description(), "benchmark": "cpu_training_speed", "batch": args.batch, "steps": args.steps,
                             "load_average_at_end": os.getloadavg(), "rows": rows})
     return 0
 
