@@ -8,7 +8,8 @@ between 64 and 150 pixels; a third of the faces carry one of ferkit's synthetic 
 sunglasses, ...; 15-45% of the face covered). The ground truth (box, label, occluded) of every face in
 every frame, and per face its occluder, region and how much of its eyes and mouth is hidden, is written
 next to the video as ``<name>.json``. Both go to a temporary path: the video is
-regenerated from the seed, never committed.
+regenerated from the seed, never committed. A held-out video (another seed) passes the benchmark video's ground
+truth as ``exclude_faces_of`` so that it shows none of the benchmark's faces.
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ def covered_parts(mask: np.ndarray) -> dict[str, float]:
     return {"face": round(float(mask.mean()), 3), "eyes": share(EYE_BOXES), "mouth": share((MOUTH_BOX,))}
 
 
-def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrack]:
-    """Face schedule: quarters 0 and 1 always hold a face, quarters 2 and 3 with gaps: 2-4 faces per frame."""
+def build_tracks(frames: int, seed: int, occluded_share: float, exclude_sources: frozenset[str] = frozenset()) -> list[FaceTrack]:
+    """Face schedule: quarters 0 and 1 always hold a face, quarters 2 and 3 with gaps: 2-4 faces per frame.
+    No face is drawn from ``exclude_sources`` (FER2013 ids); the other random draws do not depend on it."""
     import cv2
 
     from ferkit.data import load_fer2013
@@ -112,13 +114,15 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
     if not all(Path(i).name.startswith("PublicTest") for i in dataset.ids):
         raise SystemExit("refusing: the benchmark video must use PublicTest faces only")
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(dataset))
+    order = [int(i) for i in rng.permutation(len(dataset)) if dataset.ids[int(i)] not in exclude_sources]
     tracks: list[FaceTrack] = []
     for cell in range(4):
         t = 0 if cell < 2 else int(rng.integers(0, 40))
         while t < frames:
             length = int(rng.integers(15, 41))
-            index = int(order[len(tracks)])
+            if len(tracks) >= len(order):
+                raise SystemExit(f"only {len(order)} PublicTest faces left after the exclusions; ask for fewer frames")
+            index = order[len(tracks)]
             image = cv2.cvtColor(dataset.images[index], cv2.COLOR_GRAY2BGR)
             occluded = bool(rng.random() < occluded_share)
             kind, region, covered = "", "", {"face": 0.0, "eyes": 0.0, "mouth": 0.0}
@@ -138,13 +142,25 @@ def build_tracks(frames: int, seed: int, occluded_share: float) -> list[FaceTrac
     return tracks
 
 
-def make_video(out: Path, *, frames: int = 600, fps: float = 25.0, seed: int = 0, occluded_share: float = 1 / 3) -> Path:
-    """Write the video to ``out`` and its ground truth to ``out.with_suffix('.json')``; returns the JSON path."""
+def excluded_faces(truth_path: Path | None) -> tuple[frozenset[str], int | None]:
+    """The FER2013 ids shown in the video whose ground truth is ``truth_path``, and that video's seed."""
+    if truth_path is None:
+        return frozenset(), None
+    meta = json.loads(Path(truth_path).read_text())
+    return frozenset(face["source_id"] for face in meta["faces"]), int(meta["seed"])
+
+
+def make_video(out: Path, *, frames: int = 600, fps: float = 25.0, seed: int = 0, occluded_share: float = 1 / 3,
+               exclude_faces_of: Path | None = None) -> Path:
+    """Write the video to ``out`` and its ground truth to ``out.with_suffix('.json')``; returns the JSON path.
+
+    ``exclude_faces_of``: another video's ground truth whose faces this one must not show (a held-out video)."""
     import cv2
 
     from ferkit.video import VideoWriter
 
-    tracks = build_tracks(frames, seed, occluded_share)
+    excluded, excluded_seed = excluded_faces(exclude_faces_of)
+    tracks = build_tracks(frames, seed, occluded_share, excluded)
     background = _background(np.random.default_rng(seed + 1))
     truth = []
     with VideoWriter(out, fps=fps, frame_size=(WIDTH, HEIGHT), codec="MJPG", overwrite=True) as writer:
@@ -166,6 +182,7 @@ def make_video(out: Path, *, frames: int = 600, fps: float = 25.0, seed: int = 0
                    "region": t.region, "covered": t.covered,
                    "first_frame": t.start, "last_frame": t.end - 1} for t in tracks if t.start < frames],
         "faces_per_frame": {"min": min(counts), "max": max(counts), "mean": round(float(np.mean(counts)), 3)},
+        "excludes_faces_of_seed": excluded_seed,
         "truth": truth,
     }
     return atomic_write_json(out.with_suffix(".json"), meta)

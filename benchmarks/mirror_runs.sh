@@ -8,7 +8,10 @@
 # back untracked files and not ignored ones. Never commit it (`git add -A` without a path would: add by path).
 # It holds only the runs named by PATTERNS (the long runs and the after-long markers), to stay small enough to come
 # back. A run folder whose log is shorter than its mirror's (a run restarted from nothing before a restore) is not
-# copied over its mirror, so a fresh start never overwrites the run it should have resumed.
+# copied over its mirror, so a fresh start never overwrites the run it should have resumed. A run whose results JSON
+# is committed (benchmarks/results/NAME.json) has finished: its mirror keeps best.pt (start weights for transfer) and
+# its logs but drops last.pt (optimizer state, two thirds of the size), so the full-length rows do not grow the
+# mirror past what a recovery brings back.
 #   bash benchmarks/mirror_runs.sh restore          # before the queues start: copies back what runs/ lacks
 #   nohup bash benchmarks/mirror_runs.sh loop &     # every INTERVAL seconds (default 600): copies what changed
 # Each file is copied to a temporary name and renamed, so a cut mid-copy leaves the previous copy whole.
@@ -23,11 +26,13 @@ init_keep() {
   printf 'Mirror of some ferkit runs/ folders (benchmarks/mirror_runs.sh): untracked on purpose, never commit it.\n' > "$MIRROR/README"
 }
 
-copy_newer() {  # copy_newer FROM TO: every file under FROM that TO lacks or holds an older copy of (last.pt first:
-  # a cut between two copies then leaves an older last.pt beside a newer best.pt, which a resume handles)
-  local from=$1 to=$2 src dst
+copy_newer() {  # copy_newer FROM TO [SKIP]: every file under FROM that TO lacks or holds an older copy of (last.pt
+  # first: a cut between two copies then leaves an older last.pt beside a newer best.pt, which a resume handles);
+  # files named SKIP are left out
+  local from=$1 to=$2 skip=${3:-} src dst
   [ -d "$from" ] || return 0
   while IFS= read -r -d '' src; do
+    [ -n "$skip" ] && [ "$(basename "$src")" = "$skip" ] && continue
     dst="$to/${src#"$from"/}"
     [ -f "$dst" ] && [ ! "$src" -nt "$dst" ] && continue
     mkdir -p "$(dirname "$dst")"
@@ -36,6 +41,8 @@ copy_newer() {  # copy_newer FROM TO: every file under FROM that TO lacks or hol
 }
 
 lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+
+finished() { git ls-files --error-unmatch "benchmarks/results/$1.json" >/dev/null 2>&1; }  # its results JSON committed
 
 mirror_runs() {  # the run folders that PATTERNS names (a glob each, under runs/)
   local pattern dir
@@ -46,7 +53,12 @@ mirror_runs() {  # the run folders that PATTERNS names (a glob each, under runs/
         echo "$dir: fewer epochs than its mirror (restarted before a restore?): not mirrored; run mirror_runs.sh restore" >&2
         continue
       fi
-      copy_newer "$dir" "$MIRROR/${dir#runs/}"
+      if finished "${dir#runs/}"; then
+        copy_newer "$dir" "$MIRROR/${dir#runs/}" last.pt
+        rm -f "$MIRROR/${dir#runs/}/last.pt"
+      else
+        copy_newer "$dir" "$MIRROR/${dir#runs/}"
+      fi
     done
   done
 }

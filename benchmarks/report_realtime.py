@@ -169,7 +169,10 @@ def block_heldout() -> str:
         look_back = sorted({r.get("look_back", 0) for r in s["rows"] if r["name"] == name})
         lines.append(f"| {name} | {', '.join(map(str, look_back))} | " + " | ".join(cells) + " |")
     per_seed = {r["video_seed"]: r for r in s["rows"]}
-    videos = "; ".join(f"seed {seed}: {per_seed[seed]['distinct_faces']} faces, {per_seed[seed]['distinct_occluded_faces']} occluded" for seed in seeds)
+    videos = "; ".join(f"seed {seed}: {per_seed[seed]['distinct_faces']} faces, {per_seed[seed]['distinct_occluded_faces']} occluded"
+                       + (", none of them in the benchmark video" if per_seed[seed].get("excludes_faces_of_seed") == benchmark else
+                          "" if seed == benchmark else ", some shared with the benchmark video (made before held-out videos left its faces out)")
+                       for seed in seeds)
     return "\n".join(lines) + (f"\n\nFace accuracy (%) of the single network, detection every 3rd frame at half size; a missed face counts as wrong. "
                                f"Videos: {videos}.") + _earlier_rows(s) + _footer(s)
 

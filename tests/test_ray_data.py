@@ -44,6 +44,13 @@ def test_map_batches_with_one_recognizer_per_worker_gives_what_predict_many_give
     (tmp_path / "broken.png").write_bytes(b"not an image")
     paths.append(tmp_path / "broken.png")
 
+    faceless = tmp_path / "faceless.png"  # uniform grey: the Haar cascade finds no face in it
+    cv2.imwrite(str(faceless), np.full((96, 96), 128, np.uint8))
+    rows = predict_paths([str(faceless)], model=model, detector="haar", tta="none", require_face=False).take_all()
+    assert len(rows) == 1 and rows[0]["face"] == -1 and rows[0]["error"] == "" and rows[0]["label"] == ""  # kept, not dropped
+    rows = predict_paths([str(faceless)], model=model, detector="haar", tta="none").take_all()
+    assert len(rows) == 1 and rows[0]["face"] == -1 and "face" in rows[0]["error"]  # require_face: an error row
+
     rows = predict_paths([str(p) for p in paths], model=model, detector="none", tta="none", concurrency=1, batch_size=4).take_all()
     by_file = {row["file"]: row for row in rows}
     assert len(rows) == len(paths) and set(by_file) == {str(p) for p in paths}
@@ -68,3 +75,10 @@ def test_predict_paths_names_the_extra_when_ray_is_missing(monkeypatch):
 def test_predict_paths_refuses_an_empty_actor_pool():
     with pytest.raises(ConfigError, match="concurrency"):
         predict_paths(["a.png"], concurrency=0)
+
+
+def test_predict_paths_refuses_a_gpu_device_without_a_gpu_reservation():
+    with pytest.raises(ConfigError, match="num_gpus"):
+        predict_paths(["a.png"], device="cuda")
+    with pytest.raises(ConfigError, match="num_gpus"):
+        predict_paths(["a.png"], num_gpus=-1)

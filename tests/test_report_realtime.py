@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import report_realtime as rt  # noqa: E402
+from data.fixtures import SHARED_DATA  # noqa: E402
 
 PROVENANCE = {"device": "cpu: test", "commit": "abc1234", "date": "2026-11-30 00:00 UTC", "loadavg": [1.0, 1.0, 1.0]}
 
@@ -62,8 +63,28 @@ def test_heldout_rows_side_by_side_per_video(results):
     table = rt.block_heldout()
     assert "| defaults | 0 | 50.0 / 60.0 / 20.0, 0.050 | 57.0 / 60.0 / 20.0, 0.050 |" in table  # rows from before look-back: 0
     assert "| tuned | 9 | 53.0 / 60.0 / 20.0, 0.050 | – |" in table  # not run on the held-out video: a dash
-    assert "seed 0: 71 faces, 24 occluded; seed 1: 74 faces, 13 occluded" in table
+    assert "seed 0: 71 faces, 24 occluded; seed 1: 74 faces, 13 occluded, some shared with the benchmark video" in table
     assert "(the benchmark)" in table and "(held out)" in table
+    rows[1]["excludes_faces_of_seed"] = 0  # made with the benchmark's faces left out
+    write(results, heldout={"rows": rows, **PROVENANCE, "cpu_note": "shared"})
+    assert "seed 1: 74 faces, 13 occluded, none of them in the benchmark video" in rt.block_heldout()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "fer2013").is_dir(), reason="needs ../shared/data/fer2013")
+def test_a_heldout_video_shows_none_of_the_benchmark_videos_faces(tmp_path):
+    import make_realtime_video as mv
+
+    benchmark = mv.build_tracks(300, seed=0, occluded_share=1 / 3)
+    truth = tmp_path / "benchmark.json"
+    truth.write_text(json.dumps({"seed": 0, "faces": [{"source_id": t.source_id} for t in benchmark]}))
+    excluded, seed = mv.excluded_faces(truth)
+    assert seed == 0 and excluded == {t.source_id for t in benchmark}
+    shared = mv.build_tracks(1500, seed=1, occluded_share=1 / 3)
+    held = mv.build_tracks(1500, seed=1, occluded_share=1 / 3, exclude_sources=excluded)
+    assert {t.source_id for t in held}.isdisjoint(excluded)
+    assert {t.source_id for t in shared} & excluded  # without the exclusion this seed does reuse benchmark faces
+    # the exclusion changes which faces are drawn, not how the video moves
+    assert [(t.cell, t.start, t.end, t.size0) for t in held] == [(t.cell, t.start, t.end, t.size0) for t in shared]
 
 
 def test_heldout_videos_are_named_by_seed_and_frames():

@@ -158,3 +158,25 @@ def test_a_run_restarted_before_the_restore_does_not_overwrite_its_mirror(tmp_pa
     (run / "last.pt").write_bytes(b"epoch 1 of a fresh start")
     mirror(repo, "once")
     assert (repo / "runs-keep" / "long" / "last.pt").read_bytes() == b"epoch 3"
+
+
+def test_a_finished_runs_mirror_keeps_its_best_weights_and_drops_last_pt(tmp_path):
+    """Once a run's results JSON is committed, the mirror holds best.pt and the logs, not the optimizer state."""
+    repo, run = repo_with_a_long_run(tmp_path)
+    (run / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    (run / "last.pt").write_bytes(b"epoch 1 with optimizer state")
+    (run / "best.pt").write_bytes(b"best weights")
+    mirror(repo, "once")
+    keep = repo / "runs-keep" / "long"
+    assert (keep / "last.pt").exists()  # still training: everything a resume needs
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "benchmarks" / "results").mkdir()
+    (repo / "benchmarks" / "results" / "long.json").write_text("{}")
+    mirror(repo, "once")
+    assert (keep / "last.pt").exists()  # written but not committed: not yet finished
+    subprocess.run([*git, "add", "benchmarks/results/long.json"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "results"], check=True)
+    mirror(repo, "once")
+    assert not (keep / "last.pt").exists() and (keep / "best.pt").read_bytes() == b"best weights"
+    assert (keep / "metrics.jsonl").exists() and (run / "last.pt").exists()  # runs/ itself is untouched

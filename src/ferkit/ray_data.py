@@ -2,8 +2,9 @@
 
 Ray Data's ``map_batches`` with a callable class starts a pool of actors; each builds one
 ``Recognizer`` in its constructor (model and detector loaded once per worker, not once per batch)
-and turns batches of file paths into rows, one per face (``error`` set, ``face`` -1, for an input that
-could not be read or has no face)::
+and turns batches of file paths into rows, one per face; an input with no face row of its own still gets one row,
+``face`` -1: with ``error`` set when it could not be read (or has no face and ``require_face`` is on), with an
+empty ``error`` and ``label`` when it was read and holds no face (``require_face=False``). No path is dropped::
 
     import ray
     from ferkit.ray_data import predict_paths
@@ -65,6 +66,8 @@ class RecognizerPredictor:
             if isinstance(item, FailedInput):
                 add(item.source, -1, (0, 0, 0, 0), "", 0.0, [0.0] * len(names), item.error)
                 continue
+            if not item.faces:  # read, no face (require_face=False): a row says so, the path is not dropped
+                add(item.source, -1, (0, 0, 0, 0), "", 0.0, [0.0] * len(names), "")
             for face in item.faces:
                 add(item.source, face.face_index, face.box, face.label, face.confidence, [face.probabilities[n] for n in names], "")
         return {key: np.asarray(values) for key, values in columns.items()}
@@ -80,16 +83,24 @@ def _import_ray() -> ModuleType:
 
 
 def predict_paths(paths: Iterable[str], *, model: str | None = None, concurrency: int = 1, batch_size: int = 64,
-                  num_cpus: float = 1.0, **recognizer_options: Any) -> Any:
+                  num_cpus: float = 1.0, num_gpus: float = 0.0, **recognizer_options: Any) -> Any:
     """A lazy Ray ``Dataset`` of face rows for image ``paths``; ``concurrency`` actors, each with one Recognizer.
 
+    ``num_cpus`` / ``num_gpus``: what Ray reserves per actor. With ``num_gpus`` > 0 each actor runs on the GPU Ray
+    gives it (``device`` defaults to ``"cuda"``: Ray sets the actor's CUDA_VISIBLE_DEVICES, so ``cuda`` is its GPU).
     ``recognizer_options`` go to ``RecognizerPredictor`` (detector, tta, device, largest_only, require_face).
     """
     if concurrency < 1 or batch_size < 1:
         raise ConfigError(f"concurrency and batch_size must be >= 1, got concurrency={concurrency}, batch_size={batch_size}")
+    if num_cpus < 0 or num_gpus < 0:
+        raise ConfigError(f"num_cpus and num_gpus must be >= 0, got num_cpus={num_cpus}, num_gpus={num_gpus}")
+    if num_gpus > 0:
+        recognizer_options.setdefault("device", "cuda")
+    elif str(recognizer_options.get("device", "cpu")).startswith("cuda"):
+        raise ConfigError(f"device={recognizer_options['device']!r} needs num_gpus > 0: without it Ray gives the actors no GPU")
     ray = _import_ray()
     dataset = ray.data.from_items([{"path": str(p)} for p in paths])
     # a fixed-size actor pool; map_batches' `concurrency` argument is deprecated since Ray 2.51
     return dataset.map_batches(RecognizerPredictor, fn_constructor_kwargs={"model": model, **recognizer_options},
-                               batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=concurrency), num_cpus=num_cpus,
+                               batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=concurrency), num_cpus=num_cpus, num_gpus=num_gpus,
                                batch_format="numpy")
