@@ -5,7 +5,7 @@
 #   nohup bash benchmarks/queue_ckplus_transfer.sh > runs/queue_ckplus_transfer.log 2>&1 &
 # Start weights: the member of the shipped v5 ensemble with the best PublicTest accuracy (queue_lib.sh's
 # start_weights).
-# Threads: THREADS (default 1) so that it shares the two cores with the FER2013 long run at one thread each.
+# Threads: THREADS (default 1): queue_after_long.sh starts it after the long run, beside a second one-thread queue.
 set -u
 cd "$(dirname "$0")/.."
 source benchmarks/queue_lib.sh  # run_named, start_weights

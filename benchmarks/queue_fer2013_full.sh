@@ -4,7 +4,8 @@
 # the recipe's own schedule sized to the 60 epochs; each result JSON is named RECIPE-e60 and its runs resume from
 # last.pt, so the queue can be stopped and restarted across sessions:
 #   nohup bash benchmarks/queue_fer2013_full.sh >> runs/queue_fer2013_full.log 2>&1 &
-# About 4 hours per run on one core of this machine (THREADS, default 1, so the other core keeps its run).
+# About 1-2 hours per run on one core of the AVX2 Zen 3 host (less on Zen 4, in bf16) (THREADS, default 1, so the
+# other core keeps its run).
 # Order: paper 004's loss comparison at equal epochs (CE, centre, weighted cluster), papers 000/001's TL-STN and
 # STN + ResNet-18 with triplet loss, paper 003's double-channel network, paper 002's embeddings warm-started
 # from the FER2013 network (the same start weights as the CK+ transfer rows). Changed 2026-12-02, before any of these

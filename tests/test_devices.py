@@ -29,9 +29,27 @@ def test_cpu_model_names_generation_and_vector_unit(tmp_path):
     assert cpu_model(_write(tmp_path, ZEN4)) == "AMD EPYC (family 25 model 17; AVX512-BF16)"
 
 
-def test_bf16_is_read_from_the_first_processor_only(tmp_path):
+def test_bf16_is_read_from_the_first_processor_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("FERKIT_CPU_BF16", raising=False)  # the suite sets it (tests/conftest.py)
     assert not cpu_has_native_bf16(_write(tmp_path, ZEN3))  # the second block's flags must not count
     assert cpu_has_native_bf16(_write(tmp_path, ZEN4))
+
+
+def test_ferkit_cpu_bf16_0_forces_fp32_on_a_bf16_cpu(tmp_path, monkeypatch):
+    zen4 = _write(tmp_path, ZEN4)
+    monkeypatch.setenv("FERKIT_CPU_BF16", "0")
+    assert not cpu_has_native_bf16(zen4)
+    monkeypatch.setenv("FERKIT_CPU_BF16", "1")  # only 0 switches it off
+    assert cpu_has_native_bf16(zen4)
+
+
+def test_recipes_train_in_bf16_where_the_cpu_has_it_unless_they_pin_fp32():
+    from ferkit.train.config import Recipe
+    from ferkit.train.recipes import get_recipe
+
+    assert Recipe(name="r").cpu_amp is True
+    assert get_recipe("fer2013-ablate-cutmix-v1").cpu_amp is False  # ablations compare like for like with their fp32 base
+    assert get_recipe("fer2013-bf16check-fp32-v1").cpu_amp is False
 
 
 def test_without_cpuinfo_the_platform_name_stands_and_bf16_is_off(tmp_path):

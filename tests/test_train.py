@@ -204,6 +204,17 @@ def test_resume_refuses_another_recipe_or_a_longer_onecycle(tmp_path):
         train(tiny_recipe(epochs=1, schedule="onecycle", lr=0.5), split, tmp_path / "run", resume=True, progress=False, log=lambda s: None)
 
 
+def test_a_run_saved_before_bf16_became_the_cpu_default_still_resumes(tmp_path):
+    """cpu_amp says how a host runs the recipe (fp32 without native bf16), not what the recipe is: a last.pt saved
+    with cpu_amp false resumes under the True default; any other field still refuses."""
+    from ferkit.train.resume import check_same_recipe
+
+    saved = dataclasses.replace(tiny_recipe(epochs=1), cpu_amp=False).to_dict()
+    check_same_recipe(saved, tiny_recipe(epochs=1), tmp_path / "last.pt")
+    with pytest.raises(ConfigError, match="different recipe"):
+        check_same_recipe({**saved, "lr": 0.5}, tiny_recipe(epochs=1), tmp_path / "last.pt")
+
+
 def test_mask_follows_the_image_through_flips_and_warps_and_gains_erased_boxes():
     # A bright square on a dark image, with its mask: after augmentation the mask still marks the square.
     x = torch.full((16, 1, 48, 48), -1.0)

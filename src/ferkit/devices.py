@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 
 import torch
@@ -69,8 +70,12 @@ def cpu_model(path: str = "/proc/cpuinfo") -> str:
 def cpu_has_native_bf16(path: str = "/proc/cpuinfo") -> bool:
     """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX, e.g. AMD Zen 4, Intel Sapphire Rapids).
 
-    Elsewhere bf16 autocast is emulated and much slower than fp32: 9-13x on this project's AVX2 Zen 3
-    host (benchmarks/results/cpu_training_speed.json). Linux only; other systems report False.
+    Elsewhere bf16 autocast is emulated and much slower than fp32: 9-13x on an AVX2 Zen 3 host
+    (benchmarks/results/cpu_training_speed.json). Linux only; other systems report False. ``FERKIT_CPU_BF16=0`` in
+    the environment reports False anywhere: training then runs in fp32 (the test suite sets it, so that its seeded
+    numbers do not depend on the host).
     """
+    if os.environ.get("FERKIT_CPU_BF16", "").strip() == "0":
+        return False
     flags = set(_cpuinfo(path).get("flags", "").split())
     return "avx512_bf16" in flags or "amx_bf16" in flags

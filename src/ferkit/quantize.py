@@ -1,14 +1,14 @@
 """int8 ONNX models for CPU inference: ONNX Runtime static quantization, calibrated on training faces.
 
-Why: on this project's AVX2 CPU an int8 modified ResNet-18 classifies about twice as many 48x48 faces per
-second as the fp32 graph at batch 64, for a fraction of a point of PublicTest accuracy (docs/realtime.md,
+Why: on this project's AVX2 Zen 3 host an int8 modified ResNet-18 classified 2.9x as many 48x48 faces per
+second as the fp32 graph at batch 64 without TTA, for a fraction of a point of PublicTest accuracy (docs/realtime.md,
 ``benchmarks/realtime.py``). It is an opt-in speed knob (``ferkit export --int8``), not the default: the
 default backend keeps fp32 probabilities equal to PyTorch's within 1e-4.
 
 The settings are ONNX Runtime's (``onnxruntime.quantization``): QDQ format, per-channel int8 weights, uint8
 activations, MinMax calibration, and ``reduce_range`` (7-bit weights). Without ``reduce_range`` the u8 x s8
 kernels of CPUs without VNNI (VPMADDUBSW) saturate their int16 sums: in a one-off trial on this project's AVX2
-host the modified ResNet-18 lost about 8 points of PublicTest accuracy that way; with it, a fraction of a point
+Zen 3 host the modified ResNet-18 lost about 8 points of PublicTest accuracy that way; with it, a fraction of a point
 (``tests/test_quantize.py`` checks within one point on 1,000 PublicTest faces; docs/realtime.md has the table).
 """
 

@@ -27,7 +27,8 @@ DEFAULT_BACKEND = "auto"  # ONNX Runtime for checkpoints on a CPU, PyTorch on a 
 BACKENDS = ("auto", "onnx", "torch")
 # Video path knobs (Recognizer.predict_video), chosen by benchmarks/realtime.py on its 600-frame video (docs/realtime.md):
 # detecting every 3rd frame at half resolution and following faces in between reaches 60 frames/s with one network
-# on 2 cores (3.6x detection on every full-size frame) at the same face accuracy; every 5th is faster and loses 3 points.
+# on 2 cores (3.2x detection on every full-size frame) at the same face accuracy; every 5th is faster and loses about
+# 5 points without look-back.
 DEFAULT_DETECT_EVERY = 3
 DEFAULT_DETECT_SCALE = 0.5
 DEFAULT_READ_AHEAD = 4

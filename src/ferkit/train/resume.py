@@ -201,7 +201,9 @@ def check_same_recipe(saved_recipe: dict[str, Any], recipe: Recipe, path: Path) 
     if saved_epochs != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
         raise ConfigError(f"{path} was trained for {saved_epochs} epochs with a {recipe.schedule} schedule over all of them; "
                           f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
-    changes = recipe_changes(saved_recipe, current, ignore=("epochs",))
+    # cpu_amp is how this host runs the recipe, like amp on CUDA (a run resumed on a CPU without native bf16 goes on in
+    # fp32; each epoch row logs its precision), so a run started before its default became True still resumes
+    changes = recipe_changes(saved_recipe, current, ignore=("epochs", "cpu_amp"))
     if changes:
         raise ConfigError(f"{path} was trained with a different recipe (fields differ, saved -> current: {'; '.join(changes)}); "
                           "resume with the same recipe or use another --out")
