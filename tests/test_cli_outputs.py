@@ -1,6 +1,9 @@
 """`ferkit` outputs under bad input: refused before any work, existing files kept, no traceback, no silent overwrite."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,7 +14,8 @@ from data.fixtures import class_pattern
 from ferkit import cli
 from ferkit.bulk import AnnotatedNames
 from ferkit.cli import main
-from ferkit.errors import FerkitWarning
+from ferkit.errors import FerkitWarning, OutputError
+from ferkit.io_utils import check_writable_file
 
 
 def _faces(folder: Path, names: list[str]) -> list[Path]:
@@ -130,3 +134,63 @@ def test_an_unforeseen_file_system_error_is_one_line_and_an_interrupt_names_what
     assert main(["recipes"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "ferkit recipes: interrupted" and "last.pt" not in err
+
+
+@pytest.mark.parametrize("first,second", [("--jsonl", "--csv"), ("--json", "--csv"), ("--json", "--jsonl")])
+def test_two_outputs_in_one_file_are_refused_before_the_model_loads(tiny_checkpoint, tmp_path, capsys, monkeypatch, first, second):
+    """They mixed JSONL and CSV rows in one file, or the --json document replaced the CSV, and the run exited 0."""
+    [face] = _faces(tmp_path / "in", ["a.jpg"])
+    monkeypatch.setattr("ferkit.recognizer.Recognizer.__init__", lambda *a, **k: pytest.fail("model loaded before the check"))
+    same = tmp_path / "same.txt"
+    code = main(_predict(tiny_checkpoint, str(face), first, str(same), second, str(same)))
+    _one_line_error(capsys, code, f"{first} and {second} name the same file ({same})")
+    assert not same.exists()
+    kept = tmp_path / "kept.jsonl"  # another name of one file: a link, and a path through "."
+    kept.write_text("mine\n")
+    (tmp_path / "link.txt").symlink_to(kept)
+    for other in (tmp_path / "link.txt", tmp_path / "." / "kept.jsonl"):
+        code = main(_predict(tiny_checkpoint, str(face), first, str(kept), second, str(other), "--overwrite"))
+        _one_line_error(capsys, code, "name the same file")
+    assert kept.read_text() == "mine\n"
+
+
+def test_standard_output_takes_one_output_and_an_annotated_folder_is_no_output_file(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    [face] = _faces(tmp_path / "in", ["a.jpg"])
+    monkeypatch.setattr("ferkit.recognizer.Recognizer.__init__", lambda *a, **k: pytest.fail("model loaded before the check"))
+    _one_line_error(capsys, main(_predict(tiny_checkpoint, str(face), "--json", "-", "--csv", "-")), "only one output may be '-'", "--json and --csv")
+    target = tmp_path / "out"
+    _one_line_error(capsys, main(_predict(tiny_checkpoint, str(face), "--jsonl", str(target), "--save-annotated", str(target))),
+                    "--jsonl and --save-annotated name the same file")
+    assert not target.exists()
+
+
+def test_outputs_may_share_dev_null_and_writing_to_dev_stdout_is_writing_to_standard_output(tmp_path):
+    from ferkit.bulk_output import check_output_paths, writes_to_stdout
+
+    if not Path(os.devnull).exists():
+        pytest.skip("no null device")
+    check_output_paths({"--json": os.devnull, "--jsonl": os.devnull, "--csv": os.devnull}, overwrite=False, resume=False)
+    assert writes_to_stdout("-") and not writes_to_stdout(None) and not writes_to_stdout(str(tmp_path / "x.csv"))
+    if Path("/dev/stdout").exists():  # standard output is a real file only outside pytest's capture: a process of its own
+        script = "import sys; from ferkit.cli import main; sys.exit(main(sys.argv[1:]))"
+        argv = ["predict", "a.jpg", "--json", "-", "--csv", "/dev/stdout", "--detector", "none"]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+        done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert done.returncode == 2 and "--json and --csv name the same file (standard output)" in done.stderr, done.stderr
+
+
+def test_an_existing_json_output_is_not_advised_to_be_resumed(tiny_checkpoint, tmp_path, capsys):
+    [face] = _faces(tmp_path / "in", ["a.jpg"])
+    out = tmp_path / "out1.json"
+    out.write_text("{}")
+    err = _one_line_error(capsys, main(_predict(tiny_checkpoint, str(face), "--json", str(out))), f"{out} exists; pass --overwrite")
+    assert "pass --resume" not in err
+    err = _one_line_error(capsys, main(_predict(tiny_checkpoint, str(face), "--json", str(out), "--resume")), "cannot be resumed")
+    assert out.read_text() == "{}"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_folder_that_cannot_hold_files_is_named_as_such(tmp_path):
+    """`--json /proc/x.json` said "/proc: No such file or directory" of a folder that plainly exists."""
+    with pytest.raises(OutputError, match=r"cannot write /proc/x.json: the folder /proc does not accept new files"):
+        check_writable_file("/proc/x.json")

@@ -83,7 +83,7 @@ def test_resume_reads_back_names_with_newlines_carriage_returns_and_foreign_byte
         stream.write(FailedInput(name, "boom"))
     stream.close()
     runs, _ = stream.input_runs()  # CSV parsed line by line before: 10 % duplicated rows, or a _csv.Error traceback
-    assert [key for key, _ in runs] == names
+    assert [key for key, _ in runs] == [*names[:4], "latin\\xe9.jpg", "last.jpg"]  # as written: the byte not UTF-8 escaped
     offsets = [offset for _, offset in runs]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(names)
 
@@ -105,3 +105,41 @@ def test_a_pil_image_is_turned_upright_by_its_exif_orientation_as_its_path_is(tm
     from_path, from_pil = to_bgr(str(path)), to_bgr(Image.open(path))
     assert from_path.shape[:2] == (60, 40)  # OpenCV applies the orientation
     assert from_pil.shape == from_path.shape and np.abs(from_pil.astype(int) - from_path.astype(int)).max() <= 2
+
+
+def test_names_that_are_not_utf8_are_escaped_alike_in_every_output_and_resumed(tiny_checkpoint, tmp_path, capsys):
+    """Such a name went to the CSV as a raw byte (not UTF-8: readers raised UnicodeDecodeError) and to the JSONL and
+    JSON as a lone surrogate "\\udcff" (strict JSON parsers refuse it). Now every output holds "\\xff" as text."""
+    import csv
+    import json
+
+    from ferkit.cli import main
+
+    folder = tmp_path / "d"
+    png(folder / "a.png")
+    png(Path(os.fsdecode(bytes(folder) + b"/b\xff.png")))
+    png(folder / "z.png")
+    jsonl, csv_path, document = tmp_path / "o.jsonl", tmp_path / "o.csv", tmp_path / "o.json"
+    base = ["predict", str(folder), "--detector", "none", "--model", str(tiny_checkpoint), "--quiet"]
+    assert main([*base, "--jsonl", str(jsonl), "--csv", str(csv_path), "--json", str(document)]) == 0
+    escaped = f"{folder}/b\\xff.png"
+    jsonl_files = [json.loads(line)["file"] for line in jsonl.read_bytes().decode("utf-8").splitlines()]
+    with open(csv_path, encoding="utf-8", newline="") as f:  # strict UTF-8
+        csv_files = [row[0] for row in csv.reader(f)][1:]
+    document_files = [row["file"] for row in json.loads(document.read_bytes().decode("utf-8"))["faces"]]
+    assert jsonl_files == csv_files == document_files == [f"{folder}/a.png", escaped, f"{folder}/z.png"]
+    assert all(name.encode("utf-8") for name in jsonl_files)  # no lone surrogate (it would raise here)
+    assert "\\udc" not in jsonl.read_text()
+
+    full = jsonl.read_bytes(), csv_path.read_bytes()
+    for old_form in (False, True):  # as this ferkit wrote them, and as older ones did (raw byte, "\udcff")
+        jsonl.write_bytes(b"".join(full[0].splitlines(keepends=True)[:3]))
+        csv_path.write_bytes(b"".join(full[1].splitlines(keepends=True)[:4]))
+        if old_form:
+            jsonl.write_bytes(jsonl.read_bytes().replace(b"\\\\xff", b"\\udcff"))
+            csv_path.write_bytes(csv_path.read_bytes().replace(b"\\xff", b"\xff"))
+        capsys.readouterr()
+        assert main([*base, "--jsonl", str(jsonl), "--csv", str(csv_path), "--resume"]) == 0
+        assert "--resume skipped 2 inputs" in capsys.readouterr().err  # the name not UTF-8 matched its row
+        if not old_form:
+            assert (jsonl.read_bytes(), csv_path.read_bytes()) == full

@@ -13,7 +13,7 @@ since they never run. A module belongs to a *unit*: its top-level package or mod
     5 artifacts       artifacts (the model files: checkpoint schema, load_any, LoadedModel, model input)
     6 evaluation      evaluate, quantize
     7 model users     classifiers, export
-    8 pipelines       train; bulk, video_stream (they take the recognizer as an argument)
+    8 pipelines       train; bulk, bulk_resume, video_stream (they take the recognizer as an argument)
     9 inference API   recognizer
    10 applications    bulk_output, ray_data, serve
    11 entry points    cli, the package root (its lazy ``Recognizer`` facade)
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("artifacts",),
     ("evaluate", "quantize"),
     ("classifiers", "export"),
-    ("train", "bulk", "video_stream"),
+    ("train", "bulk", "bulk_resume", "video_stream"),
     ("recognizer",),
     ("bulk_output", "ray_data", "serve"),
     ("cli", "__root__"),

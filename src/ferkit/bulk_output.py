@@ -10,6 +10,12 @@ smoothing matches an uninterrupted run.
 
 ``--json`` writes one JSON document at the end (atomically): it keeps every row in memory, so it is
 for small jobs; it cannot be resumed.
+
+File names are written as ``io_utils.printable_path`` gives them: valid UTF-8 in every output, with the bytes of a
+name that is not UTF-8 as ``\\xNN`` escapes (``b"\\xff.png"`` -> ``\\xff.png``), so that CSV readers and strict JSON
+parsers accept every row. A resume compares names in that form, and reads older files that held the raw bytes.
+Before a resume keeps any row, ``ferkit.bulk_resume`` checks the run record beside each output and that the
+outputs hold only this run's inputs.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ import io
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
+from ferkit.bulk_resume import check_record, inputs_to_predict, write_record
 from ferkit.errors import ConfigError, OutputError
-from ferkit.io_utils import check_writable_file, is_special_file
+from ferkit.io_utils import check_writable_file, is_special_file, printable_path
 
 if TYPE_CHECKING:
     from ferkit.bulk import FailedInput
@@ -33,8 +41,14 @@ CSV_COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", "landmarks", "label"
 
 
 def face_rows(result: "ImagePrediction") -> list[dict[str, Any]]:
-    """One dict per face: file, frame, face, box, landmarks, label, confidence, probabilities (``ImagePrediction.to_rows``)."""
-    return result.to_rows()
+    """One dict per face: file, frame, face, box, landmarks, label, confidence, probabilities (``ImagePrediction.to_rows``),
+    the file named as outputs write it (``printable_path``)."""
+    return [{**row, "file": printable_path(row["file"])} for row in result.to_rows()]
+
+
+def failed_row(item: "FailedInput") -> dict[str, str]:
+    """A failed input's row, its name (in the message too) as outputs write it."""
+    return {"file": printable_path(item.source), "error": printable_path(item.error)}
 
 
 class _Stream:
@@ -77,7 +91,7 @@ class _Stream:
                     continue
                 raw, record = record, b""
                 try:
-                    key = self.line_key(raw.decode("utf-8", "surrogateescape"))
+                    key = printable_path(self.line_key(raw.decode("utf-8", "surrogateescape")))  # older files held raw bytes
                 except (ValueError, KeyError, TypeError, IndexError, StopIteration):  # JSON/UTF-8 errors are ValueErrors
                     raise ConfigError(f"--resume: line {number} of {self.path} is not a ferkit predict {self.kind} row; resume "
                                       "only a file this command wrote, or write to another file") from None
@@ -97,10 +111,10 @@ class _Stream:
             if keep_until is None:
                 if not is_special_file(self.path):
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # as --json's atomic write does
-                self.file = open(self.path, "w", encoding="utf-8", errors="surrogateescape", newline="")
+                self.file = open(self.path, "w", encoding="utf-8", newline="")  # every name printable: no byte that is not UTF-8
                 self.file.write(self.header)
             else:
-                self.file = open(self.path, "r+", encoding="utf-8", errors="surrogateescape", newline="")
+                self.file = open(self.path, "r+", encoding="utf-8", newline="")
                 self.file.truncate(keep_until)
                 self.file.seek(keep_until)
             self.file.flush()
@@ -121,14 +135,22 @@ class _Stream:
 class JsonlOutput(_Stream):
     kind = "JSON Lines"
 
+    def __init__(self, path: str, class_names: tuple[str, ...] | None = None) -> None:
+        super().__init__(path)
+        self.class_names = class_names  # when given, a resume refuses rows of a model with other classes
+
     def line_key(self, line: str) -> str:
-        return json.loads(line)["file"]
+        row = json.loads(line)
+        if self.class_names is not None and "probabilities" in row and tuple(row["probabilities"]) != tuple(self.class_names):
+            raise ConfigError(f"--resume: {self.path} holds rows of a model with other classes ({', '.join(row['probabilities'])}) than "
+                              f"this one ({', '.join(self.class_names)}); resume with the same model, or write to another file")
+        return row["file"]
 
     def lines(self, item: "ImagePrediction | FailedInput") -> list[str]:
         from ferkit.bulk import FailedInput
 
         if isinstance(item, FailedInput):
-            return [json.dumps({"file": item.source, "error": item.error}) + "\n"]
+            return [json.dumps(failed_row(item)) + "\n"]
         return [json.dumps(row) + "\n" for row in face_rows(item)]
 
 
@@ -158,7 +180,8 @@ class CsvOutput(_Stream):
         from ferkit.bulk import FailedInput
 
         if isinstance(item, FailedInput):
-            return [self._format([item.source, *[""] * (len(CSV_COLUMNS) - 1 + len(self.class_names)), item.error])]
+            row = failed_row(item)
+            return [self._format([row["file"], *[""] * (len(CSV_COLUMNS) - 1 + len(self.class_names)), row["error"]])]
         return [self._format([row["file"], "" if row["frame"] is None else row["frame"], row["face"], *row["box"],
                               "" if row["landmarks"] is None else json.dumps(row["landmarks"]), row["label"], row["confidence"],
                               *[row["probabilities"][n] for n in self.class_names], ""]) for row in face_rows(item)]
@@ -198,63 +221,143 @@ class JsonDocumentOutput:
         from ferkit.bulk import FailedInput
 
         if isinstance(item, FailedInput):
-            self.errors.append({"file": item.source, "error": item.error})
+            self.errors.append(failed_row(item))
         else:
             self.rows += face_rows(item)
 
     def close(self) -> None:
         from ferkit.io_utils import atomic_write_json
 
-        payload = {"model": self.model, "class_names": list(self.class_names), "faces": self.rows, "errors": self.errors}
+        payload = {"model": printable_path(self.model), "class_names": list(self.class_names), "faces": self.rows, "errors": self.errors}
         if self.path == "-":
             print(json.dumps(payload, indent=2))
         else:
             atomic_write_json(self.path, payload)
 
 
-def check_output_paths(paths: list[str | None], *, overwrite: bool, resume: bool) -> None:
-    """Refuse to replace an existing output unless asked to, before any model is loaded."""
+def check_output_paths(outputs: dict[str, str | None], *, overwrite: bool, resume: bool, annotated: str | None = None) -> None:
+    """Refuse, before any model is loaded, outputs (``{"--jsonl": path, ...}``, None when not given) that would replace an
+    existing file unasked, write into one another, or could not be written; ``annotated``: the --save-annotated folder."""
     if overwrite and resume:
         raise ConfigError("--overwrite starts the outputs afresh and --resume continues them; pass only one")
-    for path in paths:
-        if not path or path == "-":
+    given = {flag: path for flag, path in outputs.items() if path}
+    if resume and "--json" in given:
+        raise ConfigError("--json writes one document at the end and cannot be resumed; use --jsonl or --csv with --resume")
+    _check_distinct(given, annotated)
+    for flag, path in given.items():
+        if path == "-":
             continue
         check_writable_file(path)  # a folder, a file in a parent folder's place, no permission: refused before any work
-        if Path(path).exists() and not (overwrite or resume) and not is_special_file(path):
-            raise ConfigError(f"{path} exists; pass --resume to continue it or --overwrite to replace it")
+        if Path(path).exists() and not is_special_file(path) and not overwrite:
+            if flag == "--json":
+                raise ConfigError(f"{path} exists; pass --overwrite to replace it (--json is written whole at the end and cannot be resumed)")
+            if not resume:
+                raise ConfigError(f"{path} exists; pass --resume to continue it or --overwrite to replace it")
 
 
-def open_streams(streams: list[_Stream], *, resume: bool) -> set[str]:
-    """Open the streamed outputs; with ``resume``, cut them to the inputs they all hold complete and
-    return those inputs (to be skipped)."""
-    files = [s for s in streams if s.path != "-"]
-    if resume and any(s.path == "-" for s in streams):
+def _check_distinct(given: dict[str, str], annotated: str | None) -> None:
+    """Two outputs in one file would mix their rows, or one would replace the other, with nothing said."""
+    on_stdout = [flag for flag, path in given.items() if path == "-"]
+    if len(on_stdout) > 1:
+        raise ConfigError(f"only one output may be '-' (standard output): {' and '.join(on_stdout)} would mix their rows there")
+    seen: dict[tuple, str] = {}
+    for flag, path in [*given.items(), *([("--save-annotated", annotated)] if annotated else [])]:
+        target = _write_target(path)
+        if target is None:
+            continue
+        if target in seen:
+            shown = "standard output" if "-" in (path, given.get(seen[target])) else path
+            raise ConfigError(f"{seen[target]} and {flag} name the same file ({shown}); give each output a file of its own")
+        seen[target] = flag
+
+
+def _write_target(path: str) -> tuple | None:
+    """What writing to ``path`` writes into, the same for every name of one file (a link, ``./x``; '-' and
+    ``/dev/stdout``); None for /dev/null, which any number of outputs may share, and for an unknown standard output."""
+    try:
+        info = os.fstat(sys.stdout.fileno()) if path == "-" else os.stat(path)
+    except (OSError, ValueError, AttributeError):  # not there yet; or stdout replaced by an object without a file
+        return None if path == "-" else ("path", os.path.realpath(path))
+    if os.path.exists(os.devnull) and os.path.samestat(info, os.stat(os.devnull)):
+        return None
+    return ("file", info.st_dev, info.st_ino)
+
+
+def writes_to_stdout(path: str | None) -> bool:
+    """Whether an output goes to standard output ('-', or another name of it such as /dev/stdout), where the table would mix in."""
+    if not path or path == "-":
+        return bool(path)
+    target = _write_target(path)
+    return target is not None and target == _write_target("-")
+
+
+@dataclass
+class _ResumePoint:
+    """Where the existing outputs are to be cut, found before anything is cut."""
+
+    streams: list[_Stream]  # the outputs that exist and hold rows
+    cuts: list[int]  # the byte offset each is cut at
+    held: list[str]  # every input they hold rows of, in order (the last may be incomplete: it is redone)
+    done: set[str]  # the inputs kept, which the run skips
+
+
+def _resume_point(streams: list[_Stream]) -> _ResumePoint | None:
+    """The outputs read back and checked to hold the same inputs; None when none holds anything (a fresh start)."""
+    if any(s.path == "-" for s in streams):
         raise ConfigError("--resume needs output files; standard output ('-') cannot be resumed")
-    existing = [s for s in files if resume and os.path.exists(s.path) and os.path.getsize(s.path) > 0]
+    existing = [s for s in streams if os.path.exists(s.path) and os.path.getsize(s.path) > 0]
     if not existing:
-        for s in streams:
-            s.open(keep_until=None)
-        return set()
-    if len(existing) != len(files):
-        missing = [s.path for s in files if s not in existing]
+        return None
+    if len(existing) != len(streams):
+        missing = [s.path for s in streams if s not in existing]
         raise ConfigError(f"--resume: {', '.join(missing)} missing or empty while {existing[0].path} holds results; resume with the same outputs")
     scanned = [s.input_runs() for s in existing]
     keep = max(min(len(runs) for runs, _ in scanned) - 1, 0)  # the last input of the shortest may be incomplete
     done = [key for key, _ in scanned[0][0][:keep]]
-    for stream, (runs, _) in zip(existing, scanned):  # all checked before any is cut: a refusal leaves every file as it was
+    for stream, (runs, _) in zip(existing, scanned):
         if [key for key, _ in runs[:keep]] != done:
             raise ConfigError(f"--resume: {stream.path} and {existing[0].path} hold different inputs; resume each separately")
-    for stream, (runs, header_end) in zip(existing, scanned):
-        stream.open(keep_until=runs[keep][1] if keep < len(runs) else header_end)
-    return set(done)
+    cuts = [runs[keep][1] if keep < len(runs) else header_end for runs, header_end in scanned]
+    held = list(dict.fromkeys(key for runs, _ in scanned for key, _ in runs))
+    return _ResumePoint(existing, cuts, held, set(done))
+
+
+def open_streams(streams: list[_Stream], *, resume: bool, inputs: Iterable[Any] | None = None, settings: dict[str, Any] | None = None,
+                 model: str = "") -> tuple[set[str], Iterator[Any] | None, int]:
+    """Open the streamed outputs: (inputs kept, ``inputs`` left to predict, how many of ``inputs`` that skips).
+
+    With ``resume``, the outputs are cut to the inputs they all hold complete. Every check comes before any file is
+    cut, so a refusal leaves every file as it was: ``settings`` (``bulk_resume.run_settings``) against each output's
+    run record, and the outputs' inputs among ``inputs`` (not checked when None). ``settings`` is recorded beside
+    each output, with ``model`` named; None: no record is written or checked."""
+    point = _resume_point(streams) if resume else None
+    if point is None:
+        for stream in streams:
+            stream.open(keep_until=None)
+            if settings is not None:
+                write_record(stream.path, model, settings)
+        return set(), None if inputs is None else iter(inputs), 0
+    if settings is not None:
+        for stream in point.streams:
+            check_record(stream.path, settings)
+    todo, skipped = (None, len(point.done)) if inputs is None else inputs_to_predict(inputs, point.held, point.done, point.streams[0].path)
+    for stream, cut in zip(point.streams, point.cuts):
+        stream.open(keep_until=cut)
+        if settings is not None:
+            write_record(stream.path, model, settings)  # an older output gets its record: its rows from now on are this run's
+    return point.done, todo, skipped
 
 
 class PredictionOutputs:
-    """Every output of a ``ferkit predict`` run, written to together."""
+    """Every output of a ``ferkit predict`` run, written to together. ``done``: the inputs a resume kept (as
+    ``printable_path`` names them); ``todo``: the inputs given to ``open_outputs`` less those; ``skipped``: how many
+    of the given inputs that left out."""
 
-    def __init__(self, writers: list[Any], done: set[str]) -> None:
+    def __init__(self, writers: list[Any], done: set[str], todo: Iterator[Any] | None = None, skipped: int = 0) -> None:
         self.writers = writers
         self.done = done
+        self.todo = todo
+        self.skipped = skipped
 
     def write(self, item: "ImagePrediction | FailedInput") -> None:
         for writer in self.writers:
@@ -268,20 +371,23 @@ class PredictionOutputs:
 
 
 def open_outputs(*, jsonl: str | None, csv_path: str | None, json_path: str | None, table: TextIO | None, resume: bool,
-                 model: str, class_names: tuple[str, ...]) -> PredictionOutputs:
+                 model: str, class_names: tuple[str, ...], inputs: Iterable[Any] | None = None,
+                 settings: dict[str, Any] | None = None) -> PredictionOutputs:
+    """The run's outputs, opened; with ``resume``, the streamed ones cut to what they hold complete (``open_streams``
+    says what ``inputs`` and ``settings`` add)."""
     if resume and json_path:
         raise ConfigError("--json writes one document at the end and cannot be resumed; use --jsonl or --csv with --resume")
     streams: list[_Stream] = []
     if jsonl:
-        streams.append(JsonlOutput(jsonl))
+        streams.append(JsonlOutput(jsonl, class_names))
     if csv_path:
         streams.append(CsvOutput(csv_path, class_names))
     if resume and not streams:
         raise ConfigError("--resume continues a --jsonl or --csv output; give one")
-    done = open_streams(streams, resume=resume)
+    done, todo, skipped = open_streams(streams, resume=resume, inputs=inputs, settings=settings, model=model)
     writers: list[Any] = list(streams)
     if json_path:
         writers.append(JsonDocumentOutput(json_path, model, class_names))
     if table is not None:
         writers.append(TableOutput(table))
-    return PredictionOutputs(writers, done)
+    return PredictionOutputs(writers, done, todo, skipped)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE, DEFAULT_LOOK_BACK
 from ferkit.constants import TTA_MODES as TTA_CHOICES
 from ferkit.errors import ConfigError, FerkitError, FerkitWarning
-from ferkit.io_utils import check_writable_file, check_writable_folder
+from ferkit.io_utils import check_writable_file, check_writable_folder, printable_path
 
 DEFAULT_DETECTOR = "auto"  # ferkit.faces.DEFAULT_DETECTOR, without importing cv2 here
 
@@ -252,11 +252,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ferkit.bulk import FailedInput, iter_input_paths, predict_stream
-    from ferkit.bulk_output import check_output_paths, open_outputs
+    from ferkit.bulk_output import check_output_paths, open_outputs, writes_to_stdout
+    from ferkit.bulk_resume import run_settings
     from ferkit.recognizer import Recognizer
 
     _check_counts(args, {"batch_size": 1, "workers": 0, "every_n": 1, "max_frames": 1})
-    check_output_paths([args.json, args.jsonl, args.csv], overwrite=args.overwrite, resume=args.resume)
+    check_output_paths({"--json": args.json, "--jsonl": args.jsonl, "--csv": args.csv}, overwrite=args.overwrite, resume=args.resume,
+                       annotated=args.save_annotated)
     if args.save_annotated:
         check_writable_folder(args.save_annotated)
     if args.camera is not None and args.paths:
@@ -271,17 +273,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     first = next(inputs, None)
     if first is None and args.camera is None:
         raise FerkitError("no input files found in " + ", ".join(args.paths) if args.paths else "no inputs: give image/video paths or --camera INDEX")
-    to_stdout = "-" in (args.json, args.jsonl, args.csv)
+    to_stdout = any(writes_to_stdout(path) for path in (args.json, args.jsonl, args.csv))
+    settings = None  # what a later --resume checks the streamed outputs against (their FILE.run.json)
+    if args.jsonl or args.csv:
+        settings = run_settings(recognizer, every_n=args.every_n, max_frames=args.max_frames, video_options=video_options)
     outputs = open_outputs(jsonl=args.jsonl, csv_path=args.csv, json_path=args.json, table=None if to_stdout else sys.stdout, resume=args.resume,
-                           model=str(recognizer.loaded.path), class_names=recognizer.class_names)
+                           model=str(recognizer.loaded.path), class_names=recognizer.class_names, settings=settings,
+                           inputs=itertools.chain([first] if first is not None else [], inputs))
     annotated_dir = Path(args.save_annotated) if args.save_annotated else None
     errors = 0
     try:
         if args.camera is not None:
             for result in _predict_camera(recognizer, args, annotated_dir):
                 outputs.write(result)
-        todo = (path for path in itertools.chain([first] if first is not None else [], inputs) if str(path) not in outputs.done)
-        stream = predict_stream(recognizer, todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
+        stream = predict_stream(recognizer, outputs.todo, workers=args.workers, batch_size=args.batch_size, require_face=True, errors="record",
                                 every_n=args.every_n, max_frames=args.max_frames, annotated_dir=annotated_dir,
                                 overwrite=args.overwrite or args.resume,  # resume skips inputs done; one redone replaces its own copy
                                 video_options=video_options, annotated_roots=[p for p in args.paths if Path(p).is_dir()])
@@ -290,7 +295,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 outputs.write(item)
                 if isinstance(item, FailedInput):
                     errors += 1
-                    print(f"ferkit predict: {item.source}: {item.error}", file=sys.stderr)
+                    print(f"ferkit predict: {printable_path(item.source)}: {printable_path(item.error)}", file=sys.stderr)  # as the outputs name it
     except BaseException:
         outputs.close(complete=False)  # streamed rows stay; a --json document is not written half
         raise
@@ -299,8 +304,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         shown = ", ".join(str(p) for p in skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         print(f"ferkit predict: skipped {len(skipped)} file(s) in the input folders that are neither images nor videos (or links to a "
               f"folder walked already, or broken): {shown}", file=sys.stderr)
-    if outputs.done:
-        print(f"ferkit predict: --resume skipped {len(outputs.done)} inputs already in the output", file=sys.stderr)
+    if outputs.skipped:
+        print(f"ferkit predict: --resume skipped {outputs.skipped} inputs already in the output", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -408,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=None, metavar="FILE", help="stream results as CSV rows, flushed as they come ('-' for stdout)")
     p.add_argument("--save-annotated", default=None, metavar="DIR", help="write annotated images/videos here")
     p.add_argument("--jsonl", default=None, metavar="FILE", help="stream results as JSON lines, one per face, flushed as they come ('-' for stdout)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep --jsonl/--csv rows and skip the inputs they hold")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep --jsonl/--csv rows and skip the inputs they hold "
+                        "(refused when they hold other inputs, or their FILE.run.json names another model, detector or TTA)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="threads that decode images and detect faces ahead (0: in the main thread)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images whose face crops are classified together")
     p.add_argument("--every-n", type=int, default=5, help="video: classify every n-th frame")

@@ -26,9 +26,20 @@ def opencv_path(path: str | os.PathLike, what: str, error: type[Exception]) -> s
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise error(f"cannot open {what} {shown}: OpenCV reads only file names in UTF-8; rename the file") from None
+        raise error(f"cannot open {what} {printable_path(text)}: OpenCV reads only file names in UTF-8; rename the file") from None
     return text
+
+
+def printable_path(text: str) -> str:
+    """``text`` (a file name as Python holds it) as valid UTF-8 text: bytes of a name that are not UTF-8 (another
+    locale's, kept by Python as lone surrogates) become ``\\xNN`` escapes, as ``bytes.decode(errors="backslashreplace")``
+    writes them. Outputs hold this form, since a lone surrogate is not text that a CSV reader or a strict JSON parser
+    accepts. A UTF-8 name is returned unchanged."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file system decoding makes (Windows' unpaired UTF-16 halves)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def copy_into(source: Path, target: Path) -> None:
@@ -86,8 +97,9 @@ def _probe_folder(folder: Path, target: Path) -> None:
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {folder}: {exc.strerror or exc}") from None
+    except OSError as exc:  # /proc answers "No such file or directory": the reason is the folder, whatever errno says
+        raise OutputError(f"cannot write {target}: the folder {folder} does not accept new files "
+                          f"({exc.strerror or exc}); write somewhere else") from None
 
 
 def check_writable_file(path: str | os.PathLike) -> None:
