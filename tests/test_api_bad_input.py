@@ -2,6 +2,7 @@
 call, never a traceback from deep inside, and nothing already written is lost."""
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from PIL import Image
 from data.fixtures import class_pattern
 from ferkit.bulk import FailedInput
 from ferkit.devices import resolve_device
-from ferkit.errors import CheckpointError, ConfigError, ImageReadError, NoFaceError, OutputError, VideoError
+from ferkit.errors import CheckpointError, ConfigError, FerkitWarning, ImageReadError, NoFaceError, OutputError, VideoError
 from ferkit.recognizer import ImagePrediction, Recognizer, to_bgr
 from ferkit.video import VideoWriter
 
@@ -45,6 +46,16 @@ def clip(tmp_path) -> Path:
     for i in range(6):
         writer.write(cv2.cvtColor(class_pattern(i % 7, np.random.default_rng(i)), cv2.COLOR_GRAY2BGR))
     writer.release()
+    return path
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A 1-bit PNG of about 100 bytes whose header claims ``width`` x ``height`` (its pixel data is never decoded here)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
     return path
 
 
@@ -113,7 +124,7 @@ def test_record_mode_records_empty_and_undecodable_images_and_goes_on(tiny_check
     """With a real detector an empty array used to escape as cv2.error; an oversized PNG header still does in OpenCV."""
     haar = Recognizer(tiny_checkpoint, detector="haar", backend="torch")
     big = oversized_png(tmp_path / "big.png")
-    with pytest.raises(ImageReadError, match="big.png.*too large"):
+    with pytest.raises(ImageReadError, match=r"big.png is \d+ pixels; the limit is"):  # refused from its header now
         haar.predict(big)
     results = list(haar.predict_many([np.zeros((0, 0, 3), np.uint8), big, face_png], errors="record"))
     assert [type(r) for r in results] == [FailedInput, FailedInput, ImagePrediction]
@@ -147,6 +158,52 @@ def test_a_bad_color_is_refused_for_every_kind_of_input(recognizer, face_png):
         recognizer.predict_many([gray], color="xyz", errors="record")  # refused once, not recorded per image
 
 
+@pytest.mark.parametrize("width, height, shown", [(15000, 15000, "225000000 pixels"), (10000, 10000, "10000x10000 pixels"),
+                                                   (7000, 7000, "7000x7000 pixels")])
+def test_an_image_file_claiming_too_many_pixels_is_refused_before_it_is_decoded(recognizer, tmp_path, monkeypatch, width, height, shown):
+    """A 218 kB PNG claiming 15000 x 15000 pixels took 6 GB and 45 s to decode, then found no face; serve refused it."""
+    big = png_claiming(tmp_path / "big.png", width, height)
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: pytest.fail("decoded an image over the limit"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor Pillow's own DecompressionBombWarning (over 89 Mpx) on the way
+        with pytest.raises(ImageReadError) as raised:
+            recognizer.predict(big)
+    assert str(raised.value) == f"{big} is {shown}; the limit is 40000000 pixels per image (set FERKIT_MAX_IMAGE_PIXELS to raise it)"
+
+
+def test_the_pixel_limit_of_files_is_set_by_an_environment_variable(recognizer, face_png, monkeypatch):
+    monkeypatch.setenv("FERKIT_MAX_IMAGE_PIXELS", "1000")  # face.png is 48 x 48 = 2304 pixels
+    with pytest.raises(ImageReadError, match=r"face.png is 48x48 pixels; the limit is 1000 pixels per image"):
+        recognizer.predict(face_png)
+    monkeypatch.setenv("FERKIT_MAX_IMAGE_PIXELS", "2304")
+    assert recognizer.predict(face_png).width == 48
+    monkeypatch.setenv("FERKIT_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="FERKIT_MAX_IMAGE_PIXELS must be a whole number of pixels >= 1.*'lots'"):
+        recognizer.predict(face_png)
+    with pytest.raises(ConfigError, match="FERKIT_MAX_IMAGE_PIXELS"):  # once, at the call: not a failure of every image
+        recognizer.predict_many([face_png], errors="record")
+
+
+def test_an_image_over_the_limit_is_an_error_row_of_a_run_that_goes_on(recognizer, tmp_path, face_png):
+    big = png_claiming(tmp_path / "big.png", 15000, 15000)
+    results = list(recognizer.predict_many([big, face_png], errors="record"))
+    assert [type(r) for r in results] == [FailedInput, ImagePrediction]
+    assert results[0].error.startswith(f"{big} is 225000000 pixels; the limit is 40000000")
+
+
+def test_an_animated_gif_is_read_as_its_first_frame_with_a_note(recognizer, tmp_path):
+    frames = [Image.new("RGB", (48, 48), color) for color in ("white", "black")]
+    animated, still = tmp_path / "anim.gif", tmp_path / "still.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(still)
+    with pytest.warns(FerkitWarning, match="anim.gif has several frames.*only its first is read"):
+        first = recognizer.predict(animated)
+    assert first.faces[0].probabilities == recognizer.predict(frames[0]).faces[0].probabilities
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recognizer.predict(still)
+
+
 # ------------------------------------------------------------------------------------------------ classify_crops
 
 
@@ -163,8 +220,9 @@ def test_classify_crops_takes_a_list_and_refuses_other_shapes_naming_the_expecte
 
 def test_no_crops_give_zero_rows_of_every_class_on_both_backends(recognizer, torch_recognizer):
     for model in (recognizer, torch_recognizer):
-        probs = model.classify_crops(np.zeros((0, 48, 48), np.uint8))
-        assert probs.shape == (0, len(model.class_names)) and probs.dtype.kind == "f"
+        for no_crops in (np.zeros((0, 48, 48), np.uint8), [], ()):  # an empty list was "got (0,) float64"
+            probs = model.classify_crops(no_crops)
+            assert probs.shape == (0, len(model.class_names)) and probs.dtype.kind == "f"
     assert {recognizer.backend, torch_recognizer.backend} == {"onnx", "torch"}
 
 
@@ -202,6 +260,28 @@ def test_no_face_message_names_the_detector_and_uses_python_syntax(tiny_checkpoi
     assert "'haar'" not in message.split("by the haar detector")[1] and "--detector mtcnn," not in message
     recorded = list(haar.predict_many([blank], require_face=True, errors="record"))
     assert recorded == [FailedInput("<input 0>", message.replace("<array>", "<input 0>"))]
+
+
+def test_no_face_suggests_a_larger_image_only_for_a_small_one(tiny_checkpoint):
+    haar = Recognizer(tiny_checkpoint, detector="haar", backend="torch")
+    with pytest.raises(NoFaceError, match=r"try a larger image \(this one is 120x90 pixels\), another detector"):
+        haar.predict(np.full((90, 120, 3), 128, np.uint8), require_face=True)
+    with pytest.raises(NoFaceError) as raised:
+        haar.predict(np.full((400, 640, 3), 128, np.uint8), require_face=True)
+    assert "larger image" not in str(raised.value) and "try another detector (detector='mtcnn'" in str(raised.value)
+    recorded = list(haar.predict_many([np.full((400, 640, 3), 128, np.uint8)], require_face=True, errors="record"))
+    assert "larger image" not in recorded[0].error
+
+
+def test_an_onnx_model_with_the_torch_backend_is_refused(tiny_checkpoint, tmp_path):
+    """It ran on ONNX Runtime silently."""
+    from ferkit.artifacts import load_model
+    from ferkit.export import export_model
+
+    onnx = export_model(load_model(tiny_checkpoint), tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match=r"m.onnx is an ONNX model, which runs only in ONNX Runtime; pass backend='auto' or 'onnx'"):
+        Recognizer(onnx, detector="none", backend="torch")
+    assert Recognizer(onnx, detector="none", backend="auto").backend == "onnx"
 
 
 # ------------------------------------------------------------------------------------------------ predict_video

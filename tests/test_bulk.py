@@ -177,3 +177,21 @@ def test_streamed_outputs_match_the_json_document(tiny_checkpoint, tmp_path, cap
     csv_lines = out.with_suffix(".csv").read_text().splitlines()
     assert csv_lines[0].endswith(",error") and len(csv_lines) == 6
     assert capsys.readouterr().out.count("face_") == 5  # the table, a line per face as it comes
+
+
+def test_a_renamed_annotated_copy_is_announced_only_when_it_is_written(tiny_checkpoint, tmp_path, capsys):
+    """vids/trunc.mp4 (undecodable) was announced as written to trunc_mp4_annotated.avi, then failed and wrote nothing."""
+    vids, out = tmp_path / "vids", tmp_path / "vann"
+    vids.mkdir()
+    write_clip(vids / "trunc.avi", frames=4)
+    (vids / "trunc.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
+    argv = ["predict", str(vids), "--save-annotated", str(out), "--model", str(tiny_checkpoint), "--detector", "none", "--every-n", "2", "--quiet"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{vids / 'trunc.mp4'}: cannot decode video" in err and "annotated copy written as" not in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["trunc_annotated.avi"]
+    write_clip(vids / "trunc.mp4", frames=4)  # now a video that decodes: its copy is written, and the new name said
+    assert main(argv + ["--overwrite"]) == 0
+    err = capsys.readouterr().err
+    assert f"annotated copy written as {out / 'trunc_mp4_annotated.avi'}" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["trunc_annotated.avi", "trunc_mp4_annotated.avi"]

@@ -252,3 +252,31 @@ def test_python_dash_m_ferkit_is_the_ferkit_command():
 
     done = subprocess.run([sys.executable, "-m", "ferkit", "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("ferkit ")
+
+
+def test_train_refuses_a_device_this_machine_lacks_before_reading_the_data(tmp_path, capsys, monkeypatch):
+    """--device cuda without a GPU was refused only after the whole of FER2013 was decoded."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("ferkit.train.experiment.run_experiment", lambda *a, **k: pytest.fail("data read before the device was checked"))
+    argv = ["train", "--recipe", "tiny-smoke-v1", "--data", "fer2013:/nowhere", "--out", str(tmp_path / "run"), "--device", "cuda"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "CUDA is not available on this machine; use --device cpu" in err and "Traceback" not in err
+
+
+def test_a_listing_read_by_a_reader_that_goes_away_ends_quietly(tmp_path):
+    """`ferkit recipes | head -1` printed "ferkit recipes: error: Broken pipe"."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    for command in ("recipes", "datasets"):
+        child = subprocess.Popen([sys.executable, "-m", "ferkit", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+        child.stdout.close()  # the reader is gone before the first line, as head's is after it
+        err = child.stderr.read().decode()
+        child.stderr.close()
+        assert child.wait(timeout=120) == 1 and err == "", (command, err)

@@ -93,6 +93,21 @@ def test_predict_on_a_short_generated_video(tiny_checkpoint, tmp_path):
     assert [row["frame"] for row in json.loads(out.read_text())["faces"]] == [0, 3]
 
 
+def test_an_annotated_video_plays_at_its_sources_speed(tiny_checkpoint, tmp_path):
+    """The copy was written at 25 / every_n frames/s whatever the source's rate: an 8 frames/s clip sampled every
+    2nd frame played at 12.5 instead of 4."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 8, (48, 48))
+    for i in range(8):
+        writer.write(np.full((48, 48, 3), 30 * i, np.uint8))
+    writer.release()
+    annotated = tmp_path / "ann.avi"
+    assert len(list(Recognizer(tiny_checkpoint, detector="none").predict_video(path, every_n=2, annotated_path=annotated))) == 4
+    capture = cv2.VideoCapture(str(annotated))
+    assert capture.get(cv2.CAP_PROP_FPS) == 4.0 and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 4
+    capture.release()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--camera", "57"], "cannot open camera 57"),
     ([], "no inputs: give image/video paths or --camera"),
@@ -209,6 +224,8 @@ def test_embedding_pipeline_is_a_model_for_the_recognizer_and_the_cli(tiny_check
     assert len(json.loads(capsys.readouterr().out)["faces"]) == 1
     with pytest.raises(ConfigError, match="tta 'none' or 'flip'"):
         Recognizer(path, tta="tencrop")
+    with pytest.raises(ConfigError, match="pipeline.pt is an embedding pipeline, which runs only in PyTorch"):  # was run in PyTorch silently
+        Recognizer(path, backend="onnx")
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(CheckpointError, match="is not a ferkit model file .* no format tag"):  # neither kind, said once

@@ -347,3 +347,30 @@ def test_a_batch_past_its_time_limit_stops_after_the_file_in_progress():
                 break
             time.sleep(0.05)
     assert response.status_code == 504 and CountingGate.calls == 1
+
+
+@pytest.mark.parametrize("flag, value, message", [("--max-upload-mb", "0", "--max-upload-mb must be > 0, got 0.0"),
+                                                  ("--timeout", "0", "--timeout (seconds) must be > 0, got 0.0"),
+                                                  ("--workers", "0", "--workers must be >= 1, got 0"),
+                                                  ("--max-queue", "-1", "--max-queue must be >= 0, got -1"),
+                                                  ("--port", "70000", "--port must lie in [0, 65535], got 70000")])
+def test_serve_flags_are_refused_by_their_own_names(monkeypatch, capsys, flag, value, message):
+    """--max-upload-mb 0 said "max_upload_bytes must be >= 1", --timeout 0 "timeout_s must be > 0"."""
+    import ferkit.serve.run
+
+    monkeypatch.setattr(ferkit.serve.run, "serve", lambda settings: pytest.fail("served with a bad flag"))
+    assert main(["serve", flag, value]) == 2
+    assert capsys.readouterr().err == f"ferkit serve: error: {message}\n"
+
+
+def test_the_formats_named_in_415_and_422_answers_are_those_accepted(client):
+    """GIF was accepted but not named in the list the answers give."""
+    from PIL import Image
+
+    gif = io.BytesIO()
+    Image.new("RGB", (64, 64), "gray").save(gif, "GIF")
+    assert client.post("/v1/predict", files={"file": ("a.gif", gif.getvalue(), "image/gif")}).status_code == 200
+    refused = client.post("/v1/predict", content=ASTRONAUT, headers={"Content-Type": "text/plain"}).json()["detail"]
+    undecodable = client.post("/v1/predict", files={"file": ("x.bin", bytes(range(256)) * 8, "image/png")}).json()["detail"]
+    for detail in (refused, undecodable):
+        assert "JPEG, PNG, WebP, BMP, TIFF, GIF, PPM/PGM/PBM, JPEG 2000, Sun raster or PFM" in detail, detail

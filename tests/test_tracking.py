@@ -73,7 +73,7 @@ def test_recognizer_video_path_detects_only_on_schedule(monkeypatch):
 
     patch = textured_patch()
     frames = [(i, i / 10, np.dstack([scene(40 + 2 * i, 40, patch)] * 3)) for i in range(10)]
-    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter(frames))
+    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None, info=None: iter(frames))
     recognizer = Recognizer.__new__(Recognizer)
     recognizer.detector = CountingDetector()
     recognizer.class_names = ("a", "b")
@@ -191,7 +191,7 @@ def test_follow_options_reach_the_follower(monkeypatch, keep_missed, faces_after
 
     patch = textured_patch()
     frames = [(i, i / 10, np.dstack([scene(40 + i, 40, patch)] * 3)) for i in range(10)]
-    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter(frames))
+    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None, info=None: iter(frames))
     results = list(_stub_recognizer(FirstFrameOnly()).predict_video("clip.avi", every_n=1, detect_every=4, read_ahead=0,
                                                                       follow_options={"keep_missed": keep_missed}))
     assert [len(r.faces) for r in results[:4]] == [1, 1, 1, 1]
@@ -199,7 +199,7 @@ def test_follow_options_reach_the_follower(monkeypatch, keep_missed, faces_after
 
 
 def test_unknown_follow_option_is_refused_with_the_accepted_names(monkeypatch):
-    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None: iter([]))
+    monkeypatch.setattr("ferkit.video.iter_frames", lambda source, every_n=1, max_frames=None, info=None: iter([]))
     with pytest.raises(ConfigError, match="keep_missed"):
         list(_stub_recognizer(FixedDetector()).predict_video("clip.avi", follow_options={"keep": 3}))
 
@@ -223,7 +223,7 @@ def _late_face_video(monkeypatch, pulled: list | None = None):
     """Frames 0-1 empty, then the patch moving 2 px right per frame from frame 2 to frame 11."""
     patch = textured_patch()
 
-    def frames(source, every_n=1, max_frames=None):
+    def frames(source, every_n=1, max_frames=None, info=None):
         for i in range(12):
             if pulled is not None:
                 pulled.append(i)

@@ -11,8 +11,10 @@ import pytest
 from ferkit.errors import ConfigError, VideoError
 from ferkit.faces import Face
 from ferkit.video import (
+    MIN_WRITER_FPS,
     TemporalSmoother,
     TruncatedVideoWarning,
+    VideoInfo,
     VideoWriter,
     box_iou,
     frame_series,
@@ -241,6 +243,24 @@ def test_temporal_smoother_ema_per_track():
         TemporalSmoother(alpha=0.0)
 
 
+def test_a_video_without_frames_is_named_by_its_plain_path(tmp_path):
+    """The message showed PosixPath('vids/zero.avi')."""
+    zero = tmp_path / "zero.avi"
+    cv2.VideoWriter(str(zero), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24)).release()  # a header, no frame
+    with pytest.raises(VideoError) as raised:
+        list(iter_frames(zero))
+    assert str(raised.value).startswith(f"no frame could be decoded from {zero}: ") and "PosixPath" not in str(raised.value)
+
+
+def test_iter_frames_reports_the_sources_frame_rate_and_the_sampled_rate_keeps_its_speed(tmp_path):
+    info = VideoInfo()
+    next(iter_frames(_write_avi(tmp_path / "clip.avi", count=4, fps=8.0), info=info))
+    assert info.fps == 8.0 and info.sampled_fps(2) == 4.0 and info.sampled_fps(1) == 8.0
+    for unknown in (0.0, float("nan")):  # a source that reports no rate is taken as 25 frames/s
+        assert VideoInfo(unknown).sampled_fps(5) == 5.0
+    assert VideoInfo(25.0).sampled_fps(10_000) == MIN_WRITER_FPS  # OpenCV's writer does not open far below
+
+
 # ------------------------------------------------------------------------------------------------ writing
 
 
@@ -268,3 +288,17 @@ def test_video_writer_round_trip_and_errors(tmp_path):
             writer.write(np.zeros((48, 64, 3), np.uint8))
             raise RuntimeError("boom")
     assert not failed.exists() and not list(tmp_path.glob(".failed*"))
+
+
+def test_a_written_video_has_the_permissions_of_any_new_file(tmp_path):
+    """Annotated videos were 0600 (mkstemp's) while images, JSON and CSV outputs are 0666 less the umask."""
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)
+    try:
+        with VideoWriter(tmp_path / "a.avi", fps=5.0, frame_size=(32, 24)) as writer:
+            writer.write(np.zeros((24, 32, 3), np.uint8))
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "a.avi").stat().st_mode) == 0o644

@@ -129,7 +129,7 @@ class _Locator:
             bgr = self.recognizer.to_bgr(item, self.color)
             faces, crops = self.recognizer.locate_faces(bgr, detector=self.local.detector)
             if not faces and self.require_face:
-                raise self.recognizer.no_face_error(source)
+                raise self.recognizer.no_face_error(source, bgr.shape[1], bgr.shape[0])
             return _Located(source, bgr.shape[1], bgr.shape[0], faces, crops)
         except FerkitError as exc:
             return _Located(source, error=exc)
@@ -199,6 +199,7 @@ def _check_stream_arguments(inputs: Any, *, workers: int, batch_size: int, color
     rows) would each be taken for an input. Arrays that are collections stay accepted: a stack of images
     (N, H, W[, C]) or a 1-D array of paths; one image is (H, W) or (H, W, 3|4)."""
     from ferkit.checks import check_count
+    from ferkit.data.image_io import max_image_pixels
     from ferkit.video import check_sampling
 
     one_image = isinstance(inputs, np.ndarray) and (inputs.ndim == 2 or (inputs.ndim == 3 and inputs.shape[2] in (3, 4)))
@@ -212,6 +213,7 @@ def _check_stream_arguments(inputs: Any, *, workers: int, batch_size: int, color
     if errors not in ("raise", "record"):
         raise ConfigError(f"errors must be 'raise' or 'record', got {errors!r}")
     check_sampling(every_n, max_frames)
+    max_image_pixels()  # a bad $FERKIT_MAX_IMAGE_PIXELS refused once, not recorded as the failure of every image
 
 
 class AnnotatedNames:
@@ -220,13 +222,15 @@ class AnnotatedNames:
     An input found in a folder given as a root keeps its path below that root (``photos/a/face.png`` ->
     ``OUT/a/face_annotated.png``), so two folders' ``face.png`` stay apart; other inputs go to ``OUT`` itself.
     A name this run has already given out (``a.jpg`` beside ``a.png``, or two files of one name given one
-    by one) is made unique with the input's suffix, then a number, and a ``FerkitWarning`` says so.
+    by one) is made unique with the input's suffix, then a number, and a ``FerkitWarning`` says so once the copy
+    is written (``written``): an input that fails to decode gets no copy, so nothing to warn of.
     """
 
     def __init__(self, out_dir: str | Path, roots: Iterable[str | Path] = ()) -> None:
         self.out_dir = Path(out_dir)
         self.roots = sorted((Path(root).resolve() for root in roots), key=lambda root: len(root.parts), reverse=True)  # deepest first
         self.given: dict[Path, str] = {}
+        self.renamed: dict[Path, str] = {}  # target -> the note to warn with once it is written
 
     def target(self, source: Path, ext: str) -> Path:
         resolved = source.resolve()
@@ -239,11 +243,17 @@ class AnnotatedNames:
             target = folder / name
             if target not in self.given:
                 if position:
-                    warnings.warn(f"{source}: annotated copy written as {target}, since {self.given[folder / candidates[0]]} took "
-                                  f"{folder / candidates[0]}", FerkitWarning, stacklevel=2)
+                    self.renamed[target] = (f"{source}: annotated copy written as {target}, since {self.given[folder / candidates[0]]} "
+                                            f"took {folder / candidates[0]}")
                 self.given[target] = str(source)
                 return target
         raise ConfigError(f"{source}: no free name for its annotated copy in {folder}")
+
+    def written(self, target: Path) -> None:
+        """Warn, now that ``target`` is on disk, when it got another name than its input's usual one."""
+        note = self.renamed.pop(target, None)
+        if note is not None:
+            warnings.warn(note, FerkitWarning, stacklevel=2)
 
 
 class _Finisher:
@@ -288,6 +298,7 @@ class _Finisher:
         if target.exists() and not self.overwrite:
             raise ConfigError(f"{target} exists; pass --overwrite to replace it")
         atomic_write_png(target, self.recognizer.annotate(path, result))
+        self.names.written(target)
 
     def video(self, path: Path, *, every_n: int, max_frames: int | None) -> Iterator["ImagePrediction | FailedInput"]:
         target = self.names.target(path, ".avi") if self.names is not None else None
@@ -296,3 +307,6 @@ class _Finisher:
                                                      **self.video_options)
         except FerkitError as exc:
             yield self._failed(str(path), exc)
+            return
+        if target is not None and target.exists():  # a video without a decodable frame raised above: no copy, no note
+            self.names.written(target)

@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE, DEFAULT_LOOK_BACK
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_CALIBRATION_SIZE, DEFAULT_LOOK_BACK, DEFAULT_MAX_IMAGE_PIXELS
 from ferkit.constants import TTA_MODES as TTA_CHOICES
 from ferkit.errors import ConfigError, FerkitError, FerkitWarning
 from ferkit.io_utils import check_writable_file, check_writable_folder, printable_path
@@ -92,14 +92,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_extra()  # a clear message naming the extra, before anything imports FastAPI
     from ferkit.serve.run import serve
 
+    _check_serve_flags(args)
     serve(ServeSettings(host=args.host, port=args.port, model=args.model, detector=args.detector, detector_model=args.detector_model,
                         detector_options=detector_options_from(args, with_model=False),
                         largest_only=args.largest_only, tta=args.tta, alignment=args.alignment, device=args.device, workers=args.workers, max_queue=args.max_queue,
-                        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), timeout_s=args.timeout))
+                        max_upload_bytes=max(1, round(args.max_upload_mb * 1024 * 1024)), timeout_s=args.timeout))
     return 0
 
 
+def _check_serve_flags(args: argparse.Namespace) -> None:
+    """The numbers ServeSettings checks again, refused here by their flags (it names its fields, as Python callers
+    know them: max_upload_bytes, timeout_s)."""
+    from ferkit.checks import check_number
+
+    _check_counts(args, {"workers": 1, "max_queue": 0})
+    check_number("--max-upload-mb", args.max_upload_mb, low=0.0, low_inclusive=False)
+    check_number("--timeout", args.timeout, low=0.0, low_inclusive=False, meaning="seconds")
+    check_number("--port", args.port, low=0, high=65535)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from ferkit.devices import resolve_device
     from ferkit.train import distributed
     from ferkit.train.config import override
     from ferkit.train.experiment import run_experiment
@@ -110,6 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.fold and len(set(args.fold)) != len(args.fold):  # trained the fold, then failed "already holds a run"
         raise ConfigError(f"--fold names a fold twice ({' '.join(map(str, args.fold))}); give each fold once")
     check_writable_folder(args.out)  # refused before the data is read
+    resolve_device(args.device)  # "cuda" without a GPU refused now, not after the whole dataset is decoded
     recipe = override(resolve_recipe(args.recipe), args.overrides)
     if args.protocol:
         recipe = override(recipe, [f"protocol={args.protocol}"])  # recorded in the checkpoint, so evaluate finds the same folds
@@ -326,6 +340,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.int8 and args.format != "onnx":
         raise ConfigError(f"--int8 writes ONNX graphs only; drop --format {args.format} (or --int8)")
     check_writable_file(args.out)  # refused now, not after the export
+    if Path(args.out).expanduser().exists() and not args.overwrite:  # named by its flag, not by check_export_path's keyword
+        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
     check_export_path(args.out, args.format, overwrite=args.overwrite)
     loaded = load_model(checkpoint)
     calibration = None
@@ -387,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_serve(sub)
     p = sub.add_parser("predict", help="expressions of the faces in images, folders and videos")
-    p.add_argument("paths", nargs="*", help="image files, folders, or video files")
+    p.add_argument("paths", nargs="*", help="image files, folders, or video files (an animated GIF is read as a still: its first frame; "
+                                            f"images over {DEFAULT_MAX_IMAGE_PIXELS // 1_000_000} million pixels are refused: "
+                                            "FERKIT_MAX_IMAGE_PIXELS=N raises the limit)")
     p.add_argument("--camera", type=int, default=None, metavar="INDEX", help="read a live camera (e.g. 0 for the first webcam) instead of files")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop a video or camera after N sampled frames (default: the end; Ctrl-C stops a camera)")
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx (default: the shipped model)")
@@ -402,7 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(more covered faces found, more false positives: docs/realtime.md)")
     p.add_argument("--largest-only", action="store_true", help="only the largest face per image (paper 002)")
     p.add_argument("--tta", default=None, choices=TTA_CHOICES, help="test-time augmentation (default: the recognizer's, see docs/realtime.md)")
-    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"), help="auto: ONNX Runtime on a CPU, PyTorch on a GPU")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="auto: ONNX Runtime on a CPU, PyTorch on a GPU; an .onnx model runs only on ONNX Runtime")
     p.add_argument("--detect-every", type=int, default=None, metavar="K", help="video: detect faces every K-th classified frame and follow them in between")
     p.add_argument("--detect-scale", type=float, default=None, metavar="S", help="video: detect on the frame resized by S (e.g. 0.5)")
     p.add_argument("--read-ahead", type=int, default=None, metavar="N", help="video: frames decoded ahead on a thread (0 = none)")
@@ -478,7 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default", FerkitWarning)
             warnings.showwarning = _warning_printer(args.command)
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+            sys.stdout.flush()  # a closed pipe is met here, not in the interpreter's last flush
+            return code
+    except BrokenPipeError:
+        return _reader_gone()
     except FerkitError as exc:
         print(f"ferkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -492,6 +515,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if handles_term:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _reader_gone() -> int:
+    """The reader of stdout has gone (``ferkit recipes | head -1``): stop quietly, with status 1 as Python itself does;
+    stdout is pointed at devnull, so the interpreter's last flush of what is left fails no more."""
+    import os
+
+    try:
+        stdout = sys.stdout.fileno()
+    except (OSError, ValueError):  # stdout replaced by an object without a file descriptor (a test's capture)
+        return 1
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout)
+    os.close(devnull)
+    return 1
 
 
 def _warning_printer(command: str):

@@ -8,6 +8,12 @@ from __future__ import annotations
 # Files ferkit reads as single images (folder datasets, bulk inference, occluder galleries).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif")  # GIF: the first frame
 
+# The most pixels an image may claim in its header before ferkit refuses to decode it (``ferkit.data.image_io``): a
+# 218 kB PNG claiming 15000 x 15000 pixels took 6 GB and 45 s to decode. Files read by the CLI and the Python API
+# take FERKIT_MAX_IMAGE_PIXELS from the environment instead when it is set; ``ferkit serve`` has its own setting
+# (``ServeSettings.max_pixels``), with this default.
+DEFAULT_MAX_IMAGE_PIXELS: int = 40_000_000
+
 # Files ferkit decodes as videos (bulk inference and the ``videos`` dataset family): the containers
 # OpenCV's FFmpeg backend opens.
 VIDEO_SUFFIXES: tuple[str, ...] = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".wmv", ".m4v", ".mpg", ".mpeg")

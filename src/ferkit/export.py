@@ -65,7 +65,7 @@ def check_export_path(out_path: str | Path, fmt: str, *, overwrite: bool = False
     if out_path.is_dir():
         raise ConfigError(f"{out_path} is a directory; give a file name such as {out_path / ('ferkit.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
     if out_path.exists() and not overwrite:
-        raise ConfigError(f"{out_path} exists; pass overwrite=True (ferkit export --overwrite) to replace it")
+        raise ConfigError(f"{out_path} exists; pass overwrite=True to replace it")
     return out_path
 
 

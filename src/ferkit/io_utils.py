@@ -60,16 +60,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         return target
     if target.is_dir():
         raise OutputError(f"{target} is a folder; give a file name to write")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:48]}.", suffix=".tmp", dir=target.parent)  # a 240-character name fits, its temporary must too
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results should get the usual permissions
+    tmp = temporary_file_for(target)
     try:
         write(tmp)
         os.replace(tmp, target)
@@ -79,6 +70,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def temporary_file_for(target: Path, suffix: str = ".tmp") -> Path:
+    """A new empty file beside ``target`` (its folder created when missing) whose bytes are renamed onto ``target``
+    once complete; in the system's temporary folder when ``target`` is a special file (copied into, never renamed
+    over). It has the permissions of any new file (0o666 less the umask): mkstemp's 0600 would be kept by the rename,
+    leaving results that other users cannot read."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:48]}.", suffix=suffix,  # a 240-character name fits, its temporary must too
+                                        dir=None if is_special_file(target) else target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)
+    return Path(tmp_name)
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -32,6 +32,10 @@ BACKENDS = ("auto", "onnx", "torch")
 DEFAULT_DETECT_EVERY = 3
 DEFAULT_DETECT_SCALE = 0.5
 DEFAULT_READ_AHEAD = 4
+# "No face found" suggests a larger image only below this shorter side (pixels): the detectors miss faces under about
+# 30-40 pixels (Haar's min_size 30, MTCNN's min_face_size 40), as a small image's faces often are; a larger image's
+# missing face is rarely a matter of size.
+SMALL_IMAGE_SIDE = 320
 
 
 # PIL modes of 16-bit pixels (scientific and medical images); "I" (32-bit) and "F" (float) have no fixed range.
@@ -102,6 +106,8 @@ def _face_crops(crops: Any) -> np.ndarray:
         array = np.asarray(crops)
     except ValueError:  # a list of crops of different sizes
         raise ConfigError(f"{expected}; got crops that do not stack into one array (different sizes?)") from None
+    if array.shape == (0,):  # an empty list or tuple: no crops, whatever their size would have been
+        return np.zeros((0, 1, 1), np.uint8)
     if array.ndim != 3 or array.dtype != np.uint8 or array.shape[1] < 1 or array.shape[2] < 1:
         raise ConfigError(f"{expected}, got {array.shape} {array.dtype}")
     return array
@@ -139,6 +145,16 @@ def _onnx_or_torch(loaded: Any, *, required: bool) -> Any:
         return loaded
 
 
+def _check_backend(loaded: Any, backend: str) -> None:
+    """Refuse a backend the model file cannot run on, rather than run it on the other one silently."""
+    if loaded.kind == "onnx" and backend == "torch":
+        raise ConfigError(f"{loaded.path} is an ONNX model, which runs only in ONNX Runtime; pass backend='auto' or 'onnx' "
+                          f"(ferkit predict: --backend), or give its checkpoint (.pt) to run it in PyTorch")
+    if loaded.kind == "pipeline" and backend == "onnx":
+        raise ConfigError(f"{loaded.path} is an embedding pipeline, which runs only in PyTorch; pass backend='auto' or 'torch' "
+                          f"(ferkit predict: --backend)")
+
+
 def _check_detector_name(detector: Any) -> None:
     """Refuse a detector name that is neither "none" nor registered, without building (or loading) anything."""
     from ferkit.faces import DETECTOR_REGISTRY
@@ -160,7 +176,7 @@ class Recognizer:
     FER2013's).
     backend: "onnx" runs a checkpoint's network in ONNX Runtime (exported in memory at construction, same
     probabilities within 1e-4), "torch" in PyTorch; "auto" picks ONNX Runtime on a CPU and PyTorch on a GPU.
-    Embedding pipelines always run in PyTorch; an .onnx model always in ONNX Runtime.
+    Embedding pipelines run only in PyTorch and an .onnx model only in ONNX Runtime: the other backend is a ConfigError.
     alignment: "box" (default) cuts the square in which FER2013's crops lie relative to this detector's boxes
     (``ferkit.faces.framing``; a detector never calibrated gets "square"); "square" cuts a square of the box's
     longer side around its centre; "landmarks" warps a detector's five landmarks (MTCNN, YuNet) onto a template,
@@ -203,6 +219,7 @@ class Recognizer:
 
             model = default_model_path()
         self.loaded = load_any(model, device=device)  # dispatched on the file's format tag, read once
+        _check_backend(self.loaded, backend)
         self.pipeline = EmbeddingPipeline.from_loaded(self.loaded) if self.loaded.kind == "pipeline" else None
         if self.pipeline is not None and tta not in MIRROR_TTA_MODES:
             raise ConfigError(f"an embedding pipeline ({model}) supports tta 'none' or 'flip', got {tta!r}")
@@ -247,15 +264,17 @@ class Recognizer:
         faces, crops = self.locate_faces(bgr)
         if not faces:
             if require_face:
-                raise self.no_face_error(source)
+                raise self.no_face_error(source, w, h)
             return ImagePrediction(source, w, h, [])
         return self.prediction(source, w, h, faces, self.classify_crops(crops))
 
-    def no_face_error(self, source: str) -> NoFaceError:
-        """The error for an image without a face: names the detector that looked, and what else to try."""
+    def no_face_error(self, source: str, width: int, height: int) -> NoFaceError:
+        """The error for a ``width`` x ``height`` image without a face: names the detector that looked, and what else
+        to try (a larger image only where the image is small)."""
         name = getattr(self.detector, "name", None) or self.detector_spec[0]
         others = " / ".join(repr(other) for other in ("mtcnn", "yunet", "haar") if other != name)
-        return NoFaceError(f"no face found in {source} by the {name} detector; try a larger image, another detector "
+        larger = f"a larger image (this one is {width}x{height} pixels), " if min(width, height) < SMALL_IMAGE_SIDE else ""
+        return NoFaceError(f"no face found in {source} by the {name} detector; try {larger}another detector "
                            f"(detector={others}), or detector='none' for pre-cropped faces (ferkit predict: --detector NAME)")
 
     def locate_faces(self, bgr: np.ndarray, *, detector: Any = None) -> tuple[list[Any], np.ndarray | None]:

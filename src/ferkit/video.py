@@ -7,10 +7,11 @@ Frames are (H, W, 3) BGR uint8, as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, TypeVar
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from ferkit.checks import check_count, check_fraction, check_number
 from ferkit.errors import ConfigError, FerkitWarning, OutputError, VideoError
-from ferkit.io_utils import check_writable_file, copy_into, is_special_file, opencv_path
+from ferkit.io_utils import check_writable_file, copy_into, is_special_file, opencv_path, temporary_file_for
 
 T = TypeVar("T")
 
@@ -26,6 +27,25 @@ T = TypeVar("T")
 # fewer than this fraction of the promised frames, and at least TRUNCATED_MIN_MISSING of them missing.
 TRUNCATED_FRACTION = 0.9
 TRUNCATED_MIN_MISSING = 2
+
+
+# Frame rate assumed for a source that reports none (CAP_PROP_FPS 0 or NaN: some cameras and containers).
+DEFAULT_FPS = 25.0
+# The slowest annotated copy written: OpenCV's FFmpeg writer fails to open at 0.001 frames/s (0.1 opens with every codec).
+MIN_WRITER_FPS = 0.1
+
+
+@dataclass
+class VideoInfo:
+    """What a source reports once open; ``iter_frames(info=)`` fills it in before yielding the first frame."""
+
+    fps: float = 0.0  # frames per second; 0 when the source reports none
+
+    def sampled_fps(self, every_n: int) -> float:
+        """The rate at which every ``every_n``-th frame plays at the source's speed: an annotated copy's frame rate
+        (the source's fps / every_n, with DEFAULT_FPS for a source that reports none; at least MIN_WRITER_FPS)."""
+        fps = self.fps if math.isfinite(self.fps) and self.fps > 0 else DEFAULT_FPS
+        return max(MIN_WRITER_FPS, fps / every_n)
 
 
 class TruncatedVideoWarning(FerkitWarning):
@@ -73,10 +93,10 @@ def open_video(source: str | Path | int) -> Iterator["cv2.VideoCapture"]:  # noq
 
 
 def iter_frames(
-    source: str | Path | int, *, every_n: int = 1, max_frames: int | None = None
+    source: str | Path | int, *, every_n: int = 1, max_frames: int | None = None, info: VideoInfo | None = None
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield ``(frame_index, timestamp_s, frame_bgr)`` for every ``every_n``-th frame (>= 1), at most ``max_frames``
-    (>= 1; None = to the end).
+    (>= 1; None = to the end). ``info`` receives the source's frame rate when the video opens.
 
     ``frame_index`` counts decoded frames from 0. ``timestamp_s`` is ``frame_index / fps`` for files
     (falling back to the container's position when fps is unknown) and seconds since opening for cameras.
@@ -91,6 +111,8 @@ def iter_frames(
     is_camera = isinstance(source, int) and not isinstance(source, bool)
     with open_video(source) as capture:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if info is not None:
+            info.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
         promised = 0 if is_camera else int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         started = time.monotonic()
         index, yielded = 0, 0
@@ -117,7 +139,9 @@ def iter_frames(
             if max_frames is not None and yielded >= max_frames:
                 return
         if index == 0:
-            raise VideoError(f"no frame could be decoded from {source!r}: the file is empty, corrupt or truncated")
+            if is_camera:
+                raise VideoError(f"no frame could be read from camera {source}")
+            raise VideoError(f"no frame could be decoded from {source}: the file is empty, corrupt or truncated")
         warn_if_truncated(source, index, promised)
 
 
@@ -451,24 +475,13 @@ class VideoWriter:
             raise ConfigError(f"codec must be a four-character code such as 'mp4v' or 'MJPG', got {codec!r}")
         self.frame_size = (width, height)
         self.fps = float(fps)
-        self._tmp = self._temporary_file()
+        self._tmp = temporary_file_for(self.path, self.path.suffix or ".avi")  # OpenCV picks the container from the suffix
         try:
             self._writer, self.codec = self._open(codec)
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
         self.frames_written = 0
-
-    def _temporary_file(self) -> Path:
-        """An empty file beside ``path`` (in the temp folder for a special file such as /dev/null) for the frames."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem[:48]}.", suffix=self.path.suffix or ".avi",
-                                            dir=None if is_special_file(self.path) else self.path.parent)
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        os.close(fd)
-        return Path(tmp_name)
 
     def _open(self, codec: str | None) -> tuple["cv2.VideoWriter", str]:  # noqa: F821
         """OpenCV's writer on the temporary file with the first codec that opens."""

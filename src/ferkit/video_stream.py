@@ -20,6 +20,7 @@ from ferkit.timing import timed
 
 if TYPE_CHECKING:
     from ferkit.recognizer import Recognizer
+    from ferkit.video import VideoInfo
 
 
 def stream_video(recognizer: "Recognizer", source: str | Path | int, *, every_n: int, max_frames: int | None, smooth: float,
@@ -29,7 +30,7 @@ def stream_video(recognizer: "Recognizer", source: str | Path | int, *, every_n:
     video on its first ``next``."""
     from ferkit.faces import ScaledDetector
     from ferkit.tracking import DetectionSchedule, LookBack, build_follower
-    from ferkit.video import TemporalSmoother, check_sampling, check_video_output, iter_frames
+    from ferkit.video import TemporalSmoother, VideoInfo, check_sampling, check_video_output, iter_frames
     from ferkit.video import read_ahead as decode_ahead
 
     check_sampling(every_n, max_frames)
@@ -49,8 +50,9 @@ def stream_video(recognizer: "Recognizer", source: str | Path | int, *, every_n:
     held = LookBack(look_back, follow_options)  # checks the value even where it is not used
     if detector is None:  # the whole frame is the face: nothing is found late
         held = LookBack(0)
-    output = VideoOutput(recognizer, str(source), smoother, annotated_path, overwrite, every_n, timer)
-    frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames), read_ahead)
+    info = VideoInfo()  # the source's frame rate, known once it opens: the annotated copy plays at its speed
+    output = VideoOutput(recognizer, str(source), smoother, annotated_path, overwrite, info, every_n, timer)
+    frames = decode_ahead(iter_frames(source, every_n=every_n, max_frames=max_frames, info=info), read_ahead)
     return _results(frames, detector, schedule, follower, held, output, timer)
 
 
@@ -105,10 +107,10 @@ class VideoOutput:
     """The end of the video path: a frame's final faces classified in one batch, smoothed per track, annotated and
     written when asked, as an ImagePrediction. Frames must come in order (the smoother follows tracks in time)."""
 
-    def __init__(self, recognizer: "Recognizer", source: str, smoother: Any, annotated_path: str | Path | None, overwrite: bool, every_n: int,
-                 timer: Any) -> None:
+    def __init__(self, recognizer: "Recognizer", source: str, smoother: Any, annotated_path: str | Path | None, overwrite: bool,
+                 info: "VideoInfo", every_n: int, timer: Any) -> None:
         self.recognizer, self.source, self.smoother, self.timer = recognizer, source, smoother, timer
-        self.annotated_path, self.overwrite, self.every_n = annotated_path, overwrite, every_n
+        self.annotated_path, self.overwrite, self.info, self.every_n = annotated_path, overwrite, info, every_n
         self.writer = None
 
     def result(self, index: int, timestamp: float, frame: np.ndarray, gray: np.ndarray, faces: list) -> ImagePrediction:
@@ -124,7 +126,7 @@ class VideoOutput:
         result = ImagePrediction(self.source, frame.shape[1], frame.shape[0], predictions, index, round(timestamp, 3))
         if self.annotated_path is not None:
             if self.writer is None:
-                self.writer = VideoWriter(self.annotated_path, fps=max(1.0, 25.0 / self.every_n), frame_size=(frame.shape[1], frame.shape[0]),
+                self.writer = VideoWriter(self.annotated_path, fps=self.info.sampled_fps(self.every_n), frame_size=(frame.shape[1], frame.shape[0]),
                                           overwrite=self.overwrite)
             with timed(timer, "annotate"):
                 annotated = recognizer.annotate(frame, result)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ferkit.constants import IMAGE_SUFFIXES
-from ferkit.errors import ImageReadError
+from ferkit.constants import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES
+from ferkit.errors import ConfigError, FerkitError, FerkitWarning, ImageReadError
 from ferkit.io_utils import opencv_path
+
+MAX_PIXELS_VARIABLE = "FERKIT_MAX_IMAGE_PIXELS"
 
 
 def is_image_file(path: Path) -> bool:
@@ -33,9 +41,76 @@ def can_decode_image(path: Path) -> bool:
         return False
 
 
+def max_image_pixels() -> int:
+    """The pixel limit of image files: ``$FERKIT_MAX_IMAGE_PIXELS`` when set, else ``DEFAULT_MAX_IMAGE_PIXELS``.
+    Read at each call, so a Python program may change it between reads."""
+    text = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ConfigError(f"{MAX_PIXELS_VARIABLE} must be a whole number of pixels >= 1 (e.g. 100000000), got {text!r}")
+    return limit
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image's header says, read without decoding pixels. ``format``: Pillow's name (None when unknown);
+    ``size``: (width, height), None where only the pixel count is known; ``pixels``: 0 when Pillow cannot size the
+    image (not an image, corrupt, or a format only OpenCV reads); ``animated``: more than one frame."""
+
+    format: str | None
+    size: tuple[int, int] | None
+    pixels: int
+    animated: bool = False
+
+    def describe(self) -> str:
+        return f"{self.size[0]}x{self.size[1]} pixels" if self.size else f"{self.pixels} pixels"
+
+
+def read_header(source: bytes | Path) -> ImageHeader:
+    """The header of encoded bytes or of a file (Pillow reads only the header, whatever the claimed size)."""
+    from PIL import Image
+
+    try:
+        # Pillow's own warning above 89 Mpx is silenced: the caller's limit decides, and says so. catch_warnings swaps
+        # the process-wide filters, so threads reading at once (bulk workers) may leave this one filter in place: harmless.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source) as image:
+                return ImageHeader(image.format, image.size, image.width * image.height, _is_animated(image))
+    except Image.DecompressionBombError as exc:  # over twice Pillow's limit: it says how many pixels, not the size
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        return ImageHeader(None, None, int(pixels.group(1)) if pixels else 2 * int(Image.MAX_IMAGE_PIXELS or 0) + 1)
+    except Exception:  # noqa: BLE001 - not an image Pillow can size
+        return ImageHeader(None, None, 0)
+
+
+def _is_animated(image: Any) -> bool:
+    try:
+        return bool(getattr(image, "is_animated", False))
+    except Exception:  # noqa: BLE001 - a damaged later frame: the first one is still what is read
+        return False
+
+
+def checked_header(source: bytes | Path, name: str, max_pixels: int, *, error: type[FerkitError] = ImageReadError,
+                   fix: str = "") -> ImageHeader:
+    """``read_header``, refused with ``error`` when it claims more than ``max_pixels`` pixels: a small file that would
+    decode to a huge image is stopped before it is decoded. ``fix`` ends the message (how to raise the limit).
+    The one size check of image files (``decode_file``) and of uploads (``ferkit.serve.images``)."""
+    header = read_header(source)
+    if header.pixels > max_pixels:
+        raise error(f"{name} is {header.describe()}; the limit is {max_pixels} pixels per image{fix}")
+    return header
+
+
 def decode_file(path: str | Path, flags: int) -> np.ndarray:
-    """Decode an image file with OpenCV ``flags``; a missing, undecodable or oversized file (OpenCV refuses headers
-    claiming more than CV_IO_MAX_IMAGE_PIXELS) is an ImageReadError naming it."""
+    """Decode an image file with OpenCV ``flags``; a missing or undecodable file, or one whose header claims more than
+    ``max_image_pixels()`` pixels (checked before decoding), is an ImageReadError naming it. An animated image
+    (GIF, APNG, WebP) gives its first frame, and a FerkitWarning says so."""
     import cv2
 
     path = Path(path)
@@ -43,6 +118,10 @@ def decode_file(path: str | Path, flags: int) -> np.ndarray:
         raise ImageReadError(f"{path} is a folder, not an image file")
     if not path.is_file():
         raise ImageReadError(f"image file not found: {path}")
+    header = checked_header(path, str(path), max_image_pixels(), fix=f" (set {MAX_PIXELS_VARIABLE} to raise it)")
+    if header.animated:
+        warnings.warn(f"{path} has several frames (animated); only its first is read: convert it to a video "
+                      f"(e.g. ffmpeg -i {path.name} {path.stem}.mp4) to classify every frame", FerkitWarning, stacklevel=2)
     data = np.fromfile(path, dtype=np.uint8)
     try:
         image = cv2.imdecode(data, flags) if data.size else None

@@ -5,16 +5,22 @@ Only bytes are accepted, never a path: nothing a client sends names a file on th
 
 from __future__ import annotations
 
-import io
 from pathlib import PurePosixPath, PureWindowsPath
 
 import numpy as np
 
+from ferkit.data.image_io import checked_header
 from ferkit.serve.errors import PayloadTooLarge, UndecodableImage, UnsupportedMediaType
 
 # what a browser or client may declare for an image; the bytes are still decoded and checked
 GENERIC_TYPES = ("application/octet-stream",)
-EXAMPLE_TYPES = "image/jpeg, image/png, image/webp, image/bmp or image/tiff"
+
+# Pillow's names of the formats OpenCV decodes too, as the answers name them: what is accepted, and the one list the
+# 415 and 422 messages give (a file of another format Pillow knows is named, not called corrupt). GIF: the first frame.
+OPENCV_FORMATS: dict[str, str] = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP", "DIB": "BMP", "TIFF": "TIFF",
+                                  "GIF": "GIF", "PPM": "PPM/PGM/PBM", "JPEG2000": "JPEG 2000", "SUN": "Sun raster", "PFM": "PFM"}
+_NAMES = list(dict.fromkeys(OPENCV_FORMATS.values()))
+ACCEPTED_FORMATS = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
 
 
 def media_type(content_type: str | None) -> str:
@@ -29,7 +35,7 @@ def check_image_type(content_type: str | None, what: str, *, part: bool = False)
     kind = media_type(content_type)
     if not (kind.startswith("image/") or kind in GENERIC_TYPES or (part and not kind)):
         shown = repr(kind) if kind else "no content type"
-        raise UnsupportedMediaType(f"{what} has {shown}; send an image ({EXAMPLE_TYPES}) as a multipart file field "
+        raise UnsupportedMediaType(f"{what} has {shown}; send an image ({ACCEPTED_FORMATS}) as a multipart file field "
                                    "or as the raw request body with its image content type (-H 'Content-Type: image/jpeg')")
 
 
@@ -54,37 +60,13 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         raise PayloadTooLarge(f"{name} is {len(data)} bytes; the limit is {max_bytes} bytes per image")
     if not data:
         raise UndecodableImage(f"{name} is empty; send the image's bytes")
-    image_format, (width, height) = _header(data, name, max_pixels)
-    if image_format is None:
+    header = checked_header(data, name, max_pixels, error=PayloadTooLarge)
+    if not header.pixels:
         raise UndecodableImage(f"cannot decode {name} as an image: corrupt or truncated, not an image, or not in a format "
-                               f"whose size can be checked before decoding ({EXAMPLE_TYPES})")
-    if width * height > max_pixels:
-        raise PayloadTooLarge(f"{name} is {width}x{height} pixels; the limit is {max_pixels} pixels per image")
+                               f"whose size can be checked before decoding ({ACCEPTED_FORMATS})")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        if image_format not in OPENCV_FORMATS:
-            raise UndecodableImage(f"{name} is a {image_format} image, which ferkit does not read; send {EXAMPLE_TYPES}")
-        raise UndecodableImage(f"cannot decode {name} as an image (corrupt or truncated {image_format} file)")
+        if header.format is not None and header.format not in OPENCV_FORMATS:
+            raise UndecodableImage(f"{name} is a {header.format} image, which ferkit does not read; send {ACCEPTED_FORMATS}")
+        raise UndecodableImage(f"cannot decode {name} as an image (corrupt or truncated {header.format or 'image'} file)")
     return image
-
-
-# Pillow's names of the formats OpenCV decodes too (a file of another format Pillow knows is named, not called corrupt)
-OPENCV_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "PPM", "GIF", "JPEG2000", "SUN", "PFM")
-
-
-def _header(data: bytes, name: str, max_pixels: int) -> tuple[str | None, tuple[int, int]]:
-    """(Pillow's format name, (width, height)) from the image header without decoding pixels; (None, (0, 0)) when
-    Pillow cannot tell."""
-    import re
-
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.format, image.size
-    except Image.DecompressionBombError as exc:  # over Pillow's own limit: say ours, as for any other large image
-        pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(pixels.group(1))} pixels" if pixels else "too many pixels"
-        raise PayloadTooLarge(f"{name} is {size}; the limit is {max_pixels} pixels per image") from None
-    except Exception:  # noqa: BLE001 - not an image Pillow can size
-        return None, (0, 0)
