@@ -53,6 +53,19 @@ def provenance(device: str = "cpu", started: float | None = None) -> dict[str, A
     return info
 
 
+def shipped_single_network(folder: Path) -> Path:
+    """One network of the shipped model as a checkpoint file in ``folder``: its first member when it is an ensemble,
+    else the shipped file itself (issue 15's choice may ship a single network). The speed and detector benchmarks
+    time this one network beside the shipped model."""
+    from ferkit.artifacts import load_checkpoint, member_checkpoint, save_checkpoint
+    from ferkit.weights import default_model_path
+
+    shipped = default_model_path()
+    if load_checkpoint(shipped)["model_name"] != "ensemble":
+        return shipped
+    return save_checkpoint(Path(folder) / "member0.pt", member_checkpoint(shipped, 0))
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     path = atomic_write_json(RESULTS / f"{name}.json", payload)
     print(f"wrote {path}")

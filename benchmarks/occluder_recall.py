@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA, provenance, write_result  # noqa: E402
+from common import SHARED_DATA, provenance, shipped_single_network, write_result  # noqa: E402
 from make_realtime_video import CELL_H, CELL_W, CELLS, HEIGHT, WIDTH, _background, covered_parts  # noqa: E402
 from realtime import MTCNN_LOWER, MTCNN_PREVIOUS, match  # noqa: E402
 
@@ -208,14 +208,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
-    from ferkit.artifacts import member_checkpoint, save_checkpoint
     from ferkit.occlusion import OCCLUDER_KINDS
-    from ferkit.weights import default_model_path
 
     faces = make_faces(args.per_kind, args.clean, args.seed)
     frames = compose_frames(faces, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        single = save_checkpoint(Path(tmp) / "member0.pt", member_checkpoint(default_model_path(), 0))
+        single = shipped_single_network(Path(tmp))
         false_positives = measure(faces, frames, single)
     result: dict[str, Any] = {
         "source": "FER2013 PublicTest", "faces": len(faces), "frames": len(frames), "seed": args.seed, "hidden_threshold": HIDDEN,

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUIET_CPU_NOTE, REPO, RESULTS, SHARED_CPU_NOTE, SHARED_DATA, provenance, write_result  # noqa: E402
+from common import QUIET_CPU_NOTE, REPO, RESULTS, SHARED_CPU_NOTE, SHARED_DATA, provenance, shipped_single_network, write_result  # noqa: E402
 from make_realtime_video import DEFAULT_OUT, make_video  # noqa: E402
 
 RESULT_NAME = "realtime_cpu"
@@ -58,13 +58,12 @@ def model_files(tmp: Path, student: Path | None = STUDENT) -> dict[str, Path]:
     """The shipped ensemble, its first member as a single-network checkpoint, and that member as a static int8
     ONNX graph (``ferkit export --int8``, calibrated on 512 FER2013 training faces); the distilled student and its
     int8 graph too when ``student`` exists."""
-    from ferkit.artifacts import member_checkpoint, save_checkpoint
     from ferkit.export import export_model
     from ferkit.quantize import calibration_faces
     from ferkit.weights import default_model_path
 
     shipped = default_model_path()
-    single = save_checkpoint(tmp / "member0.pt", member_checkpoint(shipped, 0))
+    single = shipped_single_network(tmp)  # the shipped file itself when it is one network
     calibration = calibration_faces(f"fer2013:{SHARED_DATA / 'fer2013'}")
     models = {"ensemble": shipped, "single": single, "single int8": export_model(single, tmp / "member0-int8.onnx", int8_calibration=calibration)}
     if student is not None and student.is_file():

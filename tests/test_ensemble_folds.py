@@ -84,3 +84,17 @@ def test_the_script_writes_a_result_shaped_like_run_recipes(tmp_path, monkeypatc
     with pytest.raises(SystemExit, match="missing.npz not found"):
         ensemble_folds.main()
     assert not (tmp_path / "ens2.json").exists()
+
+
+def test_the_benchmarks_single_network_is_member_0_of_an_ensemble_or_the_shipped_network_itself(tiny_checkpoint, tmp_path, monkeypatch):
+    """realtime.py and occluder_recall.py time one network of the shipped model, whichever issue 15's choice ships."""
+    import common
+
+    from ferkit.artifacts import ensemble_checkpoint, load_checkpoint, save_checkpoint
+
+    monkeypatch.setattr("ferkit.weights.default_model_path", lambda: tiny_checkpoint)
+    assert common.shipped_single_network(tmp_path) == tiny_checkpoint  # a single network ships: itself
+    ensemble = save_checkpoint(tmp_path / "ens.pt", ensemble_checkpoint([tiny_checkpoint, tiny_checkpoint]))
+    monkeypatch.setattr("ferkit.weights.default_model_path", lambda: ensemble)
+    member = common.shipped_single_network(tmp_path / "out")
+    assert member.parent == tmp_path / "out" and load_checkpoint(member)["model_name"] == load_checkpoint(tiny_checkpoint)["model_name"]
