@@ -195,3 +195,14 @@ def test_a_folder_that_cannot_hold_files_is_named_as_such(tmp_path):
     """`--json /proc/x.json` said "/proc: No such file or directory" of a folder that plainly exists."""
     with pytest.raises(OutputError, match=r"cannot write /proc/x.json: the folder /proc does not accept new files"):
         check_writable_file("/proc/x.json")
+
+
+def test_a_failed_input_is_named_once_on_stderr(tiny_checkpoint, tmp_path, capsys):
+    """The error of an input names it already: the line must not read 'x.png: cannot decode x.png ...'."""
+    folder = tmp_path / "in"
+    _faces(folder, ["a.png"])
+    (folder / "broken.png").write_bytes(b"not an image")
+    status = main(["predict", str(folder), "--model", str(tiny_checkpoint), "--detector", "none", "--tta", "none", "--quiet",
+                   "--jsonl", str(tmp_path / "out.jsonl")])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "broken.png" in line]
+    assert status == 1 and len(lines) == 1 and lines[0].count("broken.png") == 1, lines

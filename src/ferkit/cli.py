@@ -309,7 +309,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 outputs.write(item)
                 if isinstance(item, FailedInput):
                     errors += 1
-                    print(f"ferkit predict: {printable_path(item.source)}: {printable_path(item.error)}", file=sys.stderr)  # as the outputs name it
+                    source, error = printable_path(item.source), printable_path(item.error)  # as the outputs name them
+                    print(f"ferkit predict: {error if source in error else f'{source}: {error}'}", file=sys.stderr)  # the path once
     except BaseException:
         outputs.close(complete=False)  # streamed rows stay; a --json document is not written half
         raise
