@@ -158,7 +158,7 @@ def main() -> int:
               "note": "test accuracy of every classifier is reported; the choice among them is made on validation "
                       "(PublicTest for FER2013, held-out training subjects for CK+ folds)"}
     if len(splits) == 1:
-        run_dir = Path(args.runs) / recipe.tag
+        run_dir = Path(args.runs) / (args.name or recipe.tag)  # a named row (e.g. the -e60 one) trains apart from the recipe's own
         result = score_split(recipe, splits[0], run_dir, out_dir, args)
         device = result.pop("device")
         payload = {**common, **result}

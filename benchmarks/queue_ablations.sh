@@ -3,7 +3,7 @@
 # default recipe, 12 epochs) and one variant per schedule or regulariser, trained one after another on one core
 # (THREADS=1 by default, so the other core keeps its run). Every step resumes from its last.pt, a finished step
 # (its result JSON exists) is skipped, and a step still training in another process (a queue restarted while its
-# run goes on) is waited for. Not started by anyone automatically:
+# run goes on) is waited for. queue_after_long.sh starts it after the long run (one core); by hand:
 #   nohup bash benchmarks/queue_ablations.sh >> runs/queue_ablations.log 2>&1 &
 # then `python benchmarks/report.py` renders the table in docs/training_on_cpu.md (rows not trained say so).
 set -u

@@ -6,8 +6,12 @@
 # Start weights: the member of the shipped v5 ensemble with the best PublicTest accuracy (queue_lib.sh's
 # start_weights).
 # Threads: THREADS (default 1): queue_after_long.sh starts it after the long run, beside a second one-thread queue.
+# Precision: fp32 on every host (FERKIT_CPU_BF16=0). Six of its rows ran in fp32 before bf16 became the CPU default,
+# and the rows after them are compared with them (the tie-loss row with its fp32 twin, the occlusion networks with the
+# plain network): one precision keeps those comparisons like for like.
 set -u
 cd "$(dirname "$0")/.."
+export FERKIT_CPU_BF16=0
 source benchmarks/queue_lib.sh  # run_named, start_weights
 start_weights || exit 1
 run() {  # run NAME RECIPE ARGS...: skipped when benchmarks/results/NAME.json exists (ONLY=NAME: this step alone)

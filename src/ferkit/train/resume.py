@@ -201,9 +201,7 @@ def check_same_recipe(saved_recipe: dict[str, Any], recipe: Recipe, path: Path) 
     if saved_epochs != current["epochs"] and recipe.schedule in ("onecycle", "cosine"):
         raise ConfigError(f"{path} was trained for {saved_epochs} epochs with a {recipe.schedule} schedule over all of them; "
                           f"it cannot be resumed with epochs={current['epochs']} (start a new --out)")
-    # cpu_amp is how this host runs the recipe, like amp on CUDA (a run resumed on a CPU without native bf16 goes on in
-    # fp32; each epoch row logs its precision), so a run started before its default became True still resumes
-    changes = recipe_changes(saved_recipe, current, ignore=("epochs", "cpu_amp"))
+    changes = recipe_changes(saved_recipe, current, ignore=("epochs",))
     if changes:
         raise ConfigError(f"{path} was trained with a different recipe (fields differ, saved -> current: {'; '.join(changes)}); "
                           "resume with the same recipe or use another --out")
@@ -213,9 +211,11 @@ def recipe_changes(saved_recipe: dict[str, Any], current: dict[str, Any], ignore
     """``field: saved -> current`` for each field of ``current`` (a ``Recipe.to_dict()``) that the recorded recipe
     sets otherwise, the fields in ``ignore`` aside. Fields added to Recipe after a run started are compared at their
     default value, so old runs stay comparable; the description is prose about the recipe, not a setting, so
-    correcting it does not stop a run from resuming."""
+    correcting it does not stop a run from resuming; ``cpu_amp`` says how a host runs the recipe, like ``amp`` on
+    CUDA (a CPU without native bf16 runs it in fp32; each epoch row logs its precision), so a run or fold started
+    before its default became True still resumes and joins its siblings."""
     defaults = Recipe(name="").to_dict()
-    ignore = (*ignore, "description")
+    ignore = (*ignore, "description", "cpu_amp")
     saved = {key: saved_recipe.get(key, defaults[key]) for key in current if key not in ignore}
     mine = {key: value for key, value in current.items() if key not in ignore}
     return differences(json.loads(json.dumps(saved)), json.loads(json.dumps(mine)))
