@@ -442,7 +442,10 @@ def block_model_card() -> str:
         chosen = f"each member's epoch chosen on PublicTest ({member_epochs}), then the members: {meta.get('selected_on')}, {pct(meta.get('val_metric'))}"
     else:
         arch = f"`{meta['model_name']}` {meta['model_kwargs']}"
-        recipe_text = f"`{recipe['name']}-v{recipe['version']}`: {recipe['description']}"
+        # a member extracted from an ensemble records name, version and seed only: its description is the recipe's
+        tag = f"{recipe['name']}-v{recipe['version']}"
+        description = recipe.get("description") or (RECIPES.get(tag).description if tag in RECIPES else "")
+        recipe_text = f"`{tag}`" + (f": {description}" if description else "")
         chosen = f"epoch {meta.get('epoch')} chosen on PublicTest (validation accuracy {pct(meta.get('val_metric'))})"
     lines = ["| Field | Value |", "|---|---|",
              f"| Architecture | {arch}; {values} |",

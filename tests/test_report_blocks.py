@@ -21,3 +21,21 @@ def test_decoder_drift_table_says_which_copies_resume(tmp_path, monkeypatch):
     assert "| re-encoded | 50.0% | 1 / 0.12 | goes on (DataDriftWarning) |" in table
     assert "| mirrored | 50.0% | 185 / 43.00 | refused |" in table
     assert "10 images, tolerance 2 levels; cpu: test, commit abc1234" in table
+
+
+def test_the_model_card_names_a_single_member_shipped_alone_by_its_recipe(tiny_checkpoint, tmp_path, monkeypatch):
+    """Issue 15's choice may ship one member of an ensemble: its checkpoint records the recipe's name, version and
+    seed, not its description, which the card then takes from the recipe files."""
+    from ferkit.artifacts import ensemble_checkpoint, load_checkpoint, member_checkpoint, save_checkpoint
+
+    import ship_default_model
+
+    ensemble = save_checkpoint(tmp_path / "ens.pt", ensemble_checkpoint([tiny_checkpoint, tiny_checkpoint]))
+    member = save_checkpoint(tmp_path / "member0.pt", member_checkpoint(ensemble, 0))  # as extract_member.py writes it
+    shipped = tmp_path / "repo" / "src" / "ferkit" / "weights" / "ferkit-default.pt"
+    shipped.parent.mkdir(parents=True)
+    ship_default_model.ship(load_checkpoint(member), str(member), shipped, "int8")  # as the after-long queue ships it
+    monkeypatch.setattr(report, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "results")
+    card = report.block_model_card()
+    assert "| Recipe | `tiny-smoke-v1`: " in card  # the description of the registered recipe

@@ -67,6 +67,11 @@ def cpu_model(path: str = "/proc/cpuinfo") -> str:
     return f"{name} (family {info.get('cpu family', '?')} model {info.get('model', '?')}; {vector})"
 
 
+def cpu_bf16_switched_off() -> bool:
+    """``FERKIT_CPU_BF16=0`` in the environment: train in fp32 whatever the CPU."""
+    return os.environ.get("FERKIT_CPU_BF16", "").strip() == "0"
+
+
 def cpu_has_native_bf16(path: str = "/proc/cpuinfo") -> bool:
     """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX, e.g. AMD Zen 4, Intel Sapphire Rapids).
 
@@ -75,7 +80,7 @@ def cpu_has_native_bf16(path: str = "/proc/cpuinfo") -> bool:
     the environment reports False anywhere: training then runs in fp32 (the test suite sets it, so that its seeded
     numbers do not depend on the host).
     """
-    if os.environ.get("FERKIT_CPU_BF16", "").strip() == "0":
+    if cpu_bf16_switched_off():
         return False
     flags = set(_cpuinfo(path).get("flags", "").split())
     return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -12,7 +12,7 @@ import torch
 
 from ferkit.data.batching import BATCH_BUILDERS, BatchBuilder, build_batches
 from ferkit.data.registry import ExperimentSplit
-from ferkit.devices import cpu_has_native_bf16
+from ferkit.devices import cpu_bf16_switched_off, cpu_has_native_bf16
 from ferkit.errors import ConfigError
 from ferkit.losses import build_loss
 from ferkit.losses.distill import Distillation
@@ -190,7 +190,9 @@ def _use_amp(recipe: Recipe, device: torch.device, log: Log) -> bool:
     if not (recipe.cpu_amp and device.type == "cpu"):
         return False
     if not cpu_has_native_bf16():
-        log("note: cpu_amp is on but this CPU has no AVX512-BF16/AMX (bf16 would be emulated, about 10x slower): training in fp32 here")
+        why = "FERKIT_CPU_BF16=0" if cpu_bf16_switched_off() else \
+            "this CPU has no native bf16 (AVX512-BF16/AMX), where bf16 would be emulated about 10x slower"
+        log(f"note: training in fp32 ({why})")
         return False
     return True
 
