@@ -374,3 +374,12 @@ def test_the_formats_named_in_415_and_422_answers_are_those_accepted(client):
     undecodable = client.post("/v1/predict", files={"file": ("x.bin", bytes(range(256)) * 8, "image/png")}).json()["detail"]
     for detail in (refused, undecodable):
         assert "JPEG, PNG, WebP, BMP, TIFF, GIF, PPM/PGM/PBM, JPEG 2000, Sun raster or PFM" in detail, detail
+
+
+def test_the_servers_pixel_limit_follows_ferkit_max_image_pixels_as_file_reads_do(monkeypatch):
+    from ferkit.constants import DEFAULT_MAX_IMAGE_PIXELS
+
+    monkeypatch.delenv("FERKIT_MAX_IMAGE_PIXELS", raising=False)
+    assert ServeSettings().max_pixels == DEFAULT_MAX_IMAGE_PIXELS
+    monkeypatch.setenv("FERKIT_MAX_IMAGE_PIXELS", "90000000")
+    assert ServeSettings().max_pixels == 90_000_000 and ServeSettings(max_pixels=5).max_pixels == 5  # the keyword still wins

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_MAX_IMAGE_PIXELS
+from ferkit.constants import ALIGNMENTS, DEFAULT_ALIGNMENT
+from ferkit.data.image_io import max_image_pixels
 from ferkit.errors import ConfigError
 
 MiB = 1024 * 1024
@@ -32,7 +33,7 @@ class ServeSettings:
     alignment: str = DEFAULT_ALIGNMENT  # as `ferkit predict`: the detector's box framed as FER2013's crops are
     device: str = "cpu"
     max_upload_bytes: int = 10 * MiB
-    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_pixels: int = field(default_factory=max_image_pixels)  # $FERKIT_MAX_IMAGE_PIXELS as for files, else 40 Mpx
     max_batch_files: int = 16
     workers: int = 1
     max_queue: int = 16
