@@ -73,6 +73,23 @@ def attempt_row(run: str, label: str, rows: list[dict[str, Any]], planned: int, 
             f"{100 * best['val_accuracy']:.2f} (epoch {best['epoch']}) | {100 * rows[-1]['val_accuracy']:.2f} | {status} |")
 
 
+def equal_epochs(found: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """Every attempt's best PublicTest up to the last attempt's epoch: the runs side by side at equal training
+    (attempts of one recipe in fp32 and in bf16 share the schedule, so their curves compare epoch for epoch)."""
+    last = found[-1][2]
+    if not last:
+        return ""
+    epoch = last[-1]["epoch"]
+    cells = []
+    for number, (_, _, rows) in enumerate(found, 1):
+        upto = [r for r in rows if r["epoch"] <= epoch and "val_accuracy" in r]
+        if upto and upto[-1]["epoch"] == epoch:  # an attempt lost before this epoch has no figure here
+            best = max(upto, key=lambda r: r["val_accuracy"])
+            precision = "/".join(sorted({r.get("precision", "fp32") for r in upto}))
+            cells.append(f"attempt {number} ({precision}) {100 * best['val_accuracy']:.2f}")
+    return f"\nBest PublicTest by epoch {epoch} (the last attempt's last): " + ", ".join(cells) + "." if len(cells) > 1 else ""
+
+
 def block_long_run() -> str:
     names = long_run_names()
     if not names:
@@ -92,6 +109,7 @@ def block_long_run() -> str:
             status = "lost with its runs/ folder"
         when = f" (log kept as until-{label.removeprefix('lost ')})" if label.startswith("lost") else ""
         lines.append(attempt_row(run, f"{number}{when}", rows, get_recipe(run).epochs, status))
+    lines.append(equal_epochs(found))
     for run in names:
         lines.append(f"\n`{run}`: {get_recipe(run).description}.")
     lines.append("\nEpoch times vary with the threads a run was given, the host of the session (AVX2 Zen 3 or AVX512-BF16 Zen 4) "

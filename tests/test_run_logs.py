@@ -107,8 +107,12 @@ def test_the_long_run_block_lists_a_lost_attempt_and_the_current_one(tmp_path, m
     block = report_long_run.block_long_run()
     # wall hours for all three epochs; core-hours only for the two that logged their CPU time
     assert f"| `{twin}` | 3 | 3 / 280 | bf16 | 1.5 | 1.5 (epochs 2-3) | 35.00 (epoch 3) | 35.00 | training |" in block
+    # the attempts side by side at the last attempt's epoch: all three reached epoch 3
+    assert "Best PublicTest by epoch 3 (the last attempt's last): attempt 1 (fp32) 50.00, attempt 2 (fp32) 35.00, attempt 3 (bf16) 35.00." in block
     (tmp_path / f"{twin}.json").write_text("{}")
     assert f"| `{twin}` | 3 | 3 / 280 | bf16 | 1.5 | 1.5 (epochs 2-3) | 35.00 (epoch 3) | 35.00 | finished |" in report_long_run.block_long_run()
+    (tmp_path / "logs" / twin / "metrics.jsonl").write_text(rows([0.25, 0.3, 0.35, 0.4]).replace('"epoch_time_s"', '"precision": "bf16", "epoch_time_s"'))
+    assert "Best PublicTest by epoch 4" not in report_long_run.block_long_run()  # none to compare
 
 
 def test_the_bf16_check_block_sets_the_two_runs_side_by_side(tmp_path, monkeypatch):
