@@ -206,3 +206,12 @@ def test_a_failed_input_is_named_once_on_stderr(tiny_checkpoint, tmp_path, capsy
                    "--jsonl", str(tmp_path / "out.jsonl")])
     lines = [line for line in capsys.readouterr().err.splitlines() if "broken.png" in line]
     assert status == 1 and len(lines) == 1 and lines[0].count("broken.png") == 1, lines
+
+
+def test_a_bad_pixel_limit_is_refused_before_any_output_is_written(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    _faces(tmp_path / "in", ["a.png"])
+    monkeypatch.setenv("FERKIT_MAX_IMAGE_PIXELS", "lots")
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(tmp_path / "in"), "--model", str(tiny_checkpoint), "--detector", "none", "--csv", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "FERKIT_MAX_IMAGE_PIXELS" in captured.err and "file" not in captured.out and not out.exists()  # no table header, no file

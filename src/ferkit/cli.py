@@ -268,9 +268,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ferkit.bulk import FailedInput, iter_input_paths, predict_stream
     from ferkit.bulk_output import check_output_paths, open_outputs, writes_to_stdout
     from ferkit.bulk_resume import run_settings
+    from ferkit.data.image_io import max_image_pixels
     from ferkit.recognizer import Recognizer
 
     _check_counts(args, {"batch_size": 1, "workers": 0, "every_n": 1, "max_frames": 1})
+    max_image_pixels()  # a bad $FERKIT_MAX_IMAGE_PIXELS is refused before any output is opened
     check_output_paths({"--json": args.json, "--jsonl": args.jsonl, "--csv": args.csv}, overwrite=args.overwrite, resume=args.resume,
                        annotated=args.save_annotated)
     if args.save_annotated:
