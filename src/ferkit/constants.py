@@ -10,8 +10,8 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".ti
 
 # The most pixels an image may claim in its header before ferkit refuses to decode it (``ferkit.data.image_io``): a
 # 218 kB PNG claiming 15000 x 15000 pixels took 6 GB and 45 s to decode. Files read by the CLI and the Python API
-# take FERKIT_MAX_IMAGE_PIXELS from the environment instead when it is set; ``ferkit serve`` has its own setting
-# (``ServeSettings.max_pixels``), with this default.
+# and ``ferkit serve`` (``ServeSettings.max_pixels``, read when it starts) take FERKIT_MAX_IMAGE_PIXELS from the
+# environment instead when it is set.
 DEFAULT_MAX_IMAGE_PIXELS: int = 40_000_000
 
 # Files ferkit decodes as videos (bulk inference and the ``videos`` dataset family): the containers

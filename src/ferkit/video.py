@@ -39,7 +39,7 @@ MIN_WRITER_FPS = 0.1
 class VideoInfo:
     """What a source reports once open; ``iter_frames(info=)`` fills it in before yielding the first frame."""
 
-    fps: float = 0.0  # frames per second; 0 when the source reports none
+    fps: float = 0.0  # frames per second as the source reports it: 0 or NaN when it reports none
 
     def sampled_fps(self, every_n: int) -> float:
         """The rate at which every ``every_n``-th frame plays at the source's speed: an annotated copy's frame rate
@@ -112,7 +112,7 @@ def iter_frames(
     with open_video(source) as capture:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         if info is not None:
-            info.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
+            info.fps = fps  # sampled_fps stands in DEFAULT_FPS for a source that reports none (0 or NaN)
         promised = 0 if is_camera else int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         started = time.monotonic()
         index, yielded = 0, 0
